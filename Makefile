@@ -1,0 +1,22 @@
+# The front door. `make dev` runs the platform locally; `make test` runs every test.
+.PHONY: dev test lint bench build sam-build services-stop
+
+dev:            ## local platform on :9000 (Ctrl-C stops it)
+	scripts/dev.sh
+
+test:           ## all unit and integration tests (installs and starts what they need)
+	scripts/test.sh
+
+lint:           ## fmt, clippy -D warnings, cfn-lint, sam validate --lint
+	scripts/lint.sh
+
+build:          ## release Lambda binaries for arm64 (target/lambda/<fn>/bootstrap)
+	scripts/bootstrap.sh
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 --workspace
+
+sam-build:      ## `sam build` of infra/template.yaml
+	BOOTSTRAP_SAM=1 scripts/bootstrap.sh
+	PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam build --config-env dev
+
+services-stop:  ## stop PostgreSQL and the emulator if something left them running
+	scripts/services.sh stop

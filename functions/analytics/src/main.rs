@@ -1,0 +1,13 @@
+//! Lambda entry point: configuration and clients once, then the runtime loop.
+
+use lambda_http::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let app = shared::config::or_exit(analytics::App::new(&shared::config::Env::process()));
+    run(service_fn(|req| async {
+        Ok::<_, std::convert::Infallible>(analytics::handle(&app, req).await)
+    }))
+    .await
+}

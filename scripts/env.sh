@@ -1,0 +1,15 @@
+# Sourced by the Makefile's scripts: the environment the local platform and the tests share.
+# Dummy AWS credentials: everything AWS goes to the emulator on loopback.
+_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PG_PORT=${PG_PORT:-54329}
+export MOTO_PORT=${MOTO_PORT:-4566}
+export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://127.0.0.1:$MOTO_PORT}
+export AWS_REGION=${AWS_REGION:-us-east-1}
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing}
+export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
+export AWS_EC2_METADATA_DISABLED=true
+if [ -f "$_root/.local/pg/superuser-password" ]; then
+  export DATABASE_ADMIN_URL=${DATABASE_ADMIN_URL:-postgres://postgres:$(cat "$_root/.local/pg/superuser-password")@127.0.0.1:$PG_PORT/postgres}
+fi
+export PATH="$_root/.venv/bin:$PATH"
+unset _root

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# PostgreSQL (project-local cluster) and the AWS emulator (moto server), on loopback.
+#   scripts/services.sh start   start whichever is not running; names the ones it started in
+#                               $STARTED_FILE (if set), so the caller stops only those
+#   scripts/services.sh stop [postgres] [moto]   (default: both)
+#   scripts/services.sh status
+# Ports: PG_PORT (default 54329), MOTO_PORT (default 4566). State and logs under .local/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOCAL=$ROOT/.local
+PG_PORT=${PG_PORT:-54329}
+MOTO_PORT=${MOTO_PORT:-4566}
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+mkdir -p "$LOCAL/logs"
+
+log() { printf '[services] %s\n' "$*"; }
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# The cluster lives in .local/pg; when the checkout is not reachable by the postgres user
+# (a home directory under root), it lives under /var/tmp and .local/pg links to it.
+pg_dir() {
+  if [ ! -e "$LOCAL/pg" ]; then
+    if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$LOCAL"; then
+      local outside="/var/tmp/taskifai-pg-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+      mkdir -p "$outside"
+      ln -s "$outside" "$LOCAL/pg"
+    else
+      mkdir -p "$LOCAL/pg"
+    fi
+    [ "$(id -u)" = 0 ] && chown postgres: "$LOCAL/pg/"
+  fi
+  echo "$LOCAL/pg"
+}
+
+pg_running() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+moto_running() { curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; }
+started() { log "started $1"; [ -n "${STARTED_FILE:-}" ] && echo "$1" >> "$STARTED_FILE"; return 0; }
+
+start_postgres() {
+  if pg_running; then log "postgres already running on 127.0.0.1:$PG_PORT"; return; fi
+  local dir; dir=$(pg_dir)
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    log "initialising the PostgreSQL cluster in $dir/data"
+    # A random superuser password, kept beside the cluster; password auth on TCP, so tenant
+    # roles' passwords are really checked.
+    head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$dir/superuser-password"
+    chmod 600 "$dir/superuser-password"
+    [ "$(id -u)" = 0 ] && chown postgres: "$dir/superuser-password"
+    as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --pwfile="$dir/superuser-password" \
+      --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-locale >"$LOCAL/logs/initdb.log"
+  fi
+  mkdir -p "$dir/run"; [ "$(id -u)" = 0 ] && chown postgres: "$dir/run"
+  as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+    -o "-p $PG_PORT -k $dir/run -c listen_addresses=127.0.0.1 -c max_connections=500 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null
+  ln -sf "$dir/postgres.log" "$LOCAL/logs/postgres.log"
+  started postgres
+}
+
+start_moto() {
+  if moto_running; then log "moto already running on 127.0.0.1:$MOTO_PORT"; return; fi
+  nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$LOCAL/logs/moto.log" 2>&1 &
+  echo $! > "$LOCAL/moto.pid"
+  for _ in $(seq 1 100); do moto_running && { started moto; return; }; sleep 0.1; done
+  log "moto did not start; see $LOCAL/logs/moto.log"; exit 1
+}
+
+stop_postgres() {
+  local dir="$LOCAL/pg"
+  if [ -f "$dir/data/postmaster.pid" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null && log "stopped postgres"
+  fi
+}
+
+stop_moto() {
+  if [ -f "$LOCAL/moto.pid" ]; then
+    kill "$(cat "$LOCAL/moto.pid")" 2>/dev/null && log "stopped moto"
+    rm -f "$LOCAL/moto.pid"
+  fi
+}
+
+case "${1:-}" in
+  start) start_postgres; start_moto ;;
+  stop) shift; for s in "${@:-postgres moto}"; do for n in $s; do "stop_$n"; done; done ;;
+  status)
+    pg_running && echo "postgres: up on 127.0.0.1:$PG_PORT" || echo "postgres: down"
+    moto_running && echo "moto: up on 127.0.0.1:$MOTO_PORT" || echo "moto: down" ;;
+  *) echo "usage: $0 start|stop [postgres] [moto]|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,160 @@
+//! Typed configuration read from the environment once, at cold start. A missing or malformed
+//! variable is an error that names the variable, so a misconfigured function fails before it
+//! serves anything.
+
+use std::collections::BTreeSet;
+
+use crate::subdomain::{RESERVED_SUBDOMAINS, Subdomain};
+
+/// A configuration problem, always naming the variable at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Reads variables through a lookup function so tests need not touch the process environment.
+pub struct Env<F: Fn(&str) -> Option<String>>(pub F);
+
+impl Env<fn(&str) -> Option<String>> {
+    /// The process environment.
+    pub fn process() -> Self {
+        Env(|name| std::env::var(name).ok())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// A variable that must be present and non-empty.
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        match (self.0)(name) {
+            Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
+            _ => Err(ConfigError::Missing(name)),
+        }
+    }
+
+    /// A variable that may be absent or empty.
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Where the platform lives and which subdomains no tenant may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainConfig {
+    /// Apex domain, lower-case, e.g. `taskifai.com` or `localhost`.
+    pub root_domain: String,
+    /// The built-in reserved names plus `RESERVED_SUBDOMAINS`.
+    pub reserved: BTreeSet<String>,
+}
+
+impl DomainConfig {
+    /// `ROOT_DOMAIN` (required) and `RESERVED_SUBDOMAINS` (optional, comma-separated).
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let root_domain = env.required("ROOT_DOMAIN")?.to_ascii_lowercase();
+        let root_domain = root_domain.trim_end_matches('.').to_owned();
+        let valid = !root_domain.is_empty()
+            && root_domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if !valid {
+            return Err(ConfigError::Invalid {
+                name: "ROOT_DOMAIN",
+                reason: format!("{root_domain:?} is not a domain name"),
+            });
+        }
+        let mut reserved: BTreeSet<String> =
+            RESERVED_SUBDOMAINS.iter().map(|s| (*s).to_owned()).collect();
+        for name in env
+            .optional("RESERVED_SUBDOMAINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+        {
+            Subdomain::check_syntax(&name).map_err(|e| ConfigError::Invalid {
+                name: "RESERVED_SUBDOMAINS",
+                reason: format!("{name:?}: {e}"),
+            })?;
+            reserved.insert(name);
+        }
+        Ok(Self {
+            root_domain,
+            reserved,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Env(move |name: &str| {
+            vars.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn missing_root_domain_names_the_variable() {
+        let err = DomainConfig::from_env(&env(&[])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("ROOT_DOMAIN"));
+        assert_eq!(err.to_string(), "environment variable ROOT_DOMAIN is not set");
+    }
+
+    #[test]
+    fn blank_counts_as_missing() {
+        let err = DomainConfig::from_env(&env(&[("ROOT_DOMAIN", "  ")])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("ROOT_DOMAIN"));
+    }
+
+    #[test]
+    fn malformed_root_domain_is_rejected() {
+        let err = DomainConfig::from_env(&env(&[("ROOT_DOMAIN", "exa mple..com")])).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "ROOT_DOMAIN", .. }));
+    }
+
+    #[test]
+    fn extra_reserved_names_are_added_and_checked() {
+        let cfg = DomainConfig::from_env(&env(&[
+            ("ROOT_DOMAIN", "TaskifAI.com."),
+            ("RESERVED_SUBDOMAINS", "status, Billing"),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.root_domain, "taskifai.com");
+        for name in ["www", "api", "admin", "app", "staging", "status", "billing"] {
+            assert!(cfg.reserved.contains(name), "{name}");
+        }
+        let err = DomainConfig::from_env(&env(&[
+            ("ROOT_DOMAIN", "taskifai.com"),
+            ("RESERVED_SUBDOMAINS", "ok-name,bad_name"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "RESERVED_SUBDOMAINS", .. }));
+    }
+}
+
+/// Unwraps configuration at cold start; on error, logs which variable is at fault and exits,
+/// so the function never serves with a half-read configuration.
+pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
+    result.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "configuration error");
+        eprintln!("configuration error: {err}");
+        std::process::exit(78)
+    })
+}

@@ -1,0 +1,173 @@
+//! Request and response plumbing shared by the HTTP functions: which host a request came in on,
+//! JSON responses, and the health answer every function gives.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+use crate::config::DomainConfig;
+use crate::error::ApiError;
+use crate::host::{HostKind, classify_host};
+
+/// The host the client addressed: API Gateway's `requestContext.domainName`, else `Host`.
+pub fn request_host(req: &Request) -> Option<String> {
+    let from_context = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
+        _ => None,
+    };
+    from_context.or_else(|| {
+        req.headers()
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
+}
+
+/// The API Gateway request id, for logs.
+pub fn request_id(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+}
+
+/// The path as the client sent it, without any stage prefix.
+pub fn request_path(req: &Request) -> &str {
+    let raw = req.raw_http_path();
+    if raw.is_empty() { req.uri().path() } else { raw }
+}
+
+/// Classifies the request's host; a host of another surface than `expected` is a 404, as API
+/// Gateway itself would answer for a route that surface does not have.
+pub fn expect_host(
+    req: &Request,
+    domain: &DomainConfig,
+    expected: Surface,
+) -> Result<HostKind, ApiError> {
+    let kind = classify_host(request_host(req).as_deref(), domain)?;
+    let matches = matches!(
+        (&kind, expected),
+        (HostKind::App, Surface::App) | (HostKind::Api, Surface::Api) | (HostKind::Tenant(_), Surface::Tenant)
+    );
+    if matches { Ok(kind) } else { Err(route_not_found()) }
+}
+
+/// The three host families a function can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    App,
+    Api,
+    Tenant,
+}
+
+/// A JSON response with the given status.
+pub fn json_response<T: Serialize>(status: http::StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(body) => response(status, body),
+        Err(e) => error_response(&ApiError::internal(&e)),
+    }
+}
+
+/// The JSON error response for `err`.
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    response(err.status, err.body().to_string())
+}
+
+/// Turns a handler result into the response Lambda returns.
+pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    match result {
+        Ok(res) => res,
+        Err(err) => {
+            if err.status.is_server_error() {
+                tracing::error!(status = err.status.as_u16(), code = err.code, "request failed");
+            } else {
+                tracing::info!(status = err.status.as_u16(), code = err.code, "request rejected");
+            }
+            error_response(&err)
+        }
+    }
+}
+
+fn response(status: http::StatusCode, body: String) -> Response<Body> {
+    let mut res = Response::new(Body::Text(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    res.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+/// The body of `GET …/health`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Health {
+    pub status: &'static str,
+    pub function: &'static str,
+    /// `app`, `api` or `tenant`.
+    pub surface: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subdomain: Option<String>,
+    /// The resolved tenant; filled once the registry lookup exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+}
+
+impl Health {
+    pub fn new(function: &'static str, host: &HostKind) -> Self {
+        let (surface, subdomain) = match host {
+            HostKind::App => ("app", None),
+            HostKind::Api => ("api", None),
+            HostKind::Tenant(s) => ("tenant", Some(s.to_string())),
+        };
+        Self {
+            status: "ok",
+            function,
+            surface,
+            subdomain,
+            tenant_id: None,
+        }
+    }
+}
+
+/// Runs `route` for `req` inside the request span and turns its result into the response.
+pub async fn serve<'r, F, Fut>(req: &'r Request, route: F) -> Response<Body>
+where
+    F: FnOnce(&'r Request) -> Fut,
+    Fut: std::future::Future<Output = Result<Response<Body>, ApiError>>,
+{
+    use tracing::Instrument;
+    let span = crate::telemetry::request_span(
+        request_id(req).as_deref(),
+        request_host(req).as_deref(),
+        req.method().as_str(),
+        request_path(req),
+    );
+    async move { respond(route(req).await) }.instrument(span).await
+}
+
+/// Answers `GET /api/health` and `GET /api/<area>/health`; any other request is not found.
+pub fn health_route(
+    req: &Request,
+    host: &HostKind,
+    function: &'static str,
+) -> Result<Response<Body>, ApiError> {
+    let path = request_path(req);
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let is_health = matches!(segments.as_slice(), ["api", "health"] | ["api", _, "health"]);
+    if !is_health {
+        return Err(route_not_found());
+    }
+    if req.method() != http::Method::GET {
+        return Err(ApiError::method_not_allowed());
+    }
+    Ok(json_response(http::StatusCode::OK, &Health::new(function, host)))
+}
+
+/// The 404 for a path no route serves.
+pub fn route_not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "no such route on this host")
+}

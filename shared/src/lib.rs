@@ -1,0 +1,13 @@
+//! The library every TaskifAI function is built on: configuration, telemetry, the HTTP error
+//! model, host → tenant parsing and the upload-event reader. Functions only wire these together.
+
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod host;
+pub mod http;
+pub mod subdomain;
+pub mod telemetry;
+pub mod upload_event;
+
+pub use error::ApiError;

@@ -1,0 +1,211 @@
+//! `spawn_app`: a whole platform per test, sharing nothing with other tests.
+//! Needs the AWS emulator and PostgreSQL that `make test` starts (`AWS_ENDPOINT_URL`,
+//! `DATABASE_ADMIN_URL`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_http::Body;
+use local_platform::gateway::{self, Gateway, RouteTable};
+use local_platform::invoke::{Invoke, InvokeError};
+use local_platform::stack::{self, Deployed, StackSettings};
+use local_platform::template::Template;
+use serde_json::{Value, json};
+use shared::config::Env;
+
+/// The template, parsed once per test binary.
+pub fn template() -> &'static Template {
+    static TEMPLATE: OnceLock<Template> = OnceLock::new();
+    TEMPLATE.get_or_init(|| Template::load_default().expect("infra/template.yaml parses"))
+}
+
+/// The functions, as Lambda would run them, called in-process.
+pub struct InProcess {
+    discovery: tenant_discovery::App,
+    auth: auth::App,
+    uploads: uploads::App,
+    analytics: analytics::App,
+    provisioning: provisioning::App,
+}
+
+impl InProcess {
+    /// Builds every function from the environment the template gives it on this stack.
+    pub fn new(deployed: &Deployed) -> Self {
+        let mut env = BTreeMap::new();
+        for f in template().functions().expect("functions") {
+            env.extend(deployed.function_env(&f).expect("function env resolves"));
+        }
+        let env = Env(move |name: &str| env.get(name).cloned());
+        Self {
+            discovery: tenant_discovery::App::new(&env).expect("tenant-discovery config"),
+            auth: auth::App::new(&env).expect("auth config"),
+            uploads: uploads::App::new(&env).expect("uploads config"),
+            analytics: analytics::App::new(&env).expect("analytics config"),
+            provisioning: provisioning::App::new(&env).expect("provisioning config"),
+        }
+    }
+
+    /// One API Gateway v2 event through a function's real handler; the result as Lambda
+    /// would serialise it.
+    pub async fn invoke_http(&self, function: &str, event: &Value) -> Result<Value, InvokeError> {
+        let req = lambda_http::request::from_str(&event.to_string()).map_err(|e| {
+            InvokeError::FunctionError {
+                function: function.into(),
+                payload: e.to_string(),
+            }
+        })?;
+        let res = match function {
+            "tenant-discovery" => tenant_discovery::handle(&self.discovery, req).await,
+            "auth" => auth::handle(&self.auth, req).await,
+            "uploads" => uploads::handle(&self.uploads, req).await,
+            "analytics" => analytics::handle(&self.analytics, req).await,
+            "provisioning" => provisioning::handle(&self.provisioning, req).await,
+            other => {
+                return Err(InvokeError::Unreachable {
+                    function: other.into(),
+                    reason: "no such HTTP function".into(),
+                });
+            }
+        };
+        Ok(response_json(res))
+    }
+}
+
+impl Invoke for InProcess {
+    async fn invoke(&self, function: &str, event: Value) -> Result<Value, InvokeError> {
+        if function == "upload-processor" {
+            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| InvokeError::FunctionError {
+                function: function.into(),
+                payload: e.to_string(),
+            })?;
+            return Ok(serde_json::to_value(upload_processor::process_batch(batch)).expect("serialisable"));
+        }
+        self.invoke_http(function, &event).await
+    }
+}
+
+/// `Response<Body>` → the payload-format-2.0 JSON lambda_http returns.
+fn response_json(res: lambda_http::Response<Body>) -> Value {
+    use base64::Engine;
+    let headers: serde_json::Map<String, Value> = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), json!(v.to_str().unwrap_or_default())))
+        .collect();
+    let (body, b64) = match res.body() {
+        Body::Empty => (Value::Null, false),
+        Body::Text(t) => (json!(t), false),
+        Body::Binary(b) => (json!(base64::engine::general_purpose::STANDARD.encode(b)), true),
+        _ => (Value::Null, false),
+    };
+    json!({"statusCode": res.status().as_u16(), "headers": headers, "body": body, "isBase64Encoded": b64})
+}
+
+/// One test's platform.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub deployed: Deployed,
+    pub sdk: aws_config::SdkConfig,
+    pub functions: Arc<InProcess>,
+    pub client: reqwest::Client,
+    pub logs: LogCapture,
+    _log_guard: tracing::subscriber::DefaultGuard,
+}
+
+/// Starts a platform with fresh, uniquely named resources.
+pub async fn spawn_app() -> TestApp {
+    let logs = LogCapture::default();
+    let log_guard = tracing::subscriber::set_default(shared::telemetry::json_subscriber(logs.clone()));
+    let sdk = shared::aws::sdk_config().await;
+    assert!(
+        sdk.endpoint_url().is_some(),
+        "AWS_ENDPOINT_URL must point at the emulator: run the tests with `make test`"
+    );
+    let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+    let settings = StackSettings::local(prefix, region);
+    let deployed = stack::deploy(template(), &settings, &sdk)
+        .await
+        .expect("the template's resources deploy on the emulator");
+    let routes = RouteTable::from_template(template(), &deployed).expect("routes resolve");
+    let functions = Arc::new(InProcess::new(&deployed));
+    let gateway = Arc::new(Gateway {
+        routes,
+        invoker: functions.clone(),
+        account: settings.account.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(gateway::serve(listener, gateway));
+    TestApp {
+        address,
+        deployed,
+        sdk,
+        functions,
+        client: reqwest::Client::new(),
+        logs,
+        _log_guard: log_guard,
+    }
+}
+
+impl TestApp {
+    /// A request to `host` (e.g. `acme.localhost`) through the gateway.
+    pub fn request(&self, method: reqwest::Method, host: &str, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("http://{}{path}", self.address))
+            .header(reqwest::header::HOST, format!("{host}:{}", self.address.port()))
+    }
+
+    pub async fn get(&self, host: &str, path: &str) -> (u16, Value) {
+        let res = self.request(reqwest::Method::GET, host, path).send().await.expect("request");
+        let status = res.status().as_u16();
+        let body = res.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub fn queue_url(&self) -> &str {
+        self.deployed.reference("ProcessingQueue").expect("processing queue")
+    }
+
+    pub fn bucket(&self) -> &str {
+        self.deployed.reference("UploadsBucket").expect("uploads bucket")
+    }
+}
+
+/// Collects the JSON log lines written while a test runs.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Every captured line, parsed.
+    pub fn lines(&self) -> Vec<Value> {
+        let bytes = self.0.lock().expect("log lock").clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log lock")).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: one binary, one module per feature. Every test spawns its own platform
+//! (`helpers::spawn_app`): uniquely named emulator resources from the SAM template, the local
+//! API gateway on a free port, the functions' real handlers in-process.
+
+mod events;
+mod health;
+mod helpers;
+mod pipeline;

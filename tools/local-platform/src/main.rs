@@ -1,0 +1,132 @@
+//! `local-platform`: runs the platform on this machine. See the README's "Local platform".
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use local_platform::gateway::{self, Gateway, RouteTable};
+use local_platform::invoke::RuntimeApiInvoker;
+use local_platform::stack::{self, StackSettings};
+use local_platform::template::{Template, default_template_path};
+use local_platform::poller;
+
+#[derive(Parser)]
+#[command(about = "The TaskifAI platform on this machine: emulator resources, API gateway, SQS poller")]
+struct Cli {
+    /// The SAM template to read.
+    #[arg(long, default_value_os_t = default_template_path())]
+    template: PathBuf,
+    /// Prefix of every emulator resource name.
+    #[arg(long, default_value = "taskifai-local")]
+    prefix: String,
+    /// Where local state (env file) goes.
+    #[arg(long, default_value = ".local")]
+    state_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the template's resources on the emulator and write the functions' env file.
+    Resources,
+    /// Resources, then `cargo lambda watch` behind the gateway, and the SQS poller.
+    Dev {
+        /// Gateway port (all hosts: app., api., <tenant>. under localhost).
+        #[arg(long, default_value_t = 9000)]
+        port: u16,
+        /// Port of `cargo lambda watch`'s Invoke API.
+        #[arg(long, default_value_t = 9001)]
+        functions_port: u16,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    shared::telemetry::init();
+    let cli = Cli::parse();
+    let template = Template::load(&cli.template)?;
+    let sdk = shared::aws::sdk_config().await;
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+    let settings = StackSettings::local(cli.prefix.clone(), region.clone());
+    let deployed = stack::deploy(&template, &settings, &sdk)
+        .await
+        .context("creating the template's resources on the AWS emulator (is it running? AWS_ENDPOINT_URL?)")?;
+
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    for f in template.functions()? {
+        env.extend(deployed.function_env(&f)?);
+    }
+    for key in ["AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        if let Ok(v) = std::env::var(key) {
+            env.insert(key.into(), v);
+        }
+    }
+    std::fs::create_dir_all(&cli.state_dir)?;
+    let env_file = cli.state_dir.join("functions.env");
+    let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    std::fs::write(&env_file, text)?;
+    println!("resources on the emulator:");
+    for (id, p) in &deployed.resolver.resources {
+        if !p.attributes.contains_key("Arn") || id.ends_with("Function") {
+            continue;
+        }
+        println!("  {id:<28} {}", p.reference);
+    }
+    println!("functions' environment: {}", env_file.display());
+
+    let Command::Dev { port, functions_port } = cli.command else {
+        return Ok(());
+    };
+    let routes = RouteTable::from_template(&template, &deployed)?;
+    let mut watch = tokio::process::Command::new("cargo")
+        .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port"])
+        .arg(functions_port.to_string())
+        .arg("--env-file")
+        .arg(&env_file)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting `cargo lambda watch` (run scripts/bootstrap.sh first)")?;
+    let invoker = Arc::new(RuntimeApiInvoker::new(format!("http://127.0.0.1:{functions_port}")));
+    let gateway = Arc::new(Gateway {
+        routes: routes.clone(),
+        invoker: invoker.clone(),
+        account: settings.account.clone(),
+    });
+    for addr in [SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port))] {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tokio::spawn(gateway::serve(listener, gateway.clone()));
+            }
+            Err(e) if addr.is_ipv6() => tracing::warn!(error = %e, "no IPv6 loopback; serving 127.0.0.1 only"),
+            Err(e) => return Err(e).with_context(|| format!("binding the gateway to {addr}")),
+        }
+    }
+    let triggers = poller::triggers(&template, &deployed, &region)?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    tokio::spawn(poller::run(sqs, triggers.clone(), invoker));
+
+    println!("\nlocal platform (Ctrl-C stops it):");
+    for (api, host) in routes.domains() {
+        let example = host.replace('*', "demo");
+        println!("  {api:<10} http://{example}:{port}/api/health   (hosts {host})");
+    }
+    for t in &triggers {
+        println!("  SQS {} -> {}", t.queue_url, t.function);
+    }
+    println!("  functions (cargo lambda watch Invoke API): http://127.0.0.1:{functions_port}");
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => println!("stopping"),
+        status = watch.wait() => println!("cargo lambda watch exited: {status:?}"),
+    }
+    if let Some(pid) = watch.id() {
+        // SIGTERM lets cargo-lambda stop the function processes it started.
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), watch.wait()).await;
+    }
+    Ok(())
+}
