@@ -72,8 +72,10 @@ impl DomainConfig {
                 reason: format!("{root_domain:?} is not a domain name"),
             });
         }
-        let mut reserved: BTreeSet<String> =
-            RESERVED_SUBDOMAINS.iter().map(|s| (*s).to_owned()).collect();
+        let mut reserved: BTreeSet<String> = RESERVED_SUBDOMAINS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         for name in env
             .optional("RESERVED_SUBDOMAINS")
             .unwrap_or_default()
@@ -94,6 +96,16 @@ impl DomainConfig {
     }
 }
 
+/// Unwraps configuration at cold start; on error, logs which variable is at fault and exits,
+/// so the function never serves with a half-read configuration.
+pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
+    result.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "configuration error");
+        eprintln!("configuration error: {err}");
+        std::process::exit(78)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,18 +115,17 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        Env(move |name: &str| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        Env(move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
     #[test]
     fn missing_root_domain_names_the_variable() {
         let err = DomainConfig::from_env(&env(&[])).unwrap_err();
         assert_eq!(err, ConfigError::Missing("ROOT_DOMAIN"));
-        assert_eq!(err.to_string(), "environment variable ROOT_DOMAIN is not set");
+        assert_eq!(
+            err.to_string(),
+            "environment variable ROOT_DOMAIN is not set"
+        );
     }
 
     #[test]
@@ -126,7 +137,13 @@ mod tests {
     #[test]
     fn malformed_root_domain_is_rejected() {
         let err = DomainConfig::from_env(&env(&[("ROOT_DOMAIN", "exa mple..com")])).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { name: "ROOT_DOMAIN", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "ROOT_DOMAIN",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -145,16 +162,12 @@ mod tests {
             ("RESERVED_SUBDOMAINS", "ok-name,bad_name"),
         ]))
         .unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { name: "RESERVED_SUBDOMAINS", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "RESERVED_SUBDOMAINS",
+                ..
+            }
+        ));
     }
-}
-
-/// Unwraps configuration at cold start; on error, logs which variable is at fault and exits,
-/// so the function never serves with a half-read configuration.
-pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
-    result.unwrap_or_else(|err| {
-        tracing::error!(error = %err, "configuration error");
-        eprintln!("configuration error: {err}");
-        std::process::exit(78)
-    })
 }

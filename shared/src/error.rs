@@ -108,12 +108,19 @@ mod tests {
 
     #[test]
     fn host_errors_map_to_4xx() {
-        let reserved: ApiError = HostError::Subdomain(SubdomainError::Reserved("www".into())).into();
+        let reserved: ApiError =
+            HostError::Subdomain(SubdomainError::Reserved("www".into())).into();
         assert_eq!(reserved.status, StatusCode::NOT_FOUND);
         let charset: ApiError = HostError::Subdomain(SubdomainError::Charset).into();
-        assert_eq!((charset.status, charset.code), (StatusCode::BAD_REQUEST, "invalid_subdomain"));
+        assert_eq!(
+            (charset.status, charset.code),
+            (StatusCode::BAD_REQUEST, "invalid_subdomain")
+        );
         let foreign: ApiError = HostError::ForeignDomain.into();
-        assert_eq!((foreign.status, foreign.code), (StatusCode::BAD_REQUEST, "invalid_host"));
+        assert_eq!(
+            (foreign.status, foreign.code),
+            (StatusCode::BAD_REQUEST, "invalid_host")
+        );
     }
 
     #[test]

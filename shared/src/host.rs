@@ -80,11 +80,23 @@ mod tests {
     #[test]
     fn classifies_platform_hosts() {
         let d = domain("taskifai.com");
-        assert_eq!(classify_host(Some("app.taskifai.com"), &d), Ok(HostKind::App));
-        assert_eq!(classify_host(Some("API.TaskifAI.com:443"), &d), Ok(HostKind::Api));
-        assert_eq!(classify_host(Some("acme.taskifai.com."), &d), Ok(tenant("acme")));
+        assert_eq!(
+            classify_host(Some("app.taskifai.com"), &d),
+            Ok(HostKind::App)
+        );
+        assert_eq!(
+            classify_host(Some("API.TaskifAI.com:443"), &d),
+            Ok(HostKind::Api)
+        );
+        assert_eq!(
+            classify_host(Some("acme.taskifai.com."), &d),
+            Ok(tenant("acme"))
+        );
         let local = domain("localhost");
-        assert_eq!(classify_host(Some("demo.localhost:9000"), &local), Ok(tenant("demo")));
+        assert_eq!(
+            classify_host(Some("demo.localhost:9000"), &local),
+            Ok(tenant("demo"))
+        );
     }
 
     #[test]
@@ -92,11 +104,26 @@ mod tests {
         let d = domain("taskifai.com");
         assert_eq!(classify_host(None, &d), Err(HostError::Missing));
         assert_eq!(classify_host(Some(""), &d), Err(HostError::Missing));
-        assert_eq!(classify_host(Some("taskifai.com"), &d), Err(HostError::ForeignDomain));
-        assert_eq!(classify_host(Some("evil.com"), &d), Err(HostError::ForeignDomain));
-        assert_eq!(classify_host(Some("acme.nottaskifai.com"), &d), Err(HostError::ForeignDomain));
-        assert_eq!(classify_host(Some("eviltaskifai.com"), &d), Err(HostError::ForeignDomain));
-        assert_eq!(classify_host(Some("a.b.taskifai.com"), &d), Err(HostError::Nested));
+        assert_eq!(
+            classify_host(Some("taskifai.com"), &d),
+            Err(HostError::ForeignDomain)
+        );
+        assert_eq!(
+            classify_host(Some("evil.com"), &d),
+            Err(HostError::ForeignDomain)
+        );
+        assert_eq!(
+            classify_host(Some("acme.nottaskifai.com"), &d),
+            Err(HostError::ForeignDomain)
+        );
+        assert_eq!(
+            classify_host(Some("eviltaskifai.com"), &d),
+            Err(HostError::ForeignDomain)
+        );
+        assert_eq!(
+            classify_host(Some("a.b.taskifai.com"), &d),
+            Err(HostError::Nested)
+        );
         assert_eq!(
             classify_host(Some("www.taskifai.com"), &d),
             Err(HostError::Subdomain(SubdomainError::Reserved("www".into())))

@@ -34,7 +34,11 @@ pub fn request_id(req: &Request) -> Option<String> {
 /// The path as the client sent it, without any stage prefix.
 pub fn request_path(req: &Request) -> &str {
     let raw = req.raw_http_path();
-    if raw.is_empty() { req.uri().path() } else { raw }
+    if raw.is_empty() {
+        req.uri().path()
+    } else {
+        raw
+    }
 }
 
 /// Classifies the request's host; a host of another surface than `expected` is a 404, as API
@@ -47,9 +51,15 @@ pub fn expect_host(
     let kind = classify_host(request_host(req).as_deref(), domain)?;
     let matches = matches!(
         (&kind, expected),
-        (HostKind::App, Surface::App) | (HostKind::Api, Surface::Api) | (HostKind::Tenant(_), Surface::Tenant)
+        (HostKind::App, Surface::App)
+            | (HostKind::Api, Surface::Api)
+            | (HostKind::Tenant(_), Surface::Tenant)
     );
-    if matches { Ok(kind) } else { Err(route_not_found()) }
+    if matches {
+        Ok(kind)
+    } else {
+        Err(route_not_found())
+    }
 }
 
 /// The three host families a function can serve.
@@ -79,9 +89,17 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
         Ok(res) => res,
         Err(err) => {
             if err.status.is_server_error() {
-                tracing::error!(status = err.status.as_u16(), code = err.code, "request failed");
+                tracing::error!(
+                    status = err.status.as_u16(),
+                    code = err.code,
+                    "request failed"
+                );
             } else {
-                tracing::info!(status = err.status.as_u16(), code = err.code, "request rejected");
+                tracing::info!(
+                    status = err.status.as_u16(),
+                    code = err.code,
+                    "request rejected"
+                );
             }
             error_response(&err)
         }
@@ -146,7 +164,9 @@ where
         req.method().as_str(),
         request_path(req),
     );
-    async move { respond(route(req).await) }.instrument(span).await
+    async move { respond(route(req).await) }
+        .instrument(span)
+        .await
 }
 
 /// Answers `GET /api/health` and `GET /api/<area>/health`; any other request is not found.
@@ -157,14 +177,20 @@ pub fn health_route(
 ) -> Result<Response<Body>, ApiError> {
     let path = request_path(req);
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let is_health = matches!(segments.as_slice(), ["api", "health"] | ["api", _, "health"]);
+    let is_health = matches!(
+        segments.as_slice(),
+        ["api", "health"] | ["api", _, "health"]
+    );
     if !is_health {
         return Err(route_not_found());
     }
     if req.method() != http::Method::GET {
         return Err(ApiError::method_not_allowed());
     }
-    Ok(json_response(http::StatusCode::OK, &Health::new(function, host)))
+    Ok(json_response(
+        http::StatusCode::OK,
+        &Health::new(function, host),
+    ))
 }
 
 /// The 404 for a path no route serves.

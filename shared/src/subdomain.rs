@@ -72,12 +72,22 @@ mod tests {
     use super::*;
 
     fn reserved() -> BTreeSet<String> {
-        RESERVED_SUBDOMAINS.iter().map(|s| (*s).to_owned()).collect()
+        RESERVED_SUBDOMAINS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
     }
 
     #[test]
     fn accepts_seed_examples() {
-        for ok in ["demo", "bibbi", "customer1", "customer-inc", "abc", &"a".repeat(50)] {
+        for ok in [
+            "demo",
+            "bibbi",
+            "customer1",
+            "customer-inc",
+            "abc",
+            &"a".repeat(50),
+        ] {
             assert_eq!(Subdomain::parse(ok, &reserved()).unwrap().as_str(), ok);
         }
     }

@@ -31,7 +31,12 @@ where
 }
 
 /// The span every HTTP request runs in.
-pub fn request_span(request_id: Option<&str>, host: Option<&str>, method: &str, path: &str) -> Span {
+pub fn request_span(
+    request_id: Option<&str>,
+    host: Option<&str>,
+    method: &str,
+    path: &str,
+) -> Span {
     tracing::info_span!(
         "request",
         request_id = request_id.unwrap_or("-"),

@@ -107,8 +107,8 @@ struct Object {
 /// The created objects an SQS message body announces; empty for a test event or for records
 /// that are not object creations.
 pub fn created_objects(body: &str) -> Result<Vec<CreatedObject>, UploadEventError> {
-    let notification: Notification = serde_json::from_str(body)
-        .map_err(|e| UploadEventError::NotAnS3Event(e.to_string()))?;
+    let notification: Notification =
+        serde_json::from_str(body).map_err(|e| UploadEventError::NotAnS3Event(e.to_string()))?;
     let Some(records) = notification.records else {
         return match notification.event.as_deref() {
             Some("s3:TestEvent") => Ok(Vec::new()),
@@ -179,9 +179,19 @@ mod tests {
 
     #[test]
     fn malformed_bodies_and_keys_are_errors_not_panics() {
-        for body in ["", "not json", "{}", "[]", r#"{"Records":[{"s3":{}}]}"#, r#"{"Records":"x"}"#] {
+        for body in [
+            "",
+            "not json",
+            "{}",
+            "[]",
+            r#"{"Records":[{"s3":{}}]}"#,
+            r#"{"Records":"x"}"#,
+        ] {
             assert!(
-                matches!(created_objects(body), Err(UploadEventError::NotAnS3Event(_))),
+                matches!(
+                    created_objects(body),
+                    Err(UploadEventError::NotAnS3Event(_))
+                ),
                 "{body}"
             );
         }
@@ -195,7 +205,10 @@ mod tests {
         ] {
             assert!(UploadKey::parse(key).is_err(), "{key}");
         }
-        assert!(matches!(decode_key("%FF%FE"), Err(UploadEventError::BadEncoding(_))));
+        assert!(matches!(
+            decode_key("%FF%FE"),
+            Err(UploadEventError::BadEncoding(_))
+        ));
     }
 
     #[test]

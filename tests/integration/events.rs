@@ -9,7 +9,9 @@ use serde_json::Value;
 use crate::helpers::spawn_app;
 
 fn event(path: &str) -> Value {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(path);
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(path);
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
@@ -18,18 +20,47 @@ fn event(path: &str) -> Value {
 async fn http_events_give_their_documented_status() {
     let app = spawn_app().await;
     let cases = [
-        ("tenant-discovery", "tenant-discovery/health.json", 200, None),
-        ("tenant-discovery", "tenant-discovery/tenant-host.json", 404, Some("route_not_found")),
+        (
+            "tenant-discovery",
+            "tenant-discovery/health.json",
+            200,
+            None,
+        ),
+        (
+            "tenant-discovery",
+            "tenant-discovery/tenant-host.json",
+            404,
+            Some("route_not_found"),
+        ),
         ("provisioning", "provisioning/health.json", 200, None),
         ("auth", "auth/health.json", 200, None),
-        ("auth", "auth/invalid-host.json", 400, Some("invalid_subdomain")),
-        ("auth", "auth/reserved-host.json", 404, Some("tenant_not_found")),
-        ("auth", "auth/unknown-route.json", 404, Some("route_not_found")),
+        (
+            "auth",
+            "auth/invalid-host.json",
+            400,
+            Some("invalid_subdomain"),
+        ),
+        (
+            "auth",
+            "auth/reserved-host.json",
+            404,
+            Some("tenant_not_found"),
+        ),
+        (
+            "auth",
+            "auth/unknown-route.json",
+            404,
+            Some("route_not_found"),
+        ),
         ("uploads", "uploads/health.json", 200, None),
         ("analytics", "analytics/health.json", 200, None),
     ];
     for (function, file, status, code) in cases {
-        let res = app.functions.invoke_http(function, &event(file)).await.unwrap();
+        let res = app
+            .functions
+            .invoke_http(function, &event(file))
+            .await
+            .unwrap();
         assert_eq!(res["statusCode"], status, "{file}: {res}");
         let body: Value = serde_json::from_str(res["body"].as_str().unwrap()).unwrap();
         match code {
@@ -43,14 +74,30 @@ async fn http_events_give_their_documented_status() {
 fn sqs_events_report_only_unreadable_messages() {
     let run = |file: &str| {
         let batch: SqsEvent = serde_json::from_value(event(file)).unwrap();
-        upload_processor::process_batch(batch).batch_item_failures.into_iter().map(|f| f.item_identifier).collect::<Vec<_>>()
+        upload_processor::process_batch(batch)
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect::<Vec<_>>()
     };
-    assert!(run("upload-processor/s3-object-created.json").is_empty(), "real AWS record");
-    assert!(run("upload-processor/s3-object-created-emulator.json").is_empty(), "emulator record");
-    assert!(run("upload-processor/s3-test-event.json").is_empty(), "test event is skipped");
+    assert!(
+        run("upload-processor/s3-object-created.json").is_empty(),
+        "real AWS record"
+    );
+    assert!(
+        run("upload-processor/s3-object-created-emulator.json").is_empty(),
+        "emulator record"
+    );
+    assert!(
+        run("upload-processor/s3-test-event.json").is_empty(),
+        "test event is skipped"
+    );
     assert_eq!(
         run("upload-processor/malformed.json"),
-        ["0e1f3c2a-0000-4000-8000-000000000001", "0e1f3c2a-0000-4000-8000-000000000002"],
+        [
+            "0e1f3c2a-0000-4000-8000-000000000001",
+            "0e1f3c2a-0000-4000-8000-000000000002"
+        ],
         "a non-JSON body and a key outside the upload layout fail; the good record does not"
     );
 }
@@ -68,7 +115,10 @@ fn every_event_file_is_used_by_a_test() {
                 function.file_name().unwrap().to_string_lossy(),
                 file.file_name().unwrap().to_string_lossy()
             );
-            assert!(this.contains(&format!("\"{rel}\"")), "events/{rel} is not exercised");
+            assert!(
+                this.contains(&format!("\"{rel}\"")),
+                "events/{rel} is not exercised"
+            );
         }
     }
 }

@@ -14,7 +14,12 @@ async fn each_surface_answers_health_with_its_function() {
         ("api.localhost", "/api/health", "provisioning", "api"),
         ("acme.localhost", "/api/health", "auth", "tenant"),
         ("acme.localhost", "/api/uploads/health", "uploads", "tenant"),
-        ("acme.localhost", "/api/analytics/health", "analytics", "tenant"),
+        (
+            "acme.localhost",
+            "/api/analytics/health",
+            "analytics",
+            "tenant",
+        ),
     ];
     for (host, path, function, surface) in cases {
         let (status, body) = app.get(host, path).await;
@@ -40,7 +45,11 @@ async fn invalid_and_reserved_hosts_are_rejected_with_a_code() {
         let (status, body) = app.get(host, "/api/health").await;
         assert_eq!(status, want_status, "{host}: {body}");
         assert_eq!(body["error"]["code"], want_code, "{host}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     let long = format!("{}.localhost", "a".repeat(51));
     assert_eq!(app.get(&long, "/api/health").await.0, 400);
@@ -88,5 +97,9 @@ async fn logs_are_json_with_request_id_and_host() {
         .unwrap_or_else(|| panic!("no rejection logged: {}", app.logs.text()));
     assert_eq!(line["code"], "invalid_subdomain");
     assert_eq!(line["span"]["host"], "ab.localhost");
-    assert!(line["span"]["request_id"].as_str().is_some_and(|id| id.len() == 36));
+    assert!(
+        line["span"]["request_id"]
+            .as_str()
+            .is_some_and(|id| id.len() == 36)
+    );
 }

@@ -76,11 +76,14 @@ impl InProcess {
 impl Invoke for InProcess {
     async fn invoke(&self, function: &str, event: Value) -> Result<Value, InvokeError> {
         if function == "upload-processor" {
-            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| InvokeError::FunctionError {
-                function: function.into(),
-                payload: e.to_string(),
-            })?;
-            return Ok(serde_json::to_value(upload_processor::process_batch(batch)).expect("serialisable"));
+            let batch: SqsEvent =
+                serde_json::from_value(event).map_err(|e| InvokeError::FunctionError {
+                    function: function.into(),
+                    payload: e.to_string(),
+                })?;
+            return Ok(
+                serde_json::to_value(upload_processor::process_batch(batch)).expect("serialisable")
+            );
         }
         self.invoke_http(function, &event).await
     }
@@ -97,7 +100,10 @@ fn response_json(res: lambda_http::Response<Body>) -> Value {
     let (body, b64) = match res.body() {
         Body::Empty => (Value::Null, false),
         Body::Text(t) => (json!(t), false),
-        Body::Binary(b) => (json!(base64::engine::general_purpose::STANDARD.encode(b)), true),
+        Body::Binary(b) => (
+            json!(base64::engine::general_purpose::STANDARD.encode(b)),
+            true,
+        ),
         _ => (Value::Null, false),
     };
     json!({"statusCode": res.status().as_u16(), "headers": headers, "body": body, "isBase64Encoded": b64})
@@ -117,14 +123,18 @@ pub struct TestApp {
 /// Starts a platform with fresh, uniquely named resources.
 pub async fn spawn_app() -> TestApp {
     let logs = LogCapture::default();
-    let log_guard = tracing::subscriber::set_default(shared::telemetry::json_subscriber(logs.clone()));
+    let log_guard =
+        tracing::subscriber::set_default(shared::telemetry::json_subscriber(logs.clone()));
     let sdk = shared::aws::sdk_config().await;
     assert!(
         sdk.endpoint_url().is_some(),
         "AWS_ENDPOINT_URL must point at the emulator: run the tests with `make test`"
     );
     let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
     let settings = StackSettings::local(prefix, region);
     let deployed = stack::deploy(template(), &settings, &sdk)
         .await
@@ -136,7 +146,9 @@ pub async fn spawn_app() -> TestApp {
         invoker: functions.clone(),
         account: settings.account.clone(),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(gateway::serve(listener, gateway));
     TestApp {
@@ -152,25 +164,41 @@ pub async fn spawn_app() -> TestApp {
 
 impl TestApp {
     /// A request to `host` (e.g. `acme.localhost`) through the gateway.
-    pub fn request(&self, method: reqwest::Method, host: &str, path: &str) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        host: &str,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("http://{}{path}", self.address))
-            .header(reqwest::header::HOST, format!("{host}:{}", self.address.port()))
+            .header(
+                reqwest::header::HOST,
+                format!("{host}:{}", self.address.port()),
+            )
     }
 
     pub async fn get(&self, host: &str, path: &str) -> (u16, Value) {
-        let res = self.request(reqwest::Method::GET, host, path).send().await.expect("request");
+        let res = self
+            .request(reqwest::Method::GET, host, path)
+            .send()
+            .await
+            .expect("request");
         let status = res.status().as_u16();
         let body = res.json::<Value>().await.unwrap_or(Value::Null);
         (status, body)
     }
 
     pub fn queue_url(&self) -> &str {
-        self.deployed.reference("ProcessingQueue").expect("processing queue")
+        self.deployed
+            .reference("ProcessingQueue")
+            .expect("processing queue")
     }
 
     pub fn bucket(&self) -> &str {
-        self.deployed.reference("UploadsBucket").expect("uploads bucket")
+        self.deployed
+            .reference("UploadsBucket")
+            .expect("uploads bucket")
     }
 }
 

@@ -2,6 +2,8 @@
 //! (`helpers::spawn_app`): uniquely named emulator resources from the SAM template, the local
 //! API gateway on a free port, the functions' real handlers in-process.
 
+#![allow(clippy::unwrap_used)]
+
 mod events;
 mod health;
 mod helpers;

@@ -18,7 +18,9 @@ fn processor_trigger(app: &TestApp) -> SqsTrigger {
 
 async fn poll(app: &TestApp, trigger: &SqsTrigger) -> PollOutcome {
     let sqs = aws_sdk_sqs::Client::new(&app.sdk);
-    poller::poll_once(&sqs, trigger, &app.functions, Duration::from_secs(1)).await.unwrap()
+    poller::poll_once(&sqs, trigger, &app.functions, Duration::from_secs(1))
+        .await
+        .unwrap()
 }
 
 async fn queue_depth(app: &TestApp, url: &str) -> (i64, i64) {
@@ -31,7 +33,11 @@ async fn queue_depth(app: &TestApp, url: &str) -> (i64, i64) {
         .await
         .unwrap();
     let get = |name: QueueAttributeName| {
-        attrs.attributes().and_then(|a| a.get(&name)).and_then(|v| v.parse().ok()).unwrap_or(-1)
+        attrs
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1)
     };
     (
         get(QueueAttributeName::ApproximateNumberOfMessages),
@@ -62,7 +68,11 @@ async fn an_uploaded_object_reaches_the_processor_through_sqs() {
     for _ in 0..10 {
         let outcome = poll(&app, &trigger).await;
         assert_eq!(outcome.failed, 0, "nothing here is unreadable");
-        seen = app.logs.lines().into_iter().find(|l| l["message"] == "upload received");
+        seen = app
+            .logs
+            .lines()
+            .into_iter()
+            .find(|l| l["message"] == "upload received");
         if seen.is_some() {
             break;
         }
@@ -82,7 +92,13 @@ async fn objects_outside_the_upload_prefix_do_not_reach_the_queue() {
     let app = spawn_app().await;
     let trigger = processor_trigger(&app);
     let s3 = shared::aws::s3_client(&app.sdk);
-    s3.put_object().bucket(app.bucket()).key("archive/t/export.json").body(b"{}".to_vec().into()).send().await.unwrap();
+    s3.put_object()
+        .bucket(app.bucket())
+        .key("archive/t/export.json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
     for _ in 0..2 {
         poll(&app, &trigger).await;
     }
@@ -105,7 +121,12 @@ async fn unreadable_messages_are_retried_then_dead_lettered() {
         .send()
         .await
         .unwrap();
-    sqs.send_message().queue_url(app.queue_url()).message_body("this is not an S3 event").send().await.unwrap();
+    sqs.send_message()
+        .queue_url(app.queue_url())
+        .message_body("this is not an S3 event")
+        .send()
+        .await
+        .unwrap();
 
     // WHEN the poller keeps delivering it
     let mut failures = 0;
@@ -114,13 +135,24 @@ async fn unreadable_messages_are_retried_then_dead_lettered() {
     }
 
     // THEN it was reported failed at most maxReceiveCount (3) times and now sits in the DLQ
-    assert!((1..=3).contains(&failures), "reported failed {failures} times");
+    assert!(
+        (1..=3).contains(&failures),
+        "reported failed {failures} times"
+    );
     let dlq = app.deployed.reference("ProcessingDeadLetterQueue").unwrap();
-    let dead = sqs.receive_message().queue_url(dlq).wait_time_seconds(1).send().await.unwrap();
+    let dead = sqs
+        .receive_message()
+        .queue_url(dlq)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
     let bodies: Vec<&str> = dead.messages().iter().filter_map(|m| m.body()).collect();
     assert_eq!(bodies, ["this is not an S3 event"]);
     assert!(
-        app.logs.text().contains("unreadable message; reported as failed"),
+        app.logs
+            .text()
+            .contains("unreadable message; reported as failed"),
         "the failure is logged"
     );
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hyper::body::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::invoke::Invoke;
@@ -67,7 +67,12 @@ impl RouteTable {
         let apis = template
             .http_apis()
             .into_iter()
-            .map(|a| Ok((a.id.clone(), DomainPattern::parse(&deployed.resolve(&a.domain)?))))
+            .map(|a| {
+                Ok((
+                    a.id.clone(),
+                    DomainPattern::parse(&deployed.resolve(&a.domain)?),
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         let routes = template
             .functions()?
@@ -100,7 +105,10 @@ impl RouteTable {
 
     /// The API serving `host` (already lower-case, without port).
     fn api_for_host(&self, host: &str) -> Option<&str> {
-        let exact = self.apis.iter().find(|(_, p)| *p == DomainPattern::Exact(host.to_owned()));
+        let exact = self
+            .apis
+            .iter()
+            .find(|(_, p)| *p == DomainPattern::Exact(host.to_owned()));
         let wildcard = || {
             self.apis.iter().find(|(_, p)| match p {
                 DomainPattern::Wildcard(parent) => host
@@ -144,7 +152,9 @@ fn match_path(template: &str, path: &str) -> Option<(Map<String, Value>, (usize,
     let (mut literal, mut single) = (0, 0);
     for (i, t) in tpl.iter().enumerate() {
         if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix("+}")) {
-            let rest = segs.get(i..).filter(|r| !r.is_empty() && !r[0].is_empty())?;
+            let rest = segs
+                .get(i..)
+                .filter(|r| !r.is_empty() && !r[0].is_empty())?;
             params.insert(name.to_owned(), Value::String(rest.join("/")));
             return Some((params, (literal, single)));
         }
@@ -173,10 +183,14 @@ pub struct Gateway<I> {
 
 /// API Gateway's own error body.
 fn gateway_error(status: StatusCode, message: &str) -> http::Response<Full<Bytes>> {
-    let mut res = http::Response::new(Full::new(Bytes::from(json!({ "message": message }).to_string())));
+    let mut res = http::Response::new(Full::new(Bytes::from(
+        json!({ "message": message }).to_string(),
+    )));
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     res
 }
 
@@ -190,14 +204,20 @@ impl<I: Invoke> Gateway<I> {
         body: Bytes,
         peer: SocketAddr,
     ) -> http::Response<Full<Bytes>> {
-        let raw_host = uri
-            .authority()
-            .map(|a| a.host().to_owned())
-            .or_else(|| headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned));
+        let raw_host = uri.authority().map(|a| a.host().to_owned()).or_else(|| {
+            headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
         let Some(host) = raw_host.as_deref().map(shared::host::normalize_host) else {
             return gateway_error(StatusCode::BAD_REQUEST, "Bad Request");
         };
-        if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
             return gateway_error(StatusCode::BAD_REQUEST, "Bad Request");
         }
         let path = uri.path();
@@ -228,7 +248,11 @@ impl<I: Invoke> Gateway<I> {
         let mut header_map = Map::new();
         let mut cookies = Vec::new();
         for name in headers.keys() {
-            let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+            let values: Vec<&str> = headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
             if name == http::header::COOKIE {
                 cookies.extend(values.iter().flat_map(|v| v.split("; ")).map(str::to_owned));
                 continue;
@@ -237,7 +261,10 @@ impl<I: Invoke> Gateway<I> {
         }
         header_map.insert("host".into(), Value::String(host.to_owned()));
         header_map.insert("x-forwarded-proto".into(), Value::String("http".into()));
-        header_map.insert("x-forwarded-for".into(), Value::String(peer.ip().to_string()));
+        header_map.insert(
+            "x-forwarded-for".into(),
+            Value::String(peer.ip().to_string()),
+        );
         let raw_query = uri.query().unwrap_or_default();
         let mut query = Map::new();
         for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
@@ -258,7 +285,10 @@ impl<I: Invoke> Gateway<I> {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_none_or(|ct| {
-                ct.starts_with("text/") || ct.contains("json") || ct.contains("xml") || ct.contains("x-www-form-urlencoded")
+                ct.starts_with("text/")
+                    || ct.contains("json")
+                    || ct.contains("xml")
+                    || ct.contains("x-www-form-urlencoded")
             });
         let (body_value, is_base64) = if body.is_empty() {
             (Value::Null, false)
@@ -312,8 +342,10 @@ fn decode_component(s: &str) -> String {
 pub fn into_http_response(result: Value) -> http::Response<Full<Bytes>> {
     let Some(status) = result.get("statusCode").and_then(Value::as_u64) else {
         let mut res = http::Response::new(Full::new(Bytes::from(result.to_string())));
-        res.headers_mut()
-            .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         return res;
     };
     let body = match (result["body"].as_str(), result["isBase64Encoded"].as_bool()) {
@@ -332,14 +364,31 @@ pub fn into_http_response(result: Value) -> http::Response<Full<Bytes>> {
             headers.insert(name, value);
         }
     }
-    for (k, vs) in result["multiValueHeaders"].as_object().into_iter().flatten() {
-        for v in vs.as_array().into_iter().flatten().filter_map(Value::as_str) {
-            if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+    for (k, vs) in result["multiValueHeaders"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        for v in vs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::try_from(k.as_str()),
+                HeaderValue::from_str(v),
+            ) {
                 headers.append(name, value);
             }
         }
     }
-    for cookie in result["cookies"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for cookie in result["cookies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         if let Ok(value) = HeaderValue::from_str(cookie) {
             headers.append(http::header::SET_COOKIE, value);
         }
@@ -350,26 +399,41 @@ pub fn into_http_response(result: Value) -> http::Response<Full<Bytes>> {
 /// Serves the gateway on `listener` until the task is dropped.
 pub async fn serve<I: Invoke>(listener: tokio::net::TcpListener, gateway: Arc<Gateway<I>>) {
     loop {
-        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
         let gateway = gateway.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                let gateway = gateway.clone();
-                async move {
-                    let (parts, body) = req.into_parts();
-                    let res = match Limited::new(body, MAX_BODY).collect().await {
-                        Ok(collected) => {
-                            gateway
-                                .handle(&parts.method, &parts.uri, &parts.headers, collected.to_bytes(), peer)
-                                .await
-                        }
-                        Err(_) => gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
-                    };
-                    Ok::<_, std::convert::Infallible>(res)
-                }
-            });
+            let service =
+                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let gateway = gateway.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let res = match Limited::new(body, MAX_BODY).collect().await {
+                            Ok(collected) => {
+                                gateway
+                                    .handle(
+                                        &parts.method,
+                                        &parts.uri,
+                                        &parts.headers,
+                                        collected.to_bytes(),
+                                        peer,
+                                    )
+                                    .await
+                            }
+                            Err(_) => gateway_error(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                "Request Entity Too Large",
+                            ),
+                        };
+                        Ok::<_, std::convert::Infallible>(res)
+                    }
+                });
             let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(err) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+            if let Err(err) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
                 tracing::debug!(error = %err, "connection closed");
             }
         });
@@ -405,8 +469,18 @@ mod tests {
     #[test]
     fn exact_domain_beats_wildcard() {
         let t = table();
-        assert_eq!(t.find("app.localhost", "GET", "/api/health").unwrap().function, "discovery");
-        assert_eq!(t.find("acme.localhost", "GET", "/api/health").unwrap().function, "auth");
+        assert_eq!(
+            t.find("app.localhost", "GET", "/api/health")
+                .unwrap()
+                .function,
+            "discovery"
+        );
+        assert_eq!(
+            t.find("acme.localhost", "GET", "/api/health")
+                .unwrap()
+                .function,
+            "auth"
+        );
         assert!(t.find("a.b.localhost", "GET", "/api/health").is_none());
         assert!(t.find("localhost", "GET", "/api/health").is_none());
         assert!(t.find("acme.example.com", "GET", "/api/health").is_none());
@@ -416,22 +490,35 @@ mod tests {
     fn routes_by_method_and_most_specific_path() {
         let t = table();
         assert!(t.find("acme.localhost", "POST", "/api/health").is_none());
-        let m = t.find("acme.localhost", "GET", "/api/uploads/batches/42").unwrap();
+        let m = t
+            .find("acme.localhost", "GET", "/api/uploads/batches/42")
+            .unwrap();
         assert_eq!(m.function, "uploads");
         assert_eq!(m.path_parameters["id"], "42");
         assert_eq!(m.route_key, "GET /api/uploads/batches/{id}");
-        assert_eq!(t.find("acme.localhost", "GET", "/api/uploads/batches/latest").unwrap().function, "latest");
-        let m = t.find("acme.localhost", "DELETE", "/api/files/a/b.csv").unwrap();
+        assert_eq!(
+            t.find("acme.localhost", "GET", "/api/uploads/batches/latest")
+                .unwrap()
+                .function,
+            "latest"
+        );
+        let m = t
+            .find("acme.localhost", "DELETE", "/api/files/a/b.csv")
+            .unwrap();
         assert_eq!(m.path_parameters["path"], "a/b.csv");
         assert!(t.find("acme.localhost", "GET", "/api/files/").is_none());
-        assert!(t.find("acme.localhost", "GET", "/api/uploads/batches/").is_none());
+        assert!(
+            t.find("acme.localhost", "GET", "/api/uploads/batches/")
+                .is_none()
+        );
     }
 
     #[test]
     fn results_without_status_code_are_200_json() {
         let res = into_http_response(json!({"hello": "world"}));
         assert_eq!(res.status(), StatusCode::OK);
-        let res = into_http_response(json!({"statusCode": 404, "headers": {"x-a": "1"}, "body": "{}"}));
+        let res =
+            into_http_response(json!({"statusCode": 404, "headers": {"x-a": "1"}, "body": "{}"}));
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
         assert_eq!(res.headers()["x-a"], "1");
     }

@@ -40,7 +40,10 @@ impl RuntimeApiInvoker {
 
 impl Invoke for RuntimeApiInvoker {
     async fn invoke(&self, function: &str, event: Value) -> Result<Value, InvokeError> {
-        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.base_url);
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.base_url
+        );
         let unreachable = |reason: String| InvokeError::Unreachable {
             function: function.to_owned(),
             reason,
@@ -52,7 +55,8 @@ impl Invoke for RuntimeApiInvoker {
             .send()
             .await
             .map_err(|e| unreachable(e.to_string()))?;
-        let failed = res.headers().contains_key("x-amz-function-error") || !res.status().is_success();
+        let failed =
+            res.headers().contains_key("x-amz-function-error") || !res.status().is_success();
         let body = res.text().await.map_err(|e| unreachable(e.to_string()))?;
         if failed {
             return Err(InvokeError::FunctionError {

@@ -9,12 +9,14 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use local_platform::gateway::{self, Gateway, RouteTable};
 use local_platform::invoke::RuntimeApiInvoker;
+use local_platform::poller;
 use local_platform::stack::{self, StackSettings};
 use local_platform::template::{Template, default_template_path};
-use local_platform::poller;
 
 #[derive(Parser)]
-#[command(about = "The TaskifAI platform on this machine: emulator resources, API gateway, SQS poller")]
+#[command(
+    about = "The TaskifAI platform on this machine: emulator resources, API gateway, SQS poller"
+)]
 struct Cli {
     /// The SAM template to read.
     #[arg(long, default_value_os_t = default_template_path())]
@@ -50,17 +52,25 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     let template = Template::load(&cli.template)?;
     let sdk = shared::aws::sdk_config().await;
-    let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
     let settings = StackSettings::local(cli.prefix.clone(), region.clone());
-    let deployed = stack::deploy(&template, &settings, &sdk)
-        .await
-        .context("creating the template's resources on the AWS emulator (is it running? AWS_ENDPOINT_URL?)")?;
+    let deployed = stack::deploy(&template, &settings, &sdk).await.context(
+        "creating the template's resources on the AWS emulator (is it running? AWS_ENDPOINT_URL?)",
+    )?;
 
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     for f in template.functions()? {
         env.extend(deployed.function_env(&f)?);
     }
-    for key in ["AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+    for key in [
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
         if let Ok(v) = std::env::var(key) {
             env.insert(key.into(), v);
         }
@@ -78,30 +88,47 @@ async fn main() -> Result<()> {
     }
     println!("functions' environment: {}", env_file.display());
 
-    let Command::Dev { port, functions_port } = cli.command else {
+    let Command::Dev {
+        port,
+        functions_port,
+    } = cli.command
+    else {
         return Ok(());
     };
     let routes = RouteTable::from_template(&template, &deployed)?;
     let mut watch = tokio::process::Command::new("cargo")
-        .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port"])
+        .args([
+            "lambda",
+            "watch",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+        ])
         .arg(functions_port.to_string())
         .arg("--env-file")
         .arg(&env_file)
         .kill_on_drop(true)
         .spawn()
         .context("starting `cargo lambda watch` (run scripts/bootstrap.sh first)")?;
-    let invoker = Arc::new(RuntimeApiInvoker::new(format!("http://127.0.0.1:{functions_port}")));
+    let invoker = Arc::new(RuntimeApiInvoker::new(format!(
+        "http://127.0.0.1:{functions_port}"
+    )));
     let gateway = Arc::new(Gateway {
         routes: routes.clone(),
         invoker: invoker.clone(),
         account: settings.account.clone(),
     });
-    for addr in [SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port))] {
+    for addr in [
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port)),
+    ] {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => {
                 tokio::spawn(gateway::serve(listener, gateway.clone()));
             }
-            Err(e) if addr.is_ipv6() => tracing::warn!(error = %e, "no IPv6 loopback; serving 127.0.0.1 only"),
+            Err(e) if addr.is_ipv6() => {
+                tracing::warn!(error = %e, "no IPv6 loopback; serving 127.0.0.1 only")
+            }
             Err(e) => return Err(e).with_context(|| format!("binding the gateway to {addr}")),
         }
     }
@@ -125,7 +152,10 @@ async fn main() -> Result<()> {
     }
     if let Some(pid) = watch.id() {
         // SIGTERM lets cargo-lambda stop the function processes it started.
-        let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), watch.wait()).await;
     }
     Ok(())

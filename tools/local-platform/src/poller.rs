@@ -106,12 +106,19 @@ pub async fn poll_once<I: Invoke>(
         Ok(_) => Vec::new(),
         Err(err) => {
             tracing::warn!(function = trigger.function, error = %err, "invocation failed; the whole batch will be retried");
-            messages.iter().filter_map(|m| m.message_id().map(str::to_owned)).collect()
+            messages
+                .iter()
+                .filter_map(|m| m.message_id().map(str::to_owned))
+                .collect()
         }
     };
     let entries: Vec<DeleteMessageBatchRequestEntry> = messages
         .iter()
-        .filter(|m| !failed_ids.iter().any(|id| Some(id.as_str()) == m.message_id()))
+        .filter(|m| {
+            !failed_ids
+                .iter()
+                .any(|id| Some(id.as_str()) == m.message_id())
+        })
         .enumerate()
         .filter_map(|(i, m)| {
             DeleteMessageBatchRequestEntry::builder()
@@ -138,7 +145,11 @@ pub async fn poll_once<I: Invoke>(
 }
 
 /// Polls every trigger until the process stops.
-pub async fn run<I: Invoke>(sqs: aws_sdk_sqs::Client, triggers: Vec<SqsTrigger>, invoker: std::sync::Arc<I>) {
+pub async fn run<I: Invoke>(
+    sqs: aws_sdk_sqs::Client,
+    triggers: Vec<SqsTrigger>,
+    invoker: std::sync::Arc<I>,
+) {
     let mut tasks = tokio::task::JoinSet::new();
     for trigger in triggers {
         let (sqs, invoker) = (sqs.clone(), invoker.clone());

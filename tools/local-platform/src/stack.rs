@@ -29,7 +29,10 @@ impl StackSettings {
         let parameters = [
             ("Environment", "local"),
             ("RootDomain", "localhost"),
-            ("CertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/local"),
+            (
+                "CertificateArn",
+                "arn:aws:acm:us-east-1:123456789012:certificate/local",
+            ),
             ("HostedZoneId", "ZLOCAL"),
         ]
         .into_iter()
@@ -111,7 +114,10 @@ pub async fn deploy(
         resources: BTreeMap::new(),
     };
     let arn = |service: &str, rest: &str| {
-        format!("arn:aws:{service}:{}:{}:{rest}", settings.region, settings.account)
+        format!(
+            "arn:aws:{service}:{}:{}:{rest}",
+            settings.region, settings.account
+        )
     };
 
     let sqs = aws_sdk_sqs::Client::new(sdk);
@@ -129,7 +135,11 @@ pub async fn deploy(
             id.clone(),
             Physical {
                 reference: url,
-                attributes: [("Arn".into(), arn("sqs", &name)), ("QueueName".into(), name)].into(),
+                attributes: [
+                    ("Arn".into(), arn("sqs", &name)),
+                    ("QueueName".into(), name),
+                ]
+                .into(),
             },
         );
     }
@@ -157,7 +167,11 @@ pub async fn deploy(
         resolver.resources.insert(
             f.id.clone(),
             Physical {
-                attributes: [("Arn".into(), arn("lambda", &format!("function:{}", f.binary)))].into(),
+                attributes: [(
+                    "Arn".into(),
+                    arn("lambda", &format!("function:{}", f.binary)),
+                )]
+                .into(),
                 reference: f.binary.clone(),
             },
         );
@@ -196,7 +210,10 @@ async fn configure_queue(
     let mut attributes = BTreeMap::new();
     for (key, attr) in [
         ("VisibilityTimeout", QueueAttributeName::VisibilityTimeout),
-        ("MessageRetentionPeriod", QueueAttributeName::MessageRetentionPeriod),
+        (
+            "MessageRetentionPeriod",
+            QueueAttributeName::MessageRetentionPeriod,
+        ),
         ("DelaySeconds", QueueAttributeName::DelaySeconds),
     ] {
         if let Some(v) = props.get(key) {
@@ -352,7 +369,9 @@ async fn create_bucket(
         let rules: Vec<s3t::FilterRule> = list(&q["Filter"]["S3Key"]["Rules"])
             .map(|r| {
                 Ok(s3t::FilterRule::builder()
-                    .name(s3t::FilterRuleName::from(str_of(&r["Name"])?.to_ascii_lowercase().as_str()))
+                    .name(s3t::FilterRuleName::from(
+                        str_of(&r["Name"])?.to_ascii_lowercase().as_str(),
+                    ))
                     .value(str_of(&r["Value"])?)
                     .build())
             })
@@ -360,7 +379,11 @@ async fn create_bucket(
         if !rules.is_empty() {
             config = config.filter(
                 s3t::NotificationConfigurationFilter::builder()
-                    .key(s3t::S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+                    .key(
+                        s3t::S3KeyFilter::builder()
+                            .set_filter_rules(Some(rules))
+                            .build(),
+                    )
                     .build(),
             );
         }
@@ -376,14 +399,25 @@ async fn create_bucket(
 }
 
 /// Deletes what `deploy` created (tests clean up after themselves).
-pub async fn destroy(deployed: &Deployed, template: &Template, sdk: &aws_config::SdkConfig) -> Result<()> {
+pub async fn destroy(
+    deployed: &Deployed,
+    template: &Template,
+    sdk: &aws_config::SdkConfig,
+) -> Result<()> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     for id in template.ids_of_type("AWS::SQS::Queue") {
-        sqs.delete_queue().queue_url(deployed.reference(id)?).send().await?;
+        sqs.delete_queue()
+            .queue_url(deployed.reference(id)?)
+            .send()
+            .await?;
     }
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     for id in template.ids_of_type("AWS::DynamoDB::Table") {
-        dynamodb.delete_table().table_name(deployed.reference(id)?).send().await?;
+        dynamodb
+            .delete_table()
+            .table_name(deployed.reference(id)?)
+            .send()
+            .await?;
     }
     let s3 = shared::aws::s3_client(sdk);
     for id in template.ids_of_type("AWS::S3::Bucket") {
@@ -407,7 +441,8 @@ fn list(v: &Value) -> impl Iterator<Item = &Value> {
 }
 
 fn str_of(v: &Value) -> Result<&str> {
-    v.as_str().ok_or_else(|| anyhow!("expected a string, found {v}"))
+    v.as_str()
+        .ok_or_else(|| anyhow!("expected a string, found {v}"))
 }
 
 fn value_string(v: &Value) -> String {

@@ -174,7 +174,10 @@ impl Template {
                     Some("HttpApi") => routes.push(HttpRoute {
                         api: ref_target(&props["ApiId"])
                             .ok_or_else(|| invalid(format!("{id}.{name}: ApiId must be a !Ref")))?,
-                        method: props["Method"].as_str().unwrap_or("ANY").to_ascii_uppercase(),
+                        method: props["Method"]
+                            .as_str()
+                            .unwrap_or("ANY")
+                            .to_ascii_uppercase(),
                         path: props["Path"]
                             .as_str()
                             .ok_or_else(|| invalid(format!("{id}.{name}: no Path")))?
@@ -235,7 +238,9 @@ fn to_json(v: serde_norway::Value) -> Result<Value, TemplateError> {
         Y::Bool(b) => Value::Bool(b),
         Y::Number(n) => serde_json::to_value(n).map_err(|e| invalid(e.to_string()))?,
         Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?),
+        Y::Sequence(items) => {
+            Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
+        }
         Y::Mapping(map) => {
             let mut out = Map::new();
             for (k, v) in map {
@@ -258,9 +263,9 @@ fn to_json(v: serde_norway::Value) -> Result<Value, TemplateError> {
             };
             let value = match (name, value) {
                 ("GetAtt", Value::String(s)) => {
-                    let (res, attr) = s
-                        .split_once('.')
-                        .ok_or_else(|| invalid(format!("!GetAtt {s}: expected Resource.Attribute")))?;
+                    let (res, attr) = s.split_once('.').ok_or_else(|| {
+                        invalid(format!("!GetAtt {s}: expected Resource.Attribute"))
+                    })?;
                     serde_json::json!([res, attr])
                 }
                 (_, v) => v,
@@ -309,10 +314,13 @@ impl Resolver {
                     "Fn::Join" => {
                         let sep = arg[0].as_str().unwrap_or_default();
                         let items = arg[1].as_array().cloned().unwrap_or_default();
-                        let parts: Result<Vec<String>, _> = items.iter().map(|i| self.resolve(i)).collect();
+                        let parts: Result<Vec<String>, _> =
+                            items.iter().map(|i| self.resolve(i)).collect();
                         Ok(parts?.join(sep))
                     }
-                    other => Err(invalid(format!("intrinsic {other} is not supported locally"))),
+                    other => Err(invalid(format!(
+                        "intrinsic {other} is not supported locally"
+                    ))),
                 }
             }
             other => Err(invalid(format!("cannot resolve {other} to a string"))),
@@ -375,22 +383,39 @@ mod tests {
         let t = Template::load_default().unwrap();
         let functions = t.functions().unwrap();
         let binaries: Vec<&str> = functions.iter().map(|f| f.binary.as_str()).collect();
-        for want in ["tenant-discovery", "auth", "uploads", "upload-processor", "analytics", "provisioning"] {
+        for want in [
+            "tenant-discovery",
+            "auth",
+            "uploads",
+            "upload-processor",
+            "analytics",
+            "provisioning",
+        ] {
             assert!(binaries.contains(&want), "{want} missing from {binaries:?}");
-            let dir = default_template_path().join("../../functions").join(want);
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../functions")
+                .join(want);
             assert!(dir.join("Cargo.toml").exists(), "no package for {want}");
         }
         let apis: Vec<String> = t.http_apis().iter().map(|a| a.id.clone()).collect();
         for f in &functions {
             for r in &f.routes {
-                assert!(apis.contains(&r.api), "{} routes to unknown API {}", f.id, r.api);
+                assert!(
+                    apis.contains(&r.api),
+                    "{} routes to unknown API {}",
+                    f.id,
+                    r.api
+                );
                 assert!(r.path.starts_with('/'), "{}: {}", f.id, r.path);
             }
             for s in &f.sqs_sources {
                 assert_eq!(t.resources[&s.queue].kind, "AWS::SQS::Queue");
             }
         }
-        let processor = functions.iter().find(|f| f.binary == "upload-processor").unwrap();
+        let processor = functions
+            .iter()
+            .find(|f| f.binary == "upload-processor")
+            .unwrap();
         assert!(processor.sqs_sources[0].report_batch_item_failures);
     }
 
@@ -398,7 +423,10 @@ mod tests {
     fn every_reference_in_the_template_points_at_something() {
         let t = Template::load_default().unwrap();
         let text = serde_json::to_string(
-            &t.resources.values().map(|r| r.properties.clone()).collect::<Vec<_>>(),
+            &t.resources
+                .values()
+                .map(|r| r.properties.clone())
+                .collect::<Vec<_>>(),
         )
         .unwrap();
         let known = |name: &str| {
@@ -415,7 +443,10 @@ mod tests {
                         assert!(known(name), "dangling !Ref {name}");
                     }
                     if let Some(target) = getatt_target(&Value::Object(m.clone())) {
-                        assert!(t.resources.contains_key(&target), "dangling !GetAtt {target}");
+                        assert!(
+                            t.resources.contains_key(&target),
+                            "dangling !GetAtt {target}"
+                        );
                     }
                     if let Some(Value::String(s)) = m.get("Fn::Sub") {
                         for part in s.split("${").skip(1) {
