@@ -101,7 +101,6 @@ impl DomainConfig {
 pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
     result.unwrap_or_else(|err| {
         tracing::error!(error = %err, "configuration error");
-        eprintln!("configuration error: {err}");
         std::process::exit(78)
     })
 }

@@ -132,6 +132,17 @@ async fn main() -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("binding the gateway to {addr}")),
         }
     }
+    // The poller starts once the Invoke API listens, so no message is received just to fail.
+    let functions_addr = SocketAddr::from(([127, 0, 0, 1], functions_port));
+    while tokio::net::TcpStream::connect(functions_addr)
+        .await
+        .is_err()
+    {
+        if let Ok(Some(status)) = watch.try_wait() {
+            anyhow::bail!("cargo lambda watch exited: {status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let triggers = poller::triggers(&template, &deployed, &region)?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     tokio::spawn(poller::run(sqs, triggers.clone(), invoker));
