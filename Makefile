@@ -12,10 +12,12 @@ lint:           ## fmt, clippy -D warnings, cfn-lint, sam validate --lint
 
 build:          ## release Lambda binaries for arm64 (target/lambda/<fn>/bootstrap)
 	scripts/bootstrap.sh
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 --workspace
 
-sam-build:      ## `sam build` of infra/template.yaml
+sam-build:      ## `sam build` of infra/template.yaml (needs the aarch64-unknown-linux-gnu rust target)
 	BOOTSTRAP_SAM=1 scripts/bootstrap.sh
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam build --config-env dev
 
 services-stop:  ## stop PostgreSQL and the emulator if something left them running
