@@ -10,6 +10,9 @@ test:           ## all unit and integration tests (installs and starts what they
 lint:           ## fmt, clippy -D warnings, cfn-lint, sam validate --lint
 	scripts/lint.sh
 
+bench:          ## provisioning benchmark (BENCH_SCALE=1000 adds the 1000-tenant scale run)
+	scripts/bench.sh
+
 build:          ## release Lambda binaries for arm64 (target/lambda/<fn>/bootstrap)
 	scripts/bootstrap.sh
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu

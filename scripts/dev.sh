@@ -19,16 +19,5 @@ scripts/services.sh start
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 cargo build --quiet -p local-platform
-mkdir -p .local
-umask 077
-cat > .local/credentials.json <<JSON
-{
-  "postgres": {"url": "$DATABASE_ADMIN_URL", "note": "superuser of the local cluster"},
-  "aws_emulator": {"endpoint": "$AWS_ENDPOINT_URL", "region": "$AWS_REGION",
-                   "access_key_id": "$AWS_ACCESS_KEY_ID", "secret_access_key": "$AWS_SECRET_ACCESS_KEY"}
-}
-JSON
-umask 022
-echo "local credentials: .local/credentials.json"
 echo "logs: .local/logs/ (postgres.log, moto.log); functions log to this terminal"
 "${CARGO_TARGET_DIR:-target}/debug/local-platform" dev "$@"

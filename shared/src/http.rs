@@ -175,6 +175,11 @@ pub fn health_route(
     host: &HostKind,
     function: &'static str,
 ) -> Result<Response<Body>, ApiError> {
+    health_response(req, Health::new(function, host))
+}
+
+/// `health` as the answer to `GET /api/health` or `GET /api/<area>/health`; else not found.
+pub fn health_response(req: &Request, health: Health) -> Result<Response<Body>, ApiError> {
     let path = request_path(req);
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let is_health = matches!(
@@ -187,10 +192,7 @@ pub fn health_route(
     if req.method() != http::Method::GET {
         return Err(ApiError::method_not_allowed());
     }
-    Ok(json_response(
-        http::StatusCode::OK,
-        &Health::new(function, host),
-    ))
+    Ok(json_response(http::StatusCode::OK, &health))
 }
 
 /// The 404 for a path no route serves.

@@ -1,1 +1,873 @@
-//! (in progress)
+//! Tenant provisioning (DESIGN §7): claim subdomain → role + database from the template →
+//! migrate → seed defaults → secret → admin user + membership → active → welcome email → audit.
+//! Every step is idempotent, progress is recorded per step, and a failing step undoes what was
+//! done (including its own partial work) in reverse, so a failure leaves only the `failed` tenant
+//! record (step and reason) and its idempotency key; a retry with that key starts again as the
+//! same tenant. One implementation behind both the `provisioning` Lambda and `tenantctl`.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::audit::{AuditEvent, AuditLog, Outcome};
+use crate::config::DomainConfig;
+use crate::email::Email;
+use crate::error::{ApiError, ErrorChain};
+use crate::mail::{Mailer, welcome_email};
+use crate::migrations::MIGRATIONS;
+use crate::password::{generate_password, hash_password, random_token};
+use crate::registry::{
+    Claim, Failure, Membership, Put, Registry, RegistryError, StepProgress, TenantRecord,
+    TenantStatus,
+};
+use crate::secrets::{SecretStore, tenant_secret_name};
+use crate::subdomain::Subdomain;
+use crate::tenant_db::{DbAdmin, TenantDbNames, seed_defaults};
+use crate::tokens::{KeyRing, SigningKey};
+
+/// The provisioning steps, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    ClaimSubdomain,
+    CreateDatabase,
+    Migrate,
+    SeedDefaults,
+    StoreSecret,
+    CreateAdmin,
+    Activate,
+    WelcomeEmail,
+    Audit,
+}
+
+impl Step {
+    pub const ALL: [Step; 9] = [
+        Step::ClaimSubdomain,
+        Step::CreateDatabase,
+        Step::Migrate,
+        Step::SeedDefaults,
+        Step::StoreSecret,
+        Step::CreateAdmin,
+        Step::Activate,
+        Step::WelcomeEmail,
+        Step::Audit,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::ClaimSubdomain => "claim_subdomain",
+            Step::CreateDatabase => "create_database",
+            Step::Migrate => "migrate",
+            Step::SeedDefaults => "seed_defaults",
+            Step::StoreSecret => "store_secret",
+            Step::CreateAdmin => "create_admin",
+            Step::Activate => "activate",
+            Step::WelcomeEmail => "welcome_email",
+            Step::Audit => "audit",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// Test hook: make a step fail after it has done its work (the hardest case for cleanup).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    pub fail_after: Option<Step>,
+}
+
+/// What a progress observer (the CLI's progress lines) is told.
+#[derive(Debug, Clone)]
+pub enum StepEvent {
+    Started(Step),
+    Done(Step, u64),
+    Failed(Step, String),
+    Undone(Step),
+}
+
+/// A validated tenant request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTenant {
+    pub company_name: String,
+    pub subdomain: Subdomain,
+    pub admin_email: Email,
+    pub admin_name: String,
+}
+
+/// The request body of `POST /admin/tenants`, before validation.
+#[derive(Debug, Default, Deserialize)]
+pub struct NewTenantInput {
+    pub company_name: Option<String>,
+    pub subdomain: Option<String>,
+    pub admin_email: Option<String>,
+    pub admin_name: Option<String>,
+}
+
+impl NewTenant {
+    /// Validates every field; the first problem is reported with a field-specific code.
+    pub fn parse(input: NewTenantInput, domain: &DomainConfig) -> Result<Self, ApiError> {
+        let text = |value: Option<String>, field: &'static str, code: &'static str| {
+            let value = value
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    ApiError::bad_request("missing_field", format!("{field} is required"))
+                })?;
+            if value.chars().count() > 255 || value.chars().any(char::is_control) {
+                return Err(ApiError::bad_request(
+                    code,
+                    format!("{field} must be 1-255 printable characters"),
+                ));
+            }
+            Ok(value)
+        };
+        let company_name = text(input.company_name, "company_name", "invalid_company_name")?;
+        let subdomain_raw = text(input.subdomain, "subdomain", "invalid_subdomain")?;
+        let subdomain =
+            Subdomain::parse(&subdomain_raw, &domain.reserved).map_err(|e| match e {
+                crate::subdomain::SubdomainError::Reserved(_) => {
+                    ApiError::bad_request("subdomain_reserved", e.to_string())
+                }
+                e => ApiError::bad_request("invalid_subdomain", e.to_string()),
+            })?;
+        let email_raw = text(input.admin_email, "admin_email", "invalid_email")?;
+        let admin_email = Email::parse(&email_raw)
+            .map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?;
+        let admin_name = text(input.admin_name, "admin_name", "invalid_admin_name")?;
+        Ok(Self {
+            company_name,
+            subdomain,
+            admin_email,
+            admin_name,
+        })
+    }
+
+    fn fingerprint(&self) -> String {
+        format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.company_name, self.subdomain, self.admin_email, self.admin_name
+        )
+    }
+}
+
+/// Everything a tenant's functions need to reach its data: stored as one secret (written
+/// through `SecretJson`, the only place its password is exposed).
+#[derive(Deserialize)]
+pub struct TenantSecret {
+    pub tenant_id: Uuid,
+    pub db: DbCredentials,
+    pub jwt: KeyRing,
+}
+
+/// Connection details of a tenant database.
+#[derive(Deserialize)]
+pub struct DbCredentials {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub username: String,
+    pub password: SecretString,
+}
+
+impl std::fmt::Debug for TenantSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantSecret")
+            .field("tenant_id", &self.tenant_id)
+            .field("database", &self.db.database)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Control-plane failures; `From<ControlPlaneError> for ApiError` is their only HTTP mapping.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlPlaneError {
+    #[error(transparent)]
+    Invalid(ApiError),
+    #[error("the subdomain {0} is already taken")]
+    SubdomainTaken(String),
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
+    #[error("tenant {0} is being provisioned right now; retry shortly")]
+    InProgress(Uuid),
+    #[error("no tenant {0}")]
+    NotFound(Uuid),
+    #[error("tenant {tenant_id} is {status:?}; cannot {action}")]
+    InvalidState {
+        tenant_id: Uuid,
+        status: TenantStatus,
+        action: &'static str,
+    },
+    #[error(
+        "provisioning tenant {tenant_id} failed at step {step}: {reason}; completed steps were undone"
+    )]
+    StepFailed {
+        tenant_id: Uuid,
+        step: &'static str,
+        reason: String,
+    },
+    #[error("step failed: {0}")]
+    Step(String, #[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+fn step_err<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl FnOnce(E) -> ControlPlaneError {
+    move |e| ControlPlaneError::Step(what.to_owned(), Box::new(e))
+}
+
+impl From<ControlPlaneError> for ApiError {
+    fn from(err: ControlPlaneError) -> Self {
+        use http::StatusCode as S;
+        match err {
+            ControlPlaneError::Invalid(e) => e,
+            e @ ControlPlaneError::SubdomainTaken(_) => {
+                ApiError::new(S::CONFLICT, "subdomain_taken", e.to_string())
+            }
+            e @ ControlPlaneError::IdempotencyKeyReused => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            e @ ControlPlaneError::InProgress(_) => {
+                ApiError::new(S::CONFLICT, "provisioning_in_progress", e.to_string())
+            }
+            e @ ControlPlaneError::NotFound(_) => {
+                ApiError::not_found("tenant_not_found", e.to_string())
+            }
+            e @ ControlPlaneError::InvalidState { .. } => {
+                ApiError::new(S::CONFLICT, "invalid_tenant_state", e.to_string())
+            }
+            e @ ControlPlaneError::StepFailed { .. } => {
+                tracing::error!(error = %e, "provisioning failed");
+                ApiError::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "provisioning_failed",
+                    e.to_string(),
+                )
+            }
+            ControlPlaneError::Registry(RegistryError::BadCursor) => {
+                ApiError::bad_request("invalid_cursor", "the cursor is not one this API returned")
+            }
+            e => ApiError::internal(&e),
+        }
+    }
+}
+
+/// Settings of the control plane.
+#[derive(Debug, Clone)]
+pub struct ControlPlaneSettings {
+    pub domain: DomainConfig,
+    pub secrets_prefix: String,
+    /// `https://{subdomain}.{root_domain}` unless configured (`http://{subdomain}.localhost:9000`).
+    pub tenant_url_format: String,
+    pub uploads_bucket: String,
+}
+
+impl ControlPlaneSettings {
+    pub fn access_url(&self, subdomain: &str) -> String {
+        self.tenant_url_format
+            .replace("{subdomain}", subdomain)
+            .replace("{root_domain}", &self.domain.root_domain)
+    }
+}
+
+/// A finished (or replayed) provisioning.
+#[derive(Debug)]
+pub struct Provisioned {
+    pub tenant: TenantRecord,
+    pub access_url: String,
+    /// Only when this call created the admin (never for a replay).
+    pub admin_temporary_password: Option<SecretString>,
+    /// True when the idempotency key returned an earlier result.
+    pub replayed: bool,
+}
+
+/// The platform's control plane: registry, tenant databases, secrets, mail, audit.
+pub struct ControlPlane<S, M> {
+    pub registry: Registry,
+    pub audit: AuditLog,
+    pub db: DbAdmin,
+    pub secrets: S,
+    pub mailer: M,
+    pub archive: aws_sdk_s3::Client,
+    pub settings: ControlPlaneSettings,
+    pub faults: Faults,
+    /// Set once the template database is known to be at the latest schema (per container).
+    pub template_ready: tokio::sync::OnceCell<i32>,
+}
+
+/// What the steps hand each other.
+#[derive(Default)]
+struct Carry {
+    /// Created with the database, stored by StoreSecret: in memory only until then.
+    secret: Option<TenantSecret>,
+    admin_password: Option<SecretString>,
+}
+
+/// How long a `provisioning` record is considered owned by the run that wrote it.
+const IN_PROGRESS_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
+
+impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
+    /// Creates a tenant, or replays / resumes the one `idempotency_key` created.
+    pub async fn provision(
+        &self,
+        request: &NewTenant,
+        idempotency_key: &str,
+        actor: &str,
+        progress: &(dyn Fn(&StepEvent) + Send + Sync),
+    ) -> Result<Provisioned, ControlPlaneError> {
+        validate_idempotency_key(idempotency_key)?;
+        self.ensure_template().await?;
+        let fresh_id = Uuid::new_v4();
+        let claim = Claim {
+            tenant_id: fresh_id,
+            idempotency_key: idempotency_key.to_owned(),
+            fingerprint: request.fingerprint(),
+        };
+        let (tenant_id, key_is_new) = match self
+            .registry
+            .claim_idempotency_key(idempotency_key, &claim)
+            .await?
+        {
+            Put::Created => (fresh_id, true),
+            Put::Exists(prev) if prev.fingerprint != claim.fingerprint => {
+                return Err(ControlPlaneError::IdempotencyKeyReused);
+            }
+            Put::Exists(prev) => (prev.tenant_id, false),
+        };
+        let existing = self.registry.get_tenant(&tenant_id).await?;
+        if let Some(t) = &existing {
+            match t.status {
+                TenantStatus::Active | TenantStatus::Suspended => {
+                    return Ok(Provisioned {
+                        access_url: self.settings.access_url(&t.subdomain),
+                        tenant: t.clone(),
+                        admin_temporary_password: None,
+                        replayed: true,
+                    });
+                }
+                TenantStatus::Provisioning if Utc::now() - t.updated_at < IN_PROGRESS_WINDOW => {
+                    return Err(ControlPlaneError::InProgress(tenant_id));
+                }
+                TenantStatus::Deleting => {
+                    return Err(ControlPlaneError::InvalidState {
+                        tenant_id,
+                        status: t.status,
+                        action: "provision",
+                    });
+                }
+                TenantStatus::Provisioning | TenantStatus::Failed => {}
+            }
+        }
+
+        // Step 1 decides whether this request may proceed at all: a subdomain held by another
+        // tenant is a conflict, not a failure to undo.
+        let subdomain = request.subdomain.as_str();
+        let sub_claim = Claim {
+            tenant_id,
+            idempotency_key: idempotency_key.to_owned(),
+            fingerprint: String::new(),
+        };
+        progress(&StepEvent::Started(Step::ClaimSubdomain));
+        let started = Instant::now();
+        match self.registry.claim_subdomain(subdomain, &sub_claim).await? {
+            Put::Created => {}
+            Put::Exists(holder) if holder.tenant_id == tenant_id => {}
+            Put::Exists(_) => {
+                if key_is_new {
+                    self.registry
+                        .release_idempotency_key(idempotency_key)
+                        .await?;
+                }
+                progress(&StepEvent::Failed(
+                    Step::ClaimSubdomain,
+                    "subdomain taken".into(),
+                ));
+                self.audit
+                    .record_best_effort(
+                        &AuditEvent::new(actor, "tenant.create", None, Outcome::Failure)
+                            .with_detail(format!("subdomain {subdomain} is taken")),
+                    )
+                    .await;
+                return Err(ControlPlaneError::SubdomainTaken(subdomain.to_owned()));
+            }
+        }
+        let now = Utc::now();
+        let mut record = TenantRecord {
+            tenant_id,
+            subdomain: subdomain.to_owned(),
+            company_name: request.company_name.clone(),
+            admin_email: request.admin_email.to_string(),
+            admin_name: request.admin_name.clone(),
+            status: TenantStatus::Provisioning,
+            steps: Vec::new(),
+            failure: None,
+            schema_version: 0,
+            secret_id: tenant_secret_name(&self.settings.secrets_prefix, &tenant_id),
+            idempotency_key: idempotency_key.to_owned(),
+            created_at: existing.as_ref().map_or(now, |t| t.created_at),
+            updated_at: now,
+        };
+        let mut carry = Carry::default();
+        let mut outcome = self
+            .finish_step(Step::ClaimSubdomain, &mut record, started, progress)
+            .await;
+        if outcome.is_ok() {
+            for step in &Step::ALL[1..] {
+                progress(&StepEvent::Started(*step));
+                let started = Instant::now();
+                outcome = self
+                    .run_step(*step, request, &mut record, &mut carry, actor)
+                    .await;
+                if outcome.is_ok() {
+                    outcome = self
+                        .finish_step(*step, &mut record, started, progress)
+                        .await;
+                }
+                if let Err(err) = outcome {
+                    outcome = Err(self
+                        .fail(*step, err, &mut record, request, actor, progress)
+                        .await);
+                    break;
+                }
+            }
+        } else if let Err(err) = outcome {
+            outcome = Err(self
+                .fail(
+                    Step::ClaimSubdomain,
+                    err,
+                    &mut record,
+                    request,
+                    actor,
+                    progress,
+                )
+                .await);
+        }
+        outcome?;
+        Ok(Provisioned {
+            access_url: self.settings.access_url(subdomain),
+            tenant: record,
+            admin_temporary_password: carry.admin_password,
+            replayed: false,
+        })
+    }
+
+    /// Makes sure the template database exists at the latest schema (once per container).
+    pub async fn ensure_template(&self) -> Result<i32, ControlPlaneError> {
+        self.template_ready
+            .get_or_try_init(|| async {
+                let report = self
+                    .db
+                    .ensure_template(MIGRATIONS)
+                    .await
+                    .map_err(step_err("preparing the template database"))?;
+                Ok::<_, ControlPlaneError>(report.to)
+            })
+            .await
+            .copied()
+    }
+
+    /// Records a completed step (the injected fault fires here, after the step's work).
+    async fn finish_step(
+        &self,
+        step: Step,
+        record: &mut TenantRecord,
+        started: Instant,
+        progress: &(dyn Fn(&StepEvent) + Send + Sync),
+    ) -> Result<(), ControlPlaneError> {
+        if self.faults.fail_after == Some(step) {
+            return Err(ControlPlaneError::Step(
+                "injected fault".into(),
+                format!("fault injected after {}", step.as_str()).into(),
+            ));
+        }
+        let duration_ms = started.elapsed().as_millis() as u64;
+        record.steps.push(StepProgress {
+            step: step.as_str().to_owned(),
+            completed_at: Utc::now(),
+            duration_ms,
+        });
+        record.updated_at = Utc::now();
+        self.registry.put_tenant(record).await?;
+        progress(&StepEvent::Done(step, duration_ms));
+        Ok(())
+    }
+
+    async fn run_step(
+        &self,
+        step: Step,
+        request: &NewTenant,
+        record: &mut TenantRecord,
+        carry: &mut Carry,
+        actor: &str,
+    ) -> Result<(), ControlPlaneError> {
+        let names = TenantDbNames::for_tenant(&record.tenant_id);
+        match step {
+            Step::ClaimSubdomain => Ok(()),
+            Step::CreateDatabase => {
+                // The role's password lives only in the secret; a resumed run sets a new one.
+                let password = SecretString::from(random_token(24));
+                self.db
+                    .create_tenant_database(&names, &password)
+                    .await
+                    .map_err(step_err("creating the tenant database"))?;
+                let secret = TenantSecret {
+                    tenant_id: record.tenant_id,
+                    db: DbCredentials {
+                        host: self.db.host(),
+                        port: self.db.port(),
+                        database: names.database.clone(),
+                        username: names.role.clone(),
+                        password,
+                    },
+                    jwt: KeyRing {
+                        keys: vec![SigningKey::generate()],
+                    },
+                };
+                carry.secret = Some(secret);
+                Ok(())
+            }
+            Step::Migrate => {
+                let report = self
+                    .db
+                    .migrate_tenant(&names, MIGRATIONS)
+                    .await
+                    .map_err(step_err("migrating the tenant database"))?;
+                record.schema_version = report.to;
+                Ok(())
+            }
+            Step::SeedDefaults => {
+                let client = self
+                    .db
+                    .connect_tenant(&names)
+                    .await
+                    .map_err(step_err("connecting to the tenant database"))?;
+                seed_defaults(&client)
+                    .await
+                    .map_err(step_err("seeding defaults"))
+            }
+            Step::StoreSecret => {
+                let secret = carry.secret.take().ok_or_else(|| {
+                    ControlPlaneError::Step(
+                        "storing the secret".into(),
+                        "no database credentials were created".into(),
+                    )
+                })?;
+                let json = serde_json::to_string(&SecretJson(&secret))
+                    .map_err(step_err("serialising the secret"))?;
+                self.secrets
+                    .put(&record.secret_id, &SecretString::from(json))
+                    .await
+                    .map_err(step_err("storing the tenant secret"))
+            }
+            Step::CreateAdmin => {
+                let password = generate_password();
+                let hash =
+                    hash_password(&password).map_err(step_err("hashing the admin password"))?;
+                let client = self
+                    .db
+                    .connect_tenant(&names)
+                    .await
+                    .map_err(step_err("connecting to the tenant database"))?;
+                client
+                    .execute(
+                        "INSERT INTO users (email, full_name, role, password_hash, must_change_password)
+                         VALUES ($1, $2, 'admin', $3, true)
+                         ON CONFLICT (email) DO UPDATE
+                           SET password_hash = EXCLUDED.password_hash, must_change_password = true,
+                               role = 'admin', updated_at = now()",
+                        &[&request.admin_email.as_str(), &request.admin_name, &hash],
+                    )
+                    .await
+                    .map_err(step_err("creating the admin user"))?;
+                self.registry
+                    .put_membership(&Membership {
+                        email: request.admin_email.to_string(),
+                        tenant_id: record.tenant_id,
+                        subdomain: record.subdomain.clone(),
+                        display_name: record.company_name.clone(),
+                        role: "admin".into(),
+                    })
+                    .await?;
+                carry.admin_password = Some(password);
+                Ok(())
+            }
+            Step::Activate => {
+                record.status = TenantStatus::Active;
+                Ok(())
+            }
+            Step::WelcomeEmail => {
+                let password = carry.admin_password.as_ref().ok_or_else(|| {
+                    ControlPlaneError::Step(
+                        "sending the welcome email".into(),
+                        "no admin password".into(),
+                    )
+                })?;
+                let access_url = self.settings.access_url(&record.subdomain);
+                let message = welcome_email(
+                    request.admin_email.as_str(),
+                    &request.admin_name,
+                    &access_url,
+                    password,
+                );
+                let sent = self.mailer.send(&message).await;
+                let client = self
+                    .db
+                    .connect_tenant(&names)
+                    .await
+                    .map_err(step_err("connecting to the tenant database"))?;
+                let (status, provider_id, error) = match &sent {
+                    Ok(id) => ("sent", Some(id.clone()), None),
+                    Err(e) => ("failed", None, Some(ErrorChain(e).to_string())),
+                };
+                client
+                    .execute(
+                        "INSERT INTO email_logs (recipient, subject, template, status, provider_message_id, error)
+                         VALUES ($1, $2, 'welcome', $3, $4, $5)",
+                        &[&message.to, &message.subject, &status, &provider_id, &error],
+                    )
+                    .await
+                    .map_err(step_err("logging the welcome email"))?;
+                sent.map(|_| ())
+                    .map_err(step_err("sending the welcome email"))
+            }
+            Step::Audit => self
+                .audit
+                .record(
+                    &AuditEvent::new(
+                        actor,
+                        "tenant.create",
+                        Some(record.tenant_id),
+                        Outcome::Success,
+                    )
+                    .with_detail(format!("subdomain {}", record.subdomain)),
+                )
+                .await
+                .map_err(ControlPlaneError::from),
+        }
+    }
+
+    /// Undoes steps `..=failed` in reverse and records the failure.
+    async fn fail(
+        &self,
+        failed: Step,
+        err: ControlPlaneError,
+        record: &mut TenantRecord,
+        request: &NewTenant,
+        actor: &str,
+        progress: &(dyn Fn(&StepEvent) + Send + Sync),
+    ) -> ControlPlaneError {
+        let reason = ErrorChain(&err).to_string();
+        progress(&StepEvent::Failed(failed, reason.clone()));
+        let upto = Step::ALL.iter().position(|s| *s == failed).unwrap_or(0);
+        let mut undo_errors = Vec::new();
+        for step in Step::ALL[..=upto].iter().rev() {
+            match self.undo(*step, record, request).await {
+                Ok(()) => progress(&StepEvent::Undone(*step)),
+                Err(e) => undo_errors.push(format!("{}: {}", step.as_str(), ErrorChain(&e))),
+            }
+        }
+        record.status = TenantStatus::Failed;
+        record.steps.clear();
+        record.failure = Some(Failure {
+            step: failed.as_str().to_owned(),
+            reason: reason.clone(),
+            at: Utc::now(),
+        });
+        record.updated_at = Utc::now();
+        if let Err(e) = self.registry.put_tenant(record).await {
+            undo_errors.push(format!("recording the failure: {}", ErrorChain(&e)));
+        }
+        let mut detail = format!(
+            "step {} failed: {reason}; completed steps undone",
+            failed.as_str()
+        );
+        if !undo_errors.is_empty() {
+            detail.push_str(&format!("; undo problems: {}", undo_errors.join("; ")));
+            tracing::error!(tenant_id = %record.tenant_id, problems = ?undo_errors, "undo incomplete");
+        }
+        self.audit
+            .record_best_effort(
+                &AuditEvent::new(
+                    actor,
+                    "tenant.create",
+                    Some(record.tenant_id),
+                    Outcome::Failure,
+                )
+                .with_detail(detail),
+            )
+            .await;
+        ControlPlaneError::StepFailed {
+            tenant_id: record.tenant_id,
+            step: failed.as_str(),
+            reason,
+        }
+    }
+
+    async fn undo(
+        &self,
+        step: Step,
+        record: &TenantRecord,
+        request: &NewTenant,
+    ) -> Result<(), ControlPlaneError> {
+        let names = TenantDbNames::for_tenant(&record.tenant_id);
+        match step {
+            Step::ClaimSubdomain => Ok(self
+                .registry
+                .release_subdomain(&record.subdomain, &record.tenant_id)
+                .await?),
+            Step::CreateDatabase => self
+                .db
+                .drop_tenant_database(&names)
+                .await
+                .map_err(step_err("dropping the database")),
+            Step::StoreSecret => self
+                .secrets
+                .delete(&record.secret_id)
+                .await
+                .map_err(step_err("deleting the secret")),
+            Step::CreateAdmin => Ok(self
+                .registry
+                .delete_membership(request.admin_email.as_str(), &record.tenant_id)
+                .await?),
+            // Inside the database (dropped above), a status the failure overwrites, or
+            // nothing that can be taken back (a sent email, an audit record).
+            Step::Migrate
+            | Step::SeedDefaults
+            | Step::Activate
+            | Step::WelcomeEmail
+            | Step::Audit => Ok(()),
+        }
+    }
+}
+
+fn validate_idempotency_key(key: &str) -> Result<(), ControlPlaneError> {
+    let ok = (8..=128).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ControlPlaneError::Invalid(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 8-128 characters of letters, digits, - _ . :",
+        )))
+    }
+}
+
+/// Serialises a secret with its password exposed: only ever written to Secrets Manager.
+struct SecretJson<'a>(&'a TenantSecret);
+
+impl Serialize for SecretJson<'_> {
+    fn serialize<Ser: serde::Serializer>(&self, ser: Ser) -> Result<Ser::Ok, Ser::Error> {
+        serde_json::json!({
+            "tenant_id": self.0.tenant_id,
+            "db": {
+                "host": self.0.db.host,
+                "port": self.0.db.port,
+                "database": self.0.db.database,
+                "username": self.0.db.username,
+                "password": self.0.db.password.expose_secret(),
+            },
+            "jwt": self.0.jwt,
+        })
+        .serialize(ser)
+    }
+}
+
+/// The control plane as the `provisioning` function and `tenantctl` build it: AWS clients from
+/// `sdk`, configuration from `env`, the PostgreSQL admin credentials from the secret named by
+/// `DB_ADMIN_SECRET_ID` (RDS layout: `host`, `port`, `username`, `password`, `dbname`).
+pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
+    env: &crate::config::Env<F>,
+    sdk: &aws_config::SdkConfig,
+) -> Result<
+    (
+        ControlPlane<crate::secrets::AwsSecretStore, crate::mail::SesMailer>,
+        crate::admin_auth::AdminAuth<crate::secrets::AwsSecretStore>,
+    ),
+    crate::config::ConfigError,
+> {
+    use crate::config::ConfigError;
+    let domain = DomainConfig::from_env(env)?;
+    let secrets_prefix = env.required("SECRETS_PREFIX")?;
+    let settings = ControlPlaneSettings {
+        tenant_url_format: env
+            .optional("TENANT_URL_FORMAT")
+            .unwrap_or_else(|| "https://{subdomain}.{root_domain}".into()),
+        uploads_bucket: env.required("UPLOADS_BUCKET")?,
+        secrets_prefix: secrets_prefix.clone(),
+        domain,
+    };
+    let registry = Registry::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        env.required("REGISTRY_TABLE")?,
+    );
+    let secrets = crate::secrets::AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk));
+    let admin_secret_id = env.required("DB_ADMIN_SECRET_ID")?;
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "DB_ADMIN_SECRET_ID",
+        reason,
+    };
+    let admin_secret = secrets
+        .get(&admin_secret_id)
+        .await
+        .map_err(|e| invalid(ErrorChain(&e).to_string()))?
+        .ok_or_else(|| invalid(format!("secret {admin_secret_id} does not exist")))?;
+    #[derive(Deserialize)]
+    struct AdminSecret {
+        host: String,
+        port: u16,
+        username: String,
+        password: SecretString,
+        #[serde(default = "default_dbname")]
+        dbname: String,
+    }
+    fn default_dbname() -> String {
+        "postgres".into()
+    }
+    let admin: AdminSecret = serde_json::from_str(admin_secret.expose_secret()).map_err(|e| {
+        invalid(format!(
+            "secret is not {{host, port, username, password, dbname}}: {e}"
+        ))
+    })?;
+    let mut pg = tokio_postgres::Config::new();
+    pg.host(&admin.host)
+        .port(admin.port)
+        .user(&admin.username)
+        .password(admin.password.expose_secret())
+        .dbname(&admin.dbname)
+        .application_name("taskifai-control-plane")
+        .connect_timeout(std::time::Duration::from_secs(10));
+    let template_db = env
+        .optional("TEMPLATE_DATABASE")
+        .unwrap_or_else(|| "taskifai_template".into());
+    let mail_from = env.required("MAIL_FROM")?;
+    let issuer = settings.access_url("api");
+    let admin_auth = crate::admin_auth::AdminAuth::new(
+        registry.clone(),
+        secrets.clone(),
+        &secrets_prefix,
+        issuer,
+    );
+    let plane = ControlPlane {
+        audit: AuditLog::new(registry.clone()),
+        registry,
+        db: DbAdmin::new(pg, template_db),
+        secrets,
+        mailer: crate::mail::SesMailer::new(aws_sdk_sesv2::Client::new(sdk), mail_from),
+        archive: crate::aws::s3_client(sdk),
+        settings,
+        faults: Faults::default(),
+        template_ready: tokio::sync::OnceCell::new(),
+    };
+    Ok((plane, admin_auth))
+}

@@ -1,1 +1,844 @@
-//! (in progress)
+//! Platform-admin operations on tenant databases: the migrated template they are cloned from,
+//! creating, migrating, exporting and dropping one database + login role per tenant.
+//!
+//! Connections use `NoTls`: fine on loopback and inside the VPC to RDS Proxy for now; TLS to the
+//! proxy (rustls connector) comes with the RDS setup.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::TryStreamExt;
+use secrecy::ExposeSecret;
+use tokio::task::JoinHandle;
+use tokio_postgres::config::Host;
+use tokio_postgres::{Client, Config, IsolationLevel, NoTls};
+use uuid::Uuid;
+
+use crate::migrations::{self, Migration, MigrationError, MigrationReport};
+
+/// Re-exported so callers can build the password argument without depending on `secrecy`.
+pub use secrecy::SecretString;
+
+/// A tenant's database and login role: both `t_<uuid as 32 hex digits>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantDbNames {
+    pub database: String,
+    pub role: String,
+}
+
+impl TenantDbNames {
+    pub fn for_tenant(tenant_id: &Uuid) -> Self {
+        let name = format!("t_{}", tenant_id.simple());
+        Self {
+            database: name.clone(),
+            role: name,
+        }
+    }
+}
+
+/// One table of a tenant database as CSV with a header line.
+#[derive(Debug, Clone)]
+pub struct TableExport {
+    pub table: String,
+    pub rows: u64,
+    pub csv: Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenantDbError {
+    #[error("invalid admin database URL")]
+    AdminUrl(#[source] tokio_postgres::Error),
+    #[error("invalid identifier {name:?}: {reason}")]
+    InvalidIdentifier { name: String, reason: &'static str },
+    #[error("could not connect to database {database}")]
+    Connect {
+        database: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("{step} {object} failed")]
+    Step {
+        step: &'static str,
+        object: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("migrating database {database} failed")]
+    Migration {
+        database: String,
+        #[source]
+        source: MigrationError,
+    },
+    #[error("tenant database query failed")]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+/// `"name"`, with inner double quotes doubled: safe for any identifier in SQL text.
+pub fn quote_ident(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// A string literal as PostgreSQL's `quote_literal` writes it: quotes doubled, and with
+/// backslashes the `E'...'` form with backslashes doubled, so the result means the same whatever
+/// `standard_conforming_strings` is. For the few places a bind parameter isn't allowed (DDL).
+pub fn quote_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 3);
+    if s.contains('\\') {
+        out.push('E');
+    }
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Advisory-lock namespaces (first key of the two-key form) on the admin database: one for a
+/// template's creation/migration (exclusive) vs. cloning it (shared), one per tenant database.
+const TEMPLATE_LOCK: i32 = 0x7470_6c00; // "tpl\0"
+const TENANT_LOCK: i32 = 0x746e_7400; // "tnt\0"
+
+/// How long to wait for a closed connection's backend to leave the template database.
+const BACKEND_EXIT_WAIT: Duration = Duration::from_secs(5);
+
+/// Admin access to the cluster holding the tenant databases. Every operation opens its own
+/// connections (admin credentials) and closes them before returning.
+#[derive(Debug, Clone)]
+pub struct DbAdmin {
+    admin: Config,
+    template_db: String,
+}
+
+impl DbAdmin {
+    /// `admin`: superuser (or `rds_superuser`-like) connection to the admin database.
+    /// Sets an application name and a 10 s connect timeout unless the config has them.
+    pub fn new(mut admin: Config, template_db: impl Into<String>) -> Self {
+        if admin.get_application_name().is_none() {
+            admin.application_name("taskifai-tenant-admin");
+        }
+        if admin.get_connect_timeout().is_none() {
+            admin.connect_timeout(Duration::from_secs(10));
+        }
+        Self {
+            admin,
+            template_db: template_db.into(),
+        }
+    }
+
+    /// From a `postgres://user:password@host:port/dbname` URL (or key=value string).
+    pub fn from_url(url: &str, template_db: impl Into<String>) -> Result<Self, TenantDbError> {
+        let admin = url.parse::<Config>().map_err(TenantDbError::AdminUrl)?;
+        Ok(Self::new(admin, template_db))
+    }
+
+    /// The host tenants connect to (stored in tenant secrets).
+    pub fn host(&self) -> String {
+        match self.admin.get_hosts().first() {
+            Some(Host::Tcp(host)) => host.clone(),
+            #[cfg(unix)]
+            Some(Host::Unix(path)) => path.display().to_string(),
+            None => self
+                .admin
+                .get_hostaddrs()
+                .first()
+                .map_or_else(|| "localhost".to_owned(), ToString::to_string),
+        }
+    }
+
+    /// The port tenants connect to (stored in tenant secrets).
+    pub fn port(&self) -> u16 {
+        self.admin.get_ports().first().copied().unwrap_or(5432)
+    }
+
+    pub fn template_db(&self) -> &str {
+        &self.template_db
+    }
+
+    /// The NOLOGIN role owning the template's objects: `<template_db>_owner`.
+    pub fn template_owner(&self) -> String {
+        format!("{}_owner", self.template_db)
+    }
+
+    /// Creates the template database and its owner role if missing and migrates it.
+    /// Idempotent; concurrent callers are serialised and all see it done. Every connection to
+    /// the template is closed before this returns, so it can be cloned right away.
+    #[tracing::instrument(skip_all, fields(template = %self.template_db))]
+    pub async fn ensure_template(
+        &self,
+        migrations: &[Migration],
+    ) -> Result<MigrationReport, TenantDbError> {
+        let template = checked(&self.template_db)?;
+        let owner = self.template_owner();
+        checked(&owner)?;
+
+        let admin = self.connect(None).await?;
+        lock(
+            &admin.client,
+            "lock template",
+            TEMPLATE_LOCK,
+            template,
+            false,
+        )
+        .await?;
+        if !role_exists(&admin.client, &owner).await? {
+            let sql = format!("create role {} nologin", quote_ident(&owner));
+            run(&admin.client, &sql, "create role", &owner).await?;
+        }
+        // Lets a non-superuser admin (managed PostgreSQL) SET ROLE to it.
+        let sql = format!("grant {} to current_user", quote_ident(&owner));
+        run(&admin.client, &sql, "grant role", &owner).await?;
+        if !database_exists(&admin.client, template).await? {
+            // Owned by the admin, not by the owner role: REASSIGN OWNED in each clone must not
+            // carry the clone's database itself along.
+            let sql = format!("create database {}", quote_ident(template));
+            run(&admin.client, &sql, "create database", template).await?;
+        }
+        let sql = format!(
+            "revoke connect on database {} from public",
+            quote_ident(template)
+        );
+        run(&admin.client, &sql, "revoke connect on", template).await?;
+
+        let mut tpl = self.connect(Some(template)).await?;
+        let pid = backend_pid(&tpl.client).await;
+        let migrated = async {
+            let sql = format!(
+                "grant usage, create on schema public to {}",
+                quote_ident(&owner)
+            );
+            run(&tpl.client, &sql, "grant schema public to", &owner).await?;
+            migrations::apply_pending(&mut tpl.client, Some(&owner), migrations)
+                .await
+                .map_err(|source| TenantDbError::Migration {
+                    database: template.to_owned(),
+                    source,
+                })
+        }
+        .await;
+        tpl.close().await;
+        if let Ok(pid) = pid {
+            wait_for_backend_exit(&admin.client, pid).await?;
+        }
+        let report = migrated?;
+
+        unlock(&admin.client, TEMPLATE_LOCK, template, false).await?;
+        admin.close().await;
+        tracing::info!(from = report.from, to = report.to, "template ready");
+        Ok(report)
+    }
+
+    /// The template's migration version; 0 when it doesn't exist.
+    pub async fn template_version(&self) -> Result<i32, TenantDbError> {
+        let template = checked(&self.template_db)?;
+        let admin = self.connect(None).await?;
+        if !database_exists(&admin.client, template).await? {
+            admin.close().await;
+            return Ok(0);
+        }
+        let tpl = self.connect(Some(template)).await?;
+        let pid = backend_pid(&tpl.client).await;
+        let version = migrations::current_version(&tpl.client).await;
+        tpl.close().await;
+        if let Ok(pid) = pid {
+            wait_for_backend_exit(&admin.client, pid).await?;
+        }
+        admin.close().await;
+        version.map_err(|source| TenantDbError::Migration {
+            database: template.to_owned(),
+            source,
+        })
+    }
+
+    /// Drops the template database and its owner role (tests; retiring a template). Idempotent.
+    /// Fails while tenant databases still hold grants to the owner role, i.e. never after
+    /// `create_tenant_database` completed for them.
+    pub async fn drop_template(&self) -> Result<(), TenantDbError> {
+        let template = checked(&self.template_db)?;
+        let owner = self.template_owner();
+        let admin = self.connect(None).await?;
+        lock(
+            &admin.client,
+            "lock template",
+            TEMPLATE_LOCK,
+            template,
+            false,
+        )
+        .await?;
+        let sql = format!(
+            "drop database if exists {} with (force)",
+            quote_ident(template)
+        );
+        run(&admin.client, &sql, "drop database", template).await?;
+        let sql = format!("drop role if exists {}", quote_ident(&owner));
+        run(&admin.client, &sql, "drop role", &owner).await?;
+        unlock(&admin.client, TEMPLATE_LOCK, template, false).await?;
+        admin.close().await;
+        Ok(())
+    }
+
+    /// Creates the tenant's login role and its database cloned from the template, owned by that
+    /// role with every object in it, reachable by no other role. Idempotent, so a provisioning
+    /// interrupted anywhere can be resumed; an existing role gets `password`.
+    ///
+    /// The password is sent as a SCRAM-SHA-256 verifier computed here, so the cleartext never
+    /// reaches the server (nor its statement log).
+    #[tracing::instrument(skip_all, fields(database = %names.database))]
+    pub async fn create_tenant_database(
+        &self,
+        names: &TenantDbNames,
+        password: &SecretString,
+    ) -> Result<(), TenantDbError> {
+        let database = checked(&names.database)?;
+        let role = checked(&names.role)?;
+        let template = checked(&self.template_db)?;
+        let template_owner = self.template_owner();
+
+        let admin = self.connect(None).await?;
+        lock(&admin.client, "lock tenant", TENANT_LOCK, database, false).await?;
+
+        let verifier =
+            postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
+        let (verb, step) = if role_exists(&admin.client, role).await? {
+            ("alter role", "set password of role")
+        } else {
+            ("create role", "create role")
+        };
+        let sql = format!(
+            "{verb} {} with login password {}",
+            quote_ident(role),
+            quote_literal(&verifier)
+        );
+        run(&admin.client, &sql, step, role).await?;
+        // Lets a non-superuser admin (managed PostgreSQL) create the database OWNER role and
+        // SET ROLE to it for migrations.
+        let sql = format!("grant {} to current_user", quote_ident(role));
+        run(&admin.client, &sql, "grant role", role).await?;
+
+        if !database_exists(&admin.client, database).await? {
+            // Shared: clones run side by side, never while the template is being migrated.
+            lock(
+                &admin.client,
+                "lock template",
+                TEMPLATE_LOCK,
+                template,
+                true,
+            )
+            .await?;
+            let sql = format!(
+                "create database {} template {} owner {}",
+                quote_ident(database),
+                quote_ident(template),
+                quote_ident(role)
+            );
+            run(&admin.client, &sql, "create database", database).await?;
+            unlock(&admin.client, TEMPLATE_LOCK, template, true).await?;
+        }
+        let sql = format!(
+            "revoke all on database {db} from public; \
+             grant connect, temporary on database {db} to {role}",
+            db = quote_ident(database),
+            role = quote_ident(role)
+        );
+        run(&admin.client, &sql, "restrict access to database", database).await?;
+
+        let owner_exists = role_exists(&admin.client, &template_owner).await?;
+        let tenant = self.connect(Some(database)).await?;
+        let mut sql = String::from("begin; ");
+        if owner_exists {
+            // DROP OWNED after the reassignment only revokes the template owner's grants.
+            sql += &format!(
+                "reassign owned by {owner} to {role}; drop owned by {owner}; ",
+                owner = quote_ident(&template_owner),
+                role = quote_ident(role)
+            );
+        }
+        sql += &format!(
+            "revoke all on schema public from public; \
+             grant usage, create on schema public to {}; commit",
+            quote_ident(role)
+        );
+        let handed_over = run(&tenant.client, &sql, "hand objects over to", role).await;
+        tenant.close().await;
+        handed_over?;
+
+        unlock(&admin.client, TENANT_LOCK, database, false).await?;
+        admin.close().await;
+        Ok(())
+    }
+
+    /// Drops the tenant's database (terminating its sessions) and role. Idempotent.
+    #[tracing::instrument(skip_all, fields(database = %names.database))]
+    pub async fn drop_tenant_database(&self, names: &TenantDbNames) -> Result<(), TenantDbError> {
+        let database = checked(&names.database)?;
+        let role = checked(&names.role)?;
+        let admin = self.connect(None).await?;
+        lock(&admin.client, "lock tenant", TENANT_LOCK, database, false).await?;
+        let sql = format!(
+            "drop database if exists {} with (force)",
+            quote_ident(database)
+        );
+        run(&admin.client, &sql, "drop database", database).await?;
+        let sql = format!("drop role if exists {}", quote_ident(role));
+        run(&admin.client, &sql, "drop role", role).await?;
+        unlock(&admin.client, TENANT_LOCK, database, false).await?;
+        admin.close().await;
+        Ok(())
+    }
+
+    /// An admin session on the tenant's database; its connection task runs in the background
+    /// until the client is dropped.
+    pub async fn connect_tenant(&self, names: &TenantDbNames) -> Result<Client, TenantDbError> {
+        let session = self.connect(Some(checked(&names.database)?)).await?;
+        Ok(session.client)
+    }
+
+    /// Applies pending migrations to the tenant's database, creating objects as the tenant's role.
+    pub async fn migrate_tenant(
+        &self,
+        names: &TenantDbNames,
+        migrations: &[Migration],
+    ) -> Result<MigrationReport, TenantDbError> {
+        let role = checked(&names.role)?;
+        let mut session = self.connect(Some(checked(&names.database)?)).await?;
+        let report = migrations::apply_pending(&mut session.client, Some(role), migrations).await;
+        session.close().await;
+        report.map_err(|source| TenantDbError::Migration {
+            database: names.database.clone(),
+            source,
+        })
+    }
+
+    /// Every base table of schema `public`, by name, as CSV with a header line, all from one
+    /// snapshot. Held in memory: fine for today's tenant sizes.
+    pub async fn export_tables(
+        &self,
+        names: &TenantDbNames,
+    ) -> Result<Vec<TableExport>, TenantDbError> {
+        let mut session = self.connect(Some(checked(&names.database)?)).await?;
+        let exports = async {
+            let tx = session
+                .client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let tables = tx
+                .query(
+                    "select c.relname::text from pg_catalog.pg_class c \
+                     join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
+                     where n.nspname = 'public' and c.relkind in ('r', 'p') \
+                       and not c.relispartition \
+                     order by c.relname collate \"C\"",
+                    &[],
+                )
+                .await?;
+            let mut exports = Vec::with_capacity(tables.len());
+            for row in tables {
+                let table: String = row.try_get(0)?;
+                let sql = format!(
+                    "copy (select * from public.{}) to stdout with (format csv, header true)",
+                    quote_ident(&table)
+                );
+                let stream = tx
+                    .copy_out(&sql)
+                    .await
+                    .map_err(step("export table", &table))?;
+                let mut stream = std::pin::pin!(stream);
+                let mut csv = BytesMut::new();
+                while let Some(chunk) = stream
+                    .try_next()
+                    .await
+                    .map_err(step("export table", &table))?
+                {
+                    csv.extend_from_slice(&chunk);
+                }
+                exports.push(TableExport {
+                    rows: csv_records(&csv).saturating_sub(1),
+                    table,
+                    csv: csv.freeze(),
+                });
+            }
+            tx.commit().await?;
+            Ok::<_, TenantDbError>(exports)
+        }
+        .await;
+        session.close().await;
+        exports
+    }
+
+    /// Databases named like a tenant's (`t_` + 32 hex digits), by name: to find orphans.
+    pub async fn tenant_databases(&self) -> Result<Vec<String>, TenantDbError> {
+        let admin = self.connect(None).await?;
+        let rows = admin
+            .client
+            .query(
+                "select datname::text from pg_catalog.pg_database \
+                 where datname ~ '^t_[0-9a-f]{32}$' order by datname",
+                &[],
+            )
+            .await;
+        admin.close().await;
+        rows?
+            .iter()
+            .map(|row| row.try_get(0).map_err(TenantDbError::from))
+            .collect()
+    }
+
+    pub async fn database_exists(&self, name: &str) -> Result<bool, TenantDbError> {
+        let admin = self.connect(None).await?;
+        let exists = database_exists(&admin.client, name).await;
+        admin.close().await;
+        exists
+    }
+
+    pub async fn role_exists(&self, name: &str) -> Result<bool, TenantDbError> {
+        let admin = self.connect(None).await?;
+        let exists = role_exists(&admin.client, name).await;
+        admin.close().await;
+        exists
+    }
+
+    /// Admin credentials on `database`, or on the admin database for `None`.
+    async fn connect(&self, database: Option<&str>) -> Result<Session, TenantDbError> {
+        let mut config = self.admin.clone();
+        if let Some(database) = database {
+            config.dbname(database);
+        }
+        let database = config.get_dbname().unwrap_or_default().to_owned();
+        let (client, connection) =
+            config
+                .connect(NoTls)
+                .await
+                .map_err(|source| TenantDbError::Connect {
+                    database: database.clone(),
+                    source,
+                })?;
+        let connection = tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(%error, database, "postgres connection failed");
+            }
+        });
+        Ok(Session { client, connection })
+    }
+}
+
+/// Inserts the default vendor configs and resellers, leaving existing ones as they are.
+pub async fn seed_defaults(client: &Client) -> Result<(), TenantDbError> {
+    let (vendors, configs): (Vec<&str>, Vec<&str>) = DEFAULT_VENDOR_CONFIGS.iter().copied().unzip();
+    let (resellers, countries): (Vec<&str>, Vec<&str>) = DEFAULT_RESELLERS.iter().copied().unzip();
+    // One statement, so the seed is all or nothing.
+    client
+        .execute(
+            "with vendors as ( \
+                 insert into vendor_configs (vendor_name, config_data, is_active) \
+                 select v, c::jsonb, true from unnest($1::text[], $2::text[]) as t(v, c) \
+                 on conflict (vendor_name) do nothing \
+             ) \
+             insert into resellers (name, country) \
+             select * from unnest($3::text[], $4::text[]) \
+             on conflict (name) do nothing",
+            &[&vendors, &configs, &resellers, &countries],
+        )
+        .await
+        .map_err(step("seed", "defaults"))?;
+    Ok(())
+}
+
+/// The vendor file formats every tenant starts with: (vendor_name, config_data).
+pub const DEFAULT_VENDOR_CONFIGS: &[(&str, &str)] = &[
+    (
+        "boxnox",
+        r#"{"currency": "EUR", "header_row": 0, "pivot_format": false,
+            "column_mapping": {"Product EAN": "product_ean", "Functional Name": "functional_name", "Sold Qty": "quantity", "Sales Amount (EUR)": "sales_eur", "Reseller": "reseller", "Month": "month", "Year": "year"},
+            "validation_rules": {"ean_length": 13, "month_range": [1, 12], "required_fields": ["product_ean", "quantity", "month", "year"]}}"#,
+    ),
+    (
+        "galilu",
+        r#"{"currency": "PLN", "header_row": 0, "pivot_format": false,
+            "column_mapping": {"EAN": "product_ean", "Nazwa produktu": "functional_name", "Ilość": "quantity", "Wartość (PLN)": "sales_eur", "Miesiąc": "month", "Rok": "year"},
+            "validation_rules": {"ean_length": 13, "month_range": [1, 12], "required_fields": ["product_ean", "quantity", "month", "year"]}}"#,
+    ),
+    (
+        "skins",
+        r#"{"currency": "ZAR", "header_row": 0, "pivot_format": false,
+            "column_mapping": {"Barcode": "product_ean", "Description": "functional_name", "Units Sold": "quantity", "Net Sales (ZAR)": "sales_eur", "Store": "reseller", "Month": "month", "Year": "year"},
+            "validation_rules": {"ean_length": 13, "month_range": [1, 12], "required_fields": ["product_ean", "quantity", "month", "year"]}}"#,
+    ),
+];
+
+/// The resellers every tenant starts with: (name, country).
+pub const DEFAULT_RESELLERS: &[(&str, &str)] = &[
+    ("Galilu", "Poland"),
+    ("Boxnox", "Europe"),
+    ("Skins SA", "South Africa"),
+];
+
+/// A connection and the task driving it; `close` waits until the server was told goodbye.
+struct Session {
+    client: Client,
+    connection: JoinHandle<()>,
+}
+
+impl Session {
+    async fn close(self) {
+        drop(self.client);
+        // The task only ends; a panic in it would already have been reported.
+        let _ = self.connection.await;
+    }
+}
+
+/// Identifiers longer than 63 bytes are silently truncated by PostgreSQL: refuse them instead.
+fn checked(name: &str) -> Result<&str, TenantDbError> {
+    let reason = if name.is_empty() {
+        "empty"
+    } else if name.len() > 63 {
+        "longer than 63 bytes"
+    } else if name.contains('\0') {
+        "contains NUL"
+    } else {
+        return Ok(name);
+    };
+    Err(TenantDbError::InvalidIdentifier {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+fn step(step: &'static str, object: &str) -> impl FnOnce(tokio_postgres::Error) -> TenantDbError {
+    let object = object.to_owned();
+    move |source| TenantDbError::Step {
+        step,
+        object,
+        source,
+    }
+}
+
+async fn run(
+    client: &Client,
+    sql: &str,
+    what: &'static str,
+    object: &str,
+) -> Result<(), TenantDbError> {
+    client.batch_execute(sql).await.map_err(step(what, object))
+}
+
+async fn lock(
+    client: &Client,
+    what: &'static str,
+    namespace: i32,
+    name: &str,
+    shared: bool,
+) -> Result<(), TenantDbError> {
+    let sql = if shared {
+        "select pg_advisory_lock_shared($1, hashtext($2))"
+    } else {
+        "select pg_advisory_lock($1, hashtext($2))"
+    };
+    client
+        .execute(sql, &[&namespace, &name])
+        .await
+        .map(drop)
+        .map_err(step(what, name))
+}
+
+/// Session locks also go with the connection; unlocking explicitly keeps the order obvious.
+async fn unlock(
+    client: &Client,
+    namespace: i32,
+    name: &str,
+    shared: bool,
+) -> Result<(), TenantDbError> {
+    let sql = if shared {
+        "select pg_advisory_unlock_shared($1, hashtext($2))"
+    } else {
+        "select pg_advisory_unlock($1, hashtext($2))"
+    };
+    client.execute(sql, &[&namespace, &name]).await?;
+    Ok(())
+}
+
+async fn database_exists(client: &Client, name: &str) -> Result<bool, TenantDbError> {
+    let row = client
+        .query_one(
+            "select exists (select 1 from pg_catalog.pg_database where datname = $1)",
+            &[&name],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+async fn role_exists(client: &Client, name: &str) -> Result<bool, TenantDbError> {
+    let row = client
+        .query_one(
+            "select exists (select 1 from pg_catalog.pg_roles where rolname = $1)",
+            &[&name],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+async fn backend_pid(client: &Client) -> Result<i32, TenantDbError> {
+    Ok(client
+        .query_one("select pg_backend_pid()", &[])
+        .await?
+        .try_get(0)?)
+}
+
+/// A closed connection's backend lingers for a moment, and CREATE DATABASE ... TEMPLATE fails
+/// while any backend is connected to the template: wait until it is gone.
+async fn wait_for_backend_exit(admin: &Client, pid: i32) -> Result<(), TenantDbError> {
+    let deadline = tokio::time::Instant::now() + BACKEND_EXIT_WAIT;
+    loop {
+        let alive: bool = admin
+            .query_one(
+                "select exists (select 1 from pg_catalog.pg_stat_activity where pid = $1)",
+                &[&pid],
+            )
+            .await?
+            .try_get(0)?;
+        if !alive {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(pid, "template connection's backend still there");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// CSV records (lines outside quoted fields) in COPY's CSV output; quoted fields may hold
+/// newlines, doubled quotes toggle twice.
+fn csv_records(csv: &[u8]) -> u64 {
+    let mut quoted = false;
+    let mut records = 0;
+    for &byte in csv {
+        match byte {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => records += 1,
+            _ => {}
+        }
+    }
+    records
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_names_are_t_and_the_simple_uuid() {
+        // GIVEN a tenant id
+        let id = Uuid::parse_str("0191f7a2-3c4d-7e8f-9a0b-1c2d3e4f5a6b").expect("uuid");
+        // WHEN its database names are derived
+        let names = TenantDbNames::for_tenant(&id);
+        // THEN database and role are t_ + 32 lower-case hex digits
+        assert_eq!(names.database, "t_0191f7a23c4d7e8f9a0b1c2d3e4f5a6b");
+        assert_eq!(names.role, names.database);
+        assert!(checked(&names.database).is_ok());
+    }
+
+    #[test]
+    fn quote_ident_doubles_inner_quotes() {
+        // GIVEN plain, quoted and injection-shaped identifiers
+        // WHEN quoted THEN they are wrapped in double quotes with inner quotes doubled
+        assert_eq!(quote_ident("t_abc"), r#""t_abc""#);
+        assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
+        assert_eq!(quote_ident(r"a\b"), r#""a\b""#);
+        assert_eq!(quote_ident("it's"), r#""it's""#);
+        assert_eq!(
+            quote_ident(r#"x"; DROP ROLE postgres; --"#),
+            r#""x""; DROP ROLE postgres; --""#
+        );
+    }
+
+    #[test]
+    fn quote_literal_doubles_quotes_and_escapes_backslashes() {
+        // GIVEN plain, quoted, backslashed and injection-shaped strings
+        // WHEN quoted THEN quotes are doubled, and backslashes select the E'' form, doubled
+        assert_eq!(quote_literal("secret"), "'secret'");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(quote_literal(r"a\b"), r"E'a\\b'");
+        assert_eq!(
+            quote_literal(r"\'; DROP ROLE postgres; --"),
+            r"E'\\''; DROP ROLE postgres; --'"
+        );
+        assert_eq!(
+            quote_literal(r#"x"; DROP ROLE postgres; --"#),
+            r#"'x"; DROP ROLE postgres; --'"#
+        );
+        assert_eq!(quote_literal(""), "''");
+    }
+
+    #[test]
+    fn identifiers_postgres_would_truncate_are_refused() {
+        // GIVEN names of 63 and 64 bytes, an empty one and one with NUL
+        // WHEN checked THEN only the 63-byte one passes
+        assert!(checked(&"a".repeat(63)).is_ok());
+        assert!(checked(&"a".repeat(64)).is_err());
+        assert!(checked("").is_err());
+        assert!(checked("a\0b").is_err());
+    }
+
+    #[test]
+    fn admin_url_gives_host_and_port_and_never_shows_the_password() {
+        // GIVEN an admin URL with a password
+        let admin = DbAdmin::from_url("postgres://admin:s3cr3t@db.internal:6543/postgres", "tpl")
+            .expect("url parses");
+        // WHEN host, port and Debug are read
+        // THEN they come from the URL, and the password is nowhere in Debug
+        assert_eq!(admin.host(), "db.internal");
+        assert_eq!(admin.port(), 6543);
+        assert_eq!(admin.template_owner(), "tpl_owner");
+        assert!(!format!("{admin:?}").contains("s3cr3t"));
+        assert!(DbAdmin::from_url("postgres://a:b@h:notaport/x", "tpl").is_err());
+    }
+
+    #[test]
+    fn csv_records_ignore_newlines_inside_quoted_fields() {
+        // GIVEN COPY CSV output with a header, a multi-line field and a doubled quote
+        let csv = b"id,note\n1,\"two\nlines\"\n2,\"say \"\"hi\"\"\"\n";
+        // WHEN records are counted THEN the header and two rows are found
+        assert_eq!(csv_records(csv), 3);
+        assert_eq!(csv_records(b"id,note\n"), 1);
+    }
+
+    #[test]
+    fn default_vendor_configs_are_valid_json_with_the_boxnox_seed() {
+        // GIVEN the embedded vendor configs
+        // WHEN parsed
+        let parsed: Vec<(&str, serde_json::Value)> = DEFAULT_VENDOR_CONFIGS
+            .iter()
+            .map(|(name, json)| (*name, serde_json::from_str(json).expect("valid JSON")))
+            .collect();
+        // THEN every one has the shape ingest reads, and boxnox is exactly the seed
+        for (name, config) in &parsed {
+            assert!(config["column_mapping"].is_object(), "{name}");
+            assert_eq!(config["header_row"], 0, "{name}");
+            assert_eq!(
+                config["validation_rules"]["required_fields"],
+                serde_json::json!(["product_ean", "quantity", "month", "year"]),
+                "{name}"
+            );
+        }
+        let boxnox = serde_json::json!({"currency": "EUR", "header_row": 0, "pivot_format": false,
+            "column_mapping": {"Product EAN": "product_ean", "Functional Name": "functional_name", "Sold Qty": "quantity", "Sales Amount (EUR)": "sales_eur", "Reseller": "reseller", "Month": "month", "Year": "year"},
+            "validation_rules": {"ean_length": 13, "month_range": [1, 12], "required_fields": ["product_ean", "quantity", "month", "year"]}});
+        assert_eq!(parsed[0], ("boxnox", boxnox));
+    }
+}

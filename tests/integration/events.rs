@@ -18,7 +18,9 @@ fn event(path: &str) -> Value {
 
 #[tokio::test]
 async fn http_events_give_their_documented_status() {
+    // GIVEN the tenant the events address (acme)
     let app = spawn_app().await;
+    app.provision("acme").await;
     let cases = [
         (
             "tenant-discovery",

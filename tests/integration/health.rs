@@ -5,8 +5,9 @@ use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn each_surface_answers_health_with_its_function() {
-    // GIVEN a running platform
+    // GIVEN a running platform with a tenant at acme
     let app = spawn_app().await;
+    let tenant = app.provision("acme").await.tenant;
 
     // WHEN each host's health route is called THEN the template's function answers
     let cases = [
@@ -26,6 +27,13 @@ async fn each_surface_answers_health_with_its_function() {
         assert_eq!(status, 200, "{host}{path}: {body}");
         assert_eq!(body["function"], function, "{host}{path}");
         assert_eq!(body["surface"], surface, "{host}{path}");
+        if surface == "tenant" {
+            assert_eq!(
+                body["tenant_id"],
+                tenant.tenant_id.to_string(),
+                "{host}{path}"
+            );
+        }
     }
     let (_, body) = app.get("Acme.LOCALHOST", "/api/health").await;
     assert_eq!(body["subdomain"], "acme", "hosts are case-insensitive");
@@ -53,6 +61,11 @@ async fn invalid_and_reserved_hosts_are_rejected_with_a_code() {
     }
     let long = format!("{}.localhost", "a".repeat(51));
     assert_eq!(app.get(&long, "/api/health").await.0, 400);
+    let (status, body) = app.get("nobody-here.localhost", "/api/health").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("tenant_not_found"))
+    );
 }
 
 #[tokio::test]

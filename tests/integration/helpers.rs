@@ -23,27 +23,37 @@ pub fn template() -> &'static Template {
 
 /// The functions, as Lambda would run them, called in-process.
 pub struct InProcess {
-    discovery: tenant_discovery::App,
-    auth: auth::App,
-    uploads: uploads::App,
-    analytics: analytics::App,
-    provisioning: provisioning::App,
+    pub discovery: tenant_discovery::App,
+    pub auth: auth::App,
+    pub uploads: uploads::App,
+    pub analytics: analytics::App,
+    pub provisioning: provisioning::App,
+}
+
+/// The environment the template gives the functions on this stack, plus test overrides.
+pub fn function_env(deployed: &Deployed) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for f in template().functions().expect("functions") {
+        env.extend(deployed.function_env(&f).expect("function env resolves"));
+    }
+    // Suspensions must bite at once in tests; production uses the default TTL.
+    env.insert("REGISTRY_CACHE_TTL_SECONDS".into(), "0".into());
+    env
 }
 
 impl InProcess {
-    /// Builds every function from the environment the template gives it on this stack.
-    pub fn new(deployed: &Deployed) -> Self {
-        let mut env = BTreeMap::new();
-        for f in template().functions().expect("functions") {
-            env.extend(deployed.function_env(&f).expect("function env resolves"));
-        }
+    /// Builds every function from `env`.
+    pub async fn new(env: &BTreeMap<String, String>, sdk: &aws_config::SdkConfig) -> Self {
+        let env = env.clone();
         let env = Env(move |name: &str| env.get(name).cloned());
         Self {
             discovery: tenant_discovery::App::new(&env).expect("tenant-discovery config"),
-            auth: auth::App::new(&env).expect("auth config"),
-            uploads: uploads::App::new(&env).expect("uploads config"),
-            analytics: analytics::App::new(&env).expect("analytics config"),
-            provisioning: provisioning::App::new(&env).expect("provisioning config"),
+            auth: auth::App::new(&env, sdk).expect("auth config"),
+            uploads: uploads::App::new(&env, sdk).expect("uploads config"),
+            analytics: analytics::App::new(&env, sdk).expect("analytics config"),
+            provisioning: provisioning::App::new(&env, sdk)
+                .await
+                .expect("provisioning config"),
         }
     }
 
@@ -113,6 +123,7 @@ fn response_json(res: lambda_http::Response<Body>) -> Value {
 pub struct TestApp {
     pub address: SocketAddr,
     pub deployed: Deployed,
+    pub env: BTreeMap<String, String>,
     pub sdk: aws_config::SdkConfig,
     pub functions: Arc<InProcess>,
     pub client: reqwest::Client,
@@ -135,25 +146,30 @@ pub async fn spawn_app() -> TestApp {
         .region()
         .map(|r| r.to_string())
         .unwrap_or_else(|| "us-east-1".into());
-    let settings = StackSettings::local(prefix, region);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let settings = StackSettings::local(prefix.clone(), region, &prefix, address.port());
     let deployed = stack::deploy(template(), &settings, &sdk)
         .await
         .expect("the template's resources deploy on the emulator");
+    stack::put_database_admin_secret(&deployed, &sdk, &database_admin_url())
+        .await
+        .expect("database admin secret");
     let routes = RouteTable::from_template(template(), &deployed).expect("routes resolve");
-    let functions = Arc::new(InProcess::new(&deployed));
+    let env = function_env(&deployed);
+    let functions = Arc::new(InProcess::new(&env, &sdk).await);
     let gateway = Arc::new(Gateway {
         routes,
         invoker: functions.clone(),
         account: settings.account.clone(),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
     tokio::spawn(gateway::serve(listener, gateway));
     TestApp {
         address,
         deployed,
+        env,
         sdk,
         functions,
         client: reqwest::Client::new(),
@@ -202,6 +218,45 @@ impl TestApp {
     }
 }
 
+/// The PostgreSQL superuser URL `make test` exports.
+pub fn database_admin_url() -> String {
+    std::env::var("DATABASE_ADMIN_URL")
+        .expect("DATABASE_ADMIN_URL must be set: run the tests with `make test`")
+}
+
+impl Drop for TestApp {
+    /// Drops the databases and roles of this test's tenants (the emulator's resources are
+    /// uniquely named and simply left behind).
+    fn drop(&mut self) {
+        let table = self
+            .deployed
+            .reference("RegistryTable")
+            .expect("registry")
+            .to_owned();
+        let sdk = self.sdk.clone();
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let registry =
+                    shared::registry::Registry::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+                let db = shared::tenant_db::DbAdmin::from_url(
+                    &database_admin_url(),
+                    "taskifai_template",
+                )
+                .expect("db admin");
+                for tenant in registry.all_tenants().await.unwrap_or_default() {
+                    let names = shared::tenant_db::TenantDbNames::for_tenant(&tenant.tenant_id);
+                    let _ = db.drop_tenant_database(&names).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
 /// Collects the JSON log lines written while a test runs.
 #[derive(Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
@@ -236,4 +291,80 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
     }
+}
+
+/// The platform admin every test can log in as.
+pub const ADMIN_EMAIL: &str = "ops@platform.test";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// Bootstraps the platform admin (as `tenantctl admin create` does) and logs in through
+    /// the API; returns the bearer token.
+    pub async fn admin_token(&self) -> String {
+        let email = shared::email::Email::parse(ADMIN_EMAIL).unwrap();
+        self.functions
+            .provisioning
+            .auth
+            .create_admin(&email, &secrecy::SecretString::from(ADMIN_PASSWORD))
+            .await
+            .expect("admin bootstrap");
+        let res = self
+            .request(reqwest::Method::POST, "api.localhost", "/admin/login")
+            .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(res.status(), 200, "admin login");
+        let body: Value = res.json().await.expect("login body");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// An admin API request with the bearer token.
+    pub fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.request(method, "api.localhost", path)
+            .bearer_auth(token)
+    }
+
+    /// Provisions a tenant through the library (the CLI's path), which also hands back the
+    /// admin's temporary password.
+    pub async fn provision(&self, subdomain: &str) -> shared::provisioning::Provisioned {
+        let plane = &self.functions.provisioning.plane;
+        let request = shared::provisioning::NewTenant::parse(
+            shared::provisioning::NewTenantInput {
+                company_name: Some(format!("{subdomain} Inc")),
+                subdomain: Some(subdomain.into()),
+                admin_email: Some(format!("admin@{subdomain}.example")),
+                admin_name: Some("Ada Admin".into()),
+            },
+            &plane.settings.domain,
+        )
+        .expect("valid request");
+        plane
+            .provision(
+                &request,
+                &format!("test-{subdomain}-{}", uuid::Uuid::new_v4()),
+                "test",
+                &|_| {},
+            )
+            .await
+            .expect("provisioning succeeds")
+    }
+
+    pub fn registry(&self) -> &shared::registry::Registry {
+        &self.functions.provisioning.plane.registry
+    }
+
+    pub fn db_admin(&self) -> &shared::tenant_db::DbAdmin {
+        &self.functions.provisioning.plane.db
+    }
+}
+
+/// A unique, valid subdomain.
+pub fn unique_subdomain(stem: &str) -> String {
+    format!("{stem}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }

@@ -8,3 +8,6 @@ mod events;
 mod health;
 mod helpers;
 mod pipeline;
+mod provisioning;
+mod secrets;
+mod tenant_db;

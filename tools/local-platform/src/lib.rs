@@ -3,6 +3,7 @@
 //! poller. `make dev` runs it in front of `cargo lambda watch`; the integration tests run the same
 //! code with the functions in-process.
 
+pub mod demo;
 pub mod gateway;
 pub mod invoke;
 pub mod poller;

@@ -56,11 +56,19 @@ async fn main() -> Result<()> {
         .region()
         .map(|r| r.to_string())
         .unwrap_or_else(|| "us-east-1".into());
-    let settings = StackSettings::local(cli.prefix.clone(), region.clone());
+    let port = match cli.command {
+        Command::Dev { port, .. } => port,
+        Command::Resources => 9000,
+    };
+    let settings = StackSettings::local(cli.prefix.clone(), region.clone(), "local", port);
     let deployed = stack::deploy(&template, &settings, &sdk).await.context(
         "creating the template's resources on the AWS emulator (is it running? AWS_ENDPOINT_URL?)",
     )?;
 
+    if let Ok(url) = std::env::var("DATABASE_ADMIN_URL") {
+        let name = stack::put_database_admin_secret(&deployed, &sdk, &url).await?;
+        println!("database admin secret: {name}");
+    }
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     for f in template.functions()? {
         env.extend(deployed.function_env(&f)?);
@@ -87,6 +95,21 @@ async fn main() -> Result<()> {
         println!("  {id:<28} {}", p.reference);
     }
     println!("functions' environment: {}", env_file.display());
+    if std::env::var("DATABASE_ADMIN_URL").is_ok() {
+        let mut demo_env = env.clone();
+        demo_env.insert(
+            "DATABASE_ADMIN_URL".into(),
+            std::env::var("DATABASE_ADMIN_URL")?,
+        );
+        let credentials = cli.state_dir.join("credentials.json");
+        local_platform::demo::bootstrap(&demo_env, &sdk, &credentials, port)
+            .await
+            .context("provisioning the demo tenant")?;
+        println!(
+            "demo tenant and platform admin: credentials in {}",
+            credentials.display()
+        );
+    }
 
     let Command::Dev {
         port,

@@ -25,18 +25,33 @@ pub struct StackSettings {
 
 impl StackSettings {
     /// The settings `make dev` uses: `ROOT_DOMAIN=localhost`, the emulator's default account.
-    pub fn local(prefix: impl Into<String>, region: impl Into<String>) -> Self {
+    /// `environment` names the secrets prefix (`taskifai/<environment>`); tests use their
+    /// unique prefix so their secrets never meet.
+    pub fn local(
+        prefix: impl Into<String>,
+        region: impl Into<String>,
+        environment: &str,
+        gateway_port: u16,
+    ) -> Self {
         let parameters = [
-            ("Environment", "local"),
-            ("RootDomain", "localhost"),
+            ("Environment", environment.to_owned()),
+            ("RootDomain", "localhost".to_owned()),
             (
                 "CertificateArn",
-                "arn:aws:acm:us-east-1:123456789012:certificate/local",
+                "arn:aws:acm:us-east-1:123456789012:certificate/local".to_owned(),
             ),
-            ("HostedZoneId", "ZLOCAL"),
+            ("HostedZoneId", "ZLOCAL".to_owned()),
+            (
+                "DatabaseAdminSecretId",
+                format!("taskifai/{environment}/platform/database-admin"),
+            ),
+            (
+                "TenantUrlFormat",
+                format!("http://{{subdomain}}.localhost:{gateway_port}"),
+            ),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|(k, v)| (k.to_owned(), v))
         .collect();
         Self {
             prefix: prefix.into(),
@@ -196,6 +211,22 @@ pub async fn deploy(
     let s3 = shared::aws::s3_client(sdk);
     for id in template.ids_of_type("AWS::S3::Bucket") {
         create_bucket(&s3, &resolver, id, &template.resources[id].properties).await?;
+    }
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    for id in template.ids_of_type("AWS::SES::EmailIdentity") {
+        let identity = resolver.resolve(&template.resources[id].properties["EmailIdentity"])?;
+        match ses
+            .create_email_identity()
+            .email_identity(&identity)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_already_exists_exception()) => {}
+            Err(e) => return Err(e).with_context(|| format!("creating mail identity {identity}")),
+        }
     }
     Ok(Deployed { resolver })
 }
@@ -396,6 +427,42 @@ async fn create_bucket(
         .await
         .with_context(|| format!("configuring notifications of {name}"))?;
     Ok(())
+}
+
+/// Stores the PostgreSQL admin credentials (from a `postgres://user:pw@host:port/db` URL) in
+/// the secret the template's `DatabaseAdminSecretId` names, as an operator would on AWS.
+pub async fn put_database_admin_secret(
+    deployed: &Deployed,
+    sdk: &aws_config::SdkConfig,
+    url: &str,
+) -> Result<String> {
+    let name = deployed
+        .resolver
+        .parameters
+        .get("DatabaseAdminSecretId")
+        .cloned()
+        .ok_or_else(|| anyhow!("the template has no DatabaseAdminSecretId parameter"))?;
+    let config: tokio_postgres::Config = url
+        .parse()
+        .context("DATABASE_ADMIN_URL is not a PostgreSQL URL")?;
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".into(),
+    };
+    let value = serde_json::json!({
+        "host": host,
+        "port": config.get_ports().first().copied().unwrap_or(5432),
+        "username": config.get_user().unwrap_or("postgres"),
+        "password": String::from_utf8_lossy(config.get_password().unwrap_or_default()),
+        "dbname": config.get_dbname().unwrap_or("postgres"),
+    });
+    use shared::secrets::SecretStore;
+    let store = shared::secrets::AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk));
+    store
+        .put(&name, &secrecy::SecretString::from(value.to_string()))
+        .await
+        .context("storing the database admin secret")?;
+    Ok(name)
 }
 
 /// Deletes what `deploy` created (tests clean up after themselves).

@@ -1,0 +1,184 @@
+//! Platform administrators: accounts in the registry (argon2id), `POST /admin/login` tokens
+//! signed with the platform key ring kept in Secrets Manager, with an audience no tenant token
+//! carries. Every `/admin/*` route verifies that token.
+
+use chrono::Utc;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+use crate::email::Email;
+use crate::error::ApiError;
+use crate::password::{burn_verification, hash_password, validate_new_password, verify_password};
+use crate::registry::{AdminRecord, Put, Registry};
+use crate::secrets::{SecretStore, get_or_create_json, platform_secret_name};
+use crate::tokens::{Expectations, KeyRing, SigningKey, issue, verify};
+
+/// The audience of platform-admin tokens; tenant tokens never carry it.
+pub const PLATFORM_AUDIENCE: &str = "taskifai-platform-admin";
+/// How long an admin token lives.
+pub const TOKEN_TTL_SECONDS: i64 = 3600;
+
+/// Claims of a platform-admin token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminClaims {
+    pub sub: String,
+    pub role: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+/// Issues and checks platform-admin tokens.
+pub struct AdminAuth<S> {
+    registry: Registry,
+    secrets: S,
+    key_ring_name: String,
+    issuer: String,
+    keys: OnceCell<KeyRing>,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        http::StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "email or password is wrong",
+    )
+}
+
+impl<S: SecretStore> AdminAuth<S> {
+    /// `issuer` is the admin API's URL (`https://api.<domain>`).
+    pub fn new(
+        registry: Registry,
+        secrets: S,
+        secrets_prefix: &str,
+        issuer: impl Into<String>,
+    ) -> Self {
+        Self {
+            registry,
+            secrets,
+            key_ring_name: platform_secret_name(secrets_prefix, "admin-signing-keys"),
+            issuer: issuer.into(),
+            keys: OnceCell::new(),
+        }
+    }
+
+    /// The platform key ring, created on first use and cached for the container's life.
+    async fn keys(&self) -> Result<&KeyRing, ApiError> {
+        self.keys
+            .get_or_try_init(|| async {
+                get_or_create_json(&self.secrets, &self.key_ring_name, || KeyRing {
+                    keys: vec![SigningKey::generate()],
+                })
+                .await
+                .map_err(|e| ApiError::internal(&e))
+            })
+            .await
+    }
+
+    /// Creates a platform admin (the CLI's bootstrap); `false` if the email already exists.
+    pub async fn create_admin(
+        &self,
+        email: &Email,
+        password: &SecretString,
+    ) -> Result<bool, ApiError> {
+        use secrecy::ExposeSecret;
+        validate_new_password(password.expose_secret())
+            .map_err(|e| ApiError::bad_request("weak_password", e.to_string()))?;
+        let hash = hash_password(password).map_err(|e| ApiError::internal(&e))?;
+        let record = AdminRecord {
+            email: email.to_string(),
+            password_hash: hash,
+            created_at: Utc::now(),
+        };
+        match self
+            .registry
+            .create_admin(&record)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+        {
+            Put::Created => Ok(true),
+            Put::Exists(_) => Ok(false),
+        }
+    }
+
+    /// Email + password → a signed token. Unknown emails cost as much as wrong passwords.
+    pub async fn login(&self, email: &str, password: &SecretString) -> Result<String, ApiError> {
+        let Ok(email) = Email::parse(email) else {
+            burn_verification(password);
+            return Err(invalid_credentials());
+        };
+        let admin = self
+            .registry
+            .get_admin(email.as_str())
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        let Some(admin) = admin else {
+            burn_verification(password);
+            return Err(invalid_credentials());
+        };
+        if !verify_password(password, &admin.password_hash) {
+            return Err(invalid_credentials());
+        }
+        let keys = self.keys().await?;
+        let key = keys
+            .current()
+            .ok_or_else(|| ApiError::internal(&std::io::Error::other("no platform signing key")))?;
+        let now = Utc::now().timestamp();
+        let claims = AdminClaims {
+            sub: admin.email,
+            role: "platform_admin".into(),
+            iat: now,
+            exp: now + TOKEN_TTL_SECONDS,
+            iss: self.issuer.clone(),
+            aud: PLATFORM_AUDIENCE.into(),
+        };
+        issue(key, &claims).map_err(|e| ApiError::internal(&e))
+    }
+
+    /// Checks `Authorization: Bearer <token>`.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<AdminClaims, ApiError> {
+        let token = bearer_token(authorization)?;
+        let keys = self.keys().await?;
+        let expect = Expectations {
+            issuer: self.issuer.clone(),
+            audience: PLATFORM_AUDIENCE.into(),
+            leeway_seconds: 30,
+        };
+        let claims: AdminClaims = verify(token, keys, &expect).map_err(|e| {
+            tracing::info!(reason = %e, "admin token rejected");
+            ApiError::new(
+                http::StatusCode::UNAUTHORIZED,
+                e.code(),
+                "the token is missing, invalid or expired",
+            )
+        })?;
+        if claims.role != "platform_admin" {
+            return Err(ApiError::new(
+                http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "platform administrators only",
+            ));
+        }
+        Ok(claims)
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ApiError> {
+    authorization
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 8192)
+        .ok_or_else(|| {
+            ApiError::new(
+                http::StatusCode::UNAUTHORIZED,
+                "missing_token",
+                "send Authorization: Bearer <token>",
+            )
+        })
+}

@@ -1,0 +1,330 @@
+//! The rest of the tenant lifecycle: read, list, suspend, activate, delete (export first, then
+//! drop everything; safe to retry) and bring every tenant database to the latest schema.
+
+use chrono::Utc;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::audit::{AuditEvent, Outcome};
+use crate::error::ErrorChain;
+use crate::mail::Mailer;
+use crate::migrations::MIGRATIONS;
+use crate::provisioning::{ControlPlane, ControlPlaneError};
+use crate::registry::{Page, TenantRecord, TenantStatus};
+use crate::secrets::SecretStore;
+use crate::tenant_db::TenantDbNames;
+
+/// One table written to the archive before a delete.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ArchivedTable {
+    pub table: String,
+    pub rows: u64,
+    pub key: String,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeleteReport {
+    pub tenant_id: Uuid,
+    pub archive_prefix: String,
+    pub tables: Vec<ArchivedTable>,
+}
+
+/// One tenant's result in a migrate-all run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantMigration {
+    pub tenant_id: Uuid,
+    pub subdomain: String,
+    pub from: i32,
+    pub to: i32,
+    pub applied: Vec<i32>,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A migrate-all run.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationRun {
+    pub latest_version: i32,
+    pub template: TemplateMigration,
+    pub tenants: Vec<TenantMigration>,
+    pub migrated: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateMigration {
+    pub from: i32,
+    pub to: i32,
+    pub applied: Vec<i32>,
+}
+
+impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
+    pub async fn get_tenant(&self, id: &Uuid) -> Result<TenantRecord, ControlPlaneError> {
+        self.registry
+            .get_tenant(id)
+            .await?
+            .ok_or(ControlPlaneError::NotFound(*id))
+    }
+
+    pub async fn list_tenants(
+        &self,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<TenantRecord>, ControlPlaneError> {
+        Ok(self.registry.list_tenants(limit, cursor).await?)
+    }
+
+    /// Active → suspended (a suspended tenant's hosts answer 403). Idempotent.
+    pub async fn suspend(&self, id: &Uuid, actor: &str) -> Result<TenantRecord, ControlPlaneError> {
+        self.set_status(
+            id,
+            actor,
+            TenantStatus::Suspended,
+            TenantStatus::Active,
+            "suspend",
+        )
+        .await
+    }
+
+    /// Suspended → active. Idempotent.
+    pub async fn activate(
+        &self,
+        id: &Uuid,
+        actor: &str,
+    ) -> Result<TenantRecord, ControlPlaneError> {
+        self.set_status(
+            id,
+            actor,
+            TenantStatus::Active,
+            TenantStatus::Suspended,
+            "activate",
+        )
+        .await
+    }
+
+    async fn set_status(
+        &self,
+        id: &Uuid,
+        actor: &str,
+        to: TenantStatus,
+        from: TenantStatus,
+        action: &'static str,
+    ) -> Result<TenantRecord, ControlPlaneError> {
+        let mut tenant = self.get_tenant(id).await?;
+        if tenant.status == to {
+            return Ok(tenant);
+        }
+        if tenant.status != from {
+            return Err(ControlPlaneError::InvalidState {
+                tenant_id: *id,
+                status: tenant.status,
+                action,
+            });
+        }
+        tenant.status = to;
+        tenant.updated_at = Utc::now();
+        self.registry.put_tenant(&tenant).await?;
+        self.audit
+            .record(&AuditEvent::new(
+                actor,
+                format!("tenant.{action}"),
+                Some(*id),
+                Outcome::Success,
+            ))
+            .await?;
+        Ok(tenant)
+    }
+
+    /// Exports every table to `archive/<tenant>/<time>/`, then drops the database, role, secret,
+    /// memberships, claim and record. A retry continues where a failed run stopped.
+    pub async fn delete_tenant(
+        &self,
+        id: &Uuid,
+        actor: &str,
+    ) -> Result<DeleteReport, ControlPlaneError> {
+        let mut tenant = self.get_tenant(id).await?;
+        if matches!(tenant.status, TenantStatus::Provisioning)
+            && Utc::now() - tenant.updated_at < chrono::Duration::seconds(60)
+        {
+            return Err(ControlPlaneError::InProgress(*id));
+        }
+        if tenant.status != TenantStatus::Deleting {
+            tenant.status = TenantStatus::Deleting;
+            tenant.updated_at = Utc::now();
+            self.registry.put_tenant(&tenant).await?;
+        }
+        let result = self.delete_steps(&tenant).await;
+        let event = AuditEvent::new(
+            actor,
+            "tenant.delete",
+            Some(*id),
+            if result.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+        );
+        let event = match &result {
+            Ok(r) => event.with_detail(format!(
+                "{} tables archived under {}",
+                r.tables.len(),
+                r.archive_prefix
+            )),
+            Err(e) => event.with_detail(ErrorChain(e).to_string()),
+        };
+        self.audit.record_best_effort(&event).await;
+        result
+    }
+
+    async fn delete_steps(&self, tenant: &TenantRecord) -> Result<DeleteReport, ControlPlaneError> {
+        let names = TenantDbNames::for_tenant(&tenant.tenant_id);
+        let prefix = format!(
+            "archive/{}/{}",
+            tenant.tenant_id,
+            Utc::now().format("%Y%m%dT%H%M%SZ")
+        );
+        let mut tables = Vec::new();
+        let step = |what: &'static str| {
+            move |e: Box<dyn std::error::Error + Send + Sync>| {
+                ControlPlaneError::Step(what.into(), e)
+            }
+        };
+        if self
+            .db
+            .database_exists(&names.database)
+            .await
+            .map_err(|e| step("checking the database")(e.into()))?
+        {
+            let exports = self
+                .db
+                .export_tables(&names)
+                .await
+                .map_err(|e| step("exporting tables")(e.into()))?;
+            for export in exports {
+                let key = format!("{prefix}/{}.csv", export.table);
+                self.archive
+                    .put_object()
+                    .bucket(&self.settings.uploads_bucket)
+                    .key(&key)
+                    .content_type("text/csv")
+                    .body(export.csv.to_vec().into())
+                    .send()
+                    .await
+                    .map_err(|e| step("archiving a table")(e.into()))?;
+                tables.push(ArchivedTable {
+                    table: export.table,
+                    rows: export.rows,
+                    key,
+                });
+            }
+        }
+        self.db
+            .drop_tenant_database(&names)
+            .await
+            .map_err(|e| step("dropping the database")(e.into()))?;
+        self.secrets
+            .delete(&tenant.secret_id)
+            .await
+            .map_err(|e| step("deleting the secret")(e.into()))?;
+        for m in self
+            .registry
+            .memberships_of_tenant(&tenant.tenant_id)
+            .await?
+        {
+            self.registry
+                .delete_membership(&m.email, &tenant.tenant_id)
+                .await?;
+        }
+        self.registry
+            .release_subdomain(&tenant.subdomain, &tenant.tenant_id)
+            .await?;
+        self.registry
+            .release_idempotency_key(&tenant.idempotency_key)
+            .await?;
+        self.registry.delete_tenant(&tenant.tenant_id).await?;
+        Ok(DeleteReport {
+            tenant_id: tenant.tenant_id,
+            archive_prefix: prefix,
+            tables,
+        })
+    }
+
+    /// Brings the template, then every active or suspended tenant, to the latest schema, one
+    /// tenant at a time; a failing tenant is reported and the run goes on.
+    pub async fn migrate_all(&self, actor: &str) -> Result<MigrationRun, ControlPlaneError> {
+        let template = self
+            .db
+            .ensure_template(MIGRATIONS)
+            .await
+            .map_err(|e| ControlPlaneError::Step("migrating the template".into(), e.into()))?;
+        let mut tenants = Vec::new();
+        for mut tenant in self.registry.all_tenants().await? {
+            if !matches!(
+                tenant.status,
+                TenantStatus::Active | TenantStatus::Suspended
+            ) {
+                continue;
+            }
+            let names = TenantDbNames::for_tenant(&tenant.tenant_id);
+            let result = self.db.migrate_tenant(&names, MIGRATIONS).await;
+            let entry = match result {
+                Ok(report) => {
+                    if tenant.schema_version != report.to {
+                        tenant.schema_version = report.to;
+                        tenant.updated_at = Utc::now();
+                        self.registry.put_tenant(&tenant).await?;
+                    }
+                    TenantMigration {
+                        tenant_id: tenant.tenant_id,
+                        subdomain: tenant.subdomain.clone(),
+                        from: report.from,
+                        to: report.to,
+                        applied: report.applied,
+                        status: "ok",
+                        error: None,
+                    }
+                }
+                Err(e) => TenantMigration {
+                    tenant_id: tenant.tenant_id,
+                    subdomain: tenant.subdomain.clone(),
+                    from: tenant.schema_version,
+                    to: tenant.schema_version,
+                    applied: Vec::new(),
+                    status: "failed",
+                    error: Some(ErrorChain(&e).to_string()),
+                },
+            };
+            tenants.push(entry);
+        }
+        let failed = tenants.iter().filter(|t| t.status == "failed").count();
+        let run = MigrationRun {
+            latest_version: crate::migrations::latest_version(),
+            template: TemplateMigration {
+                from: template.from,
+                to: template.to,
+                applied: template.applied,
+            },
+            migrated: tenants.len() - failed,
+            failed,
+            tenants,
+        };
+        self.audit
+            .record_best_effort(
+                &AuditEvent::new(
+                    actor,
+                    "migrations.run",
+                    None,
+                    if failed == 0 {
+                        Outcome::Success
+                    } else {
+                        Outcome::Failure
+                    },
+                )
+                .with_detail(format!("{} migrated, {} failed", run.migrated, run.failed)),
+            )
+            .await;
+        Ok(run)
+    }
+}

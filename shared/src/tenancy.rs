@@ -1,0 +1,169 @@
+//! Which tenant a request is for (DESIGN §4 step 3): the host's subdomain looked up in the
+//! registry through a short-lived per-container cache, so a suspension bites within the TTL.
+//! Unknown → 404, not active → 403.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::config::{ConfigError, DomainConfig, Env};
+use crate::error::ApiError;
+use crate::host::HostKind;
+use crate::registry::{Registry, TenantRecord, TenantStatus};
+use crate::subdomain::Subdomain;
+
+/// Registry lookups are cached this long unless `REGISTRY_CACHE_TTL_SECONDS` says otherwise.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
+
+/// Subdomain → tenant, cached.
+pub struct TenantDirectory {
+    registry: Registry,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Instant, Option<TenantRecord>)>>,
+    lookups: std::sync::atomic::AtomicU64,
+}
+
+/// The tenant a request resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedTenant {
+    pub tenant_id: Uuid,
+    pub subdomain: Subdomain,
+    pub record: TenantRecord,
+}
+
+impl TenantDirectory {
+    pub fn new(registry: Registry, ttl: Duration) -> Self {
+        Self {
+            registry,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+            lookups: Default::default(),
+        }
+    }
+
+    /// From `REGISTRY_TABLE` and `REGISTRY_CACHE_TTL_SECONDS` (default 5).
+    pub fn from_env<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, ConfigError> {
+        let ttl = match env.optional("REGISTRY_CACHE_TTL_SECONDS") {
+            None => DEFAULT_TTL,
+            Some(raw) => Duration::from_secs(raw.parse().map_err(|_| ConfigError::Invalid {
+                name: "REGISTRY_CACHE_TTL_SECONDS",
+                reason: format!("{raw:?} is not a number of seconds"),
+            })?),
+        };
+        let registry = Registry::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            env.required("REGISTRY_TABLE")?,
+        );
+        Ok(Self::new(registry, ttl))
+    }
+
+    /// Registry reads so far (benchmarks check that warm requests make none).
+    pub fn registry_lookups(&self) -> u64 {
+        self.lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The active tenant living at `subdomain`.
+    pub async fn resolve(&self, subdomain: &Subdomain) -> Result<ResolvedTenant, ApiError> {
+        let cached = self.cache.lock().ok().and_then(|c| {
+            c.get(subdomain.as_str())
+                .filter(|(at, _)| at.elapsed() < self.ttl)
+                .map(|(_, r)| r.clone())
+        });
+        let record = match cached {
+            Some(record) => record,
+            None => {
+                self.lookups
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let record = self
+                    .registry
+                    .tenant_by_subdomain(subdomain.as_str())
+                    .await
+                    .map_err(|e| ApiError::internal(&e))?;
+                if let Ok(mut cache) = self.cache.lock() {
+                    cache.insert(
+                        subdomain.as_str().to_owned(),
+                        (Instant::now(), record.clone()),
+                    );
+                }
+                record
+            }
+        };
+        let Some(record) = record else {
+            return Err(ApiError::not_found(
+                "tenant_not_found",
+                "no tenant lives at this address",
+            ));
+        };
+        match record.status {
+            TenantStatus::Active => {}
+            TenantStatus::Suspended => {
+                return Err(ApiError::new(
+                    http::StatusCode::FORBIDDEN,
+                    "tenant_suspended",
+                    "this tenant is suspended",
+                ));
+            }
+            _ => {
+                return Err(ApiError::new(
+                    http::StatusCode::FORBIDDEN,
+                    "tenant_unavailable",
+                    "this tenant is not available",
+                ));
+            }
+        }
+        tracing::Span::current().record("tenant_id", tracing::field::display(record.tenant_id));
+        Ok(ResolvedTenant {
+            tenant_id: record.tenant_id,
+            subdomain: subdomain.clone(),
+            record,
+        })
+    }
+}
+
+/// What every tenant-host function starts from: the domain rules and the tenant directory.
+pub struct TenantHost {
+    pub domain: DomainConfig,
+    pub directory: TenantDirectory,
+}
+
+impl TenantHost {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            domain: DomainConfig::from_env(env)?,
+            directory: TenantDirectory::from_env(env, sdk)?,
+        })
+    }
+
+    /// Host → validated subdomain → active tenant.
+    pub async fn resolve(
+        &self,
+        req: &lambda_http::Request,
+    ) -> Result<(HostKind, ResolvedTenant), ApiError> {
+        let host = crate::http::expect_host(req, &self.domain, crate::http::Surface::Tenant)?;
+        let HostKind::Tenant(subdomain) = &host else {
+            return Err(crate::http::route_not_found());
+        };
+        let tenant = self.directory.resolve(subdomain).await?;
+        Ok((host, tenant))
+    }
+
+    /// `GET …/health` on a tenant host: the resolved tenant's id.
+    pub async fn health(
+        &self,
+        req: &lambda_http::Request,
+        function: &'static str,
+    ) -> Result<lambda_http::Response<lambda_http::Body>, ApiError> {
+        let (host, tenant) = self.resolve(req).await?;
+        let mut health = crate::http::Health::new(function, &host);
+        health.tenant_id = Some(tenant.tenant_id.to_string());
+        crate::http::health_response(req, health)
+    }
+}
