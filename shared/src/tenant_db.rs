@@ -69,7 +69,7 @@ pub enum TenantDbError {
         #[source]
         source: MigrationError,
     },
-    #[error("tenant database query failed")]
+    #[error("database query failed")]
     Postgres(#[from] tokio_postgres::Error),
 }
 
@@ -203,8 +203,12 @@ impl DbAdmin {
         run(&admin.client, &sql, "grant role", &owner).await?;
         if !database_exists(&admin.client, template).await? {
             // Owned by the admin, not by the owner role: REASSIGN OWNED in each clone must not
-            // carry the clone's database itself along.
-            let sql = format!("create database {}", quote_ident(template));
+            // carry the clone's database itself along. From template0: nothing a cluster added
+            // to template1 ends up in every tenant.
+            let sql = format!(
+                "create database {} template template0 encoding 'UTF8'",
+                quote_ident(template)
+            );
             run(&admin.client, &sql, "create database", template).await?;
         }
         let sql = format!(

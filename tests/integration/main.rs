@@ -11,3 +11,4 @@ mod pipeline;
 mod provisioning;
 mod secrets;
 mod tenant_db;
+mod tenantctl;

@@ -222,7 +222,9 @@ async fn the_tenant_role_reaches_only_its_own_database() {
             .get::<_, i64>(0),
         1
     );
-    let err = other.err().expect("A must not connect to B's database");
+    let Err(err) = other else {
+        panic!("A must not connect to B's database")
+    };
     let code = err.as_db_error().map(|e| e.code().clone());
     assert_eq!(
         code,
@@ -403,9 +405,7 @@ async fn bad_input_gets_clear_errors_and_stores_nothing() {
         let res = app
             .admin(
                 method,
-                &format!("/admin/tenants/{}/{path}", Uuid::new_v4())
-                    .trim_end_matches('/')
-                    .to_owned(),
+                format!("/admin/tenants/{}/{path}", Uuid::new_v4()).trim_end_matches('/'),
                 &token,
             )
             .send()

@@ -85,7 +85,9 @@ async fn main() -> Result<()> {
     }
     std::fs::create_dir_all(&cli.state_dir)?;
     let env_file = cli.state_dir.join("functions.env");
-    let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    // Single-quoted: values hold spaces, <>, {} (MAIL_FROM, TENANT_URL_FORMAT) and must not be
+    // expanded by dotenv readers.
+    let text: String = env.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect();
     std::fs::write(&env_file, text)?;
     println!("resources on the emulator:");
     for (id, p) in &deployed.resolver.resources {
@@ -180,8 +182,10 @@ async fn main() -> Result<()> {
     }
     println!("  functions (cargo lambda watch Invoke API): http://127.0.0.1:{functions_port}");
 
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("stopping"),
+        _ = terminate.recv() => println!("stopping"),
         status = watch.wait() => println!("cargo lambda watch exited: {status:?}"),
     }
     if let Some(pid) = watch.id() {
