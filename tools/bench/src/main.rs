@@ -1,0 +1,99 @@
+//! `bench`: how long provisioning a tenant takes, and where the time goes. Creates its own stack
+//! on the AWS emulator and its own template database, provisions tenants through
+//! `ControlPlane::provision` and compares them with a bare `CREATE DATABASE … TEMPLATE`; with
+//! `--scale`, many tenants and the registry / migrate-all paths over them. Removes everything it
+//! created unless `--keep`. Run it through `scripts/bench.sh` (`make bench`).
+
+mod concurrent;
+mod measure;
+mod platform;
+mod report;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::platform::Platform;
+use crate::report::Report;
+
+#[derive(Parser)]
+#[command(about = "Provisioning benchmark on the local stack (PostgreSQL + AWS emulator)")]
+struct Args {
+    /// Tenants provisioned one after another (0 skips this part).
+    #[arg(long, default_value_t = 20)]
+    tenants: usize,
+    /// Also provision this many tenants concurrently, then time lookups, listing, migrate-all.
+    #[arg(long)]
+    scale: Option<usize>,
+    /// Provisionings (and cleanup drops) at a time in the scale run.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Registry lookups by subdomain in the scale run.
+    #[arg(long, default_value_t = 200)]
+    lookups: usize,
+    /// Leave the databases, template and stack in place.
+    #[arg(long)]
+    keep: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Stack prefix (default: bench-<random>).
+    #[arg(long)]
+    prefix: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    eprintln!("bench: deploying a stack on the emulator");
+    let platform = Platform::start(args.prefix.clone()).await?;
+    let mut report = Report {
+        stack: platform.prefix.clone(),
+        template_db: platform.plane.db.template_db().to_owned(),
+        template_ready: Default::default(),
+        facts: platform.facts().await?,
+        sequential: None,
+        scale: None,
+        cleanup: None,
+    };
+    let measured = measure(&args, &platform, &mut report).await;
+    print!("{}", report.human());
+    if args.keep {
+        println!(
+            "\nkept: stack {}, template {}, every tenant database",
+            platform.prefix, report.template_db
+        );
+    } else {
+        eprintln!("bench: cleaning up");
+        let cleanup = platform.clean_up(args.concurrency).await;
+        report.cleanup = Some(cleanup);
+        print!("{}", report.cleanup_text());
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report.json())?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        println!("figures: {}", path.display());
+    }
+    measured
+}
+
+async fn measure(args: &Args, platform: &Platform, report: &mut Report) -> Result<()> {
+    let started = Instant::now();
+    platform.plane.ensure_template().await?;
+    report.template_ready = started.elapsed();
+    if args.tenants > 0 {
+        eprintln!("bench: {} tenants, one at a time", args.tenants);
+        report.sequential = Some(measure::sequential(platform, args.tenants).await?);
+    }
+    if let Some(n) = args.scale {
+        eprintln!(
+            "bench: scale run, {n} tenants, {} at a time",
+            args.concurrency
+        );
+        report.scale = Some(measure::scale(platform, n, args.concurrency, args.lookups).await?);
+    }
+    Ok(())
+}
