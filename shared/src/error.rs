@@ -16,6 +16,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// For people; never carries internal details.
     pub message: String,
+    /// Seconds, sent as `Retry-After` (throttling).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -24,7 +26,27 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        let mut err = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "too many attempts; try again later",
+        );
+        err.retry_after = Some(retry_after_seconds.max(1));
+        err
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {

@@ -80,7 +80,12 @@ pub fn json_response<T: Serialize>(status: http::StatusCode, value: &T) -> Respo
 
 /// The JSON error response for `err`.
 pub fn error_response(err: &ApiError) -> Response<Body> {
-    response(err.status, err.body().to_string())
+    let mut res = response(err.status, err.body().to_string());
+    if let Some(seconds) = err.retry_after {
+        res.headers_mut()
+            .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+    }
+    res
 }
 
 /// Turns a handler result into the response Lambda returns.
@@ -198,4 +203,58 @@ pub fn health_response(req: &Request, health: Health) -> Result<Response<Body>, 
 /// The 404 for a path no route serves.
 pub fn route_not_found() -> ApiError {
     ApiError::not_found("route_not_found", "no such route on this host")
+}
+
+/// Largest JSON body a route accepts.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// The request body as `T`; any malformed, oversized or mistyped body is a 400/413.
+pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_JSON_BODY {
+        return Err(ApiError::new(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the body is over 64 KiB",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the body is not the expected JSON: {e}"),
+        )
+    })
+}
+
+/// A request header as text.
+pub fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A query-string parameter.
+pub fn query(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_owned)
+}
+
+/// `?limit=` (1–200, default 50) and `?cursor=`.
+pub fn paging(req: &Request) -> Result<(i32, Option<String>), ApiError> {
+    let limit = match query(req, "limit") {
+        None => 50,
+        Some(raw) => raw
+            .parse::<i32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1-200"))?,
+    };
+    Ok((limit, query(req, "cursor")))
+}
+
+/// The client's address as API Gateway saw it.
+pub fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
 }

@@ -19,7 +19,11 @@ pub mod secrets;
 pub mod subdomain;
 pub mod telemetry;
 pub mod tenancy;
+pub mod tenant_auth;
+pub mod tenant_context;
 pub mod tenant_db;
+pub mod tenant_users;
+pub mod throttle;
 pub mod tokens;
 pub mod upload_event;
 

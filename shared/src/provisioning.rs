@@ -272,10 +272,9 @@ pub struct ControlPlaneSettings {
 
 impl ControlPlaneSettings {
     pub fn access_url(&self, subdomain: &str) -> String {
-        self.tenant_url_format
-            .replace("{subdomain}", subdomain)
-            .replace("{root_domain}", &self.domain.root_domain)
+        crate::tenancy::format_tenant_url(&self.tenant_url_format, subdomain, &self.domain.root_domain)
     }
+
 }
 
 /// A finished (or replayed) provisioning.
@@ -414,6 +413,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             idempotency_key: idempotency_key.to_owned(),
             created_at: existing.as_ref().map_or(now, |t| t.created_at),
             updated_at: now,
+            // A resumed run writes a new secret: containers must not keep the old one.
+            keys_version: existing.as_ref().map_or(0, |t| t.keys_version + 1),
         };
         let mut carry = Carry::default();
         let mut outcome = self
@@ -800,9 +801,7 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
     let domain = DomainConfig::from_env(env)?;
     let secrets_prefix = env.required("SECRETS_PREFIX")?;
     let settings = ControlPlaneSettings {
-        tenant_url_format: env
-            .optional("TENANT_URL_FORMAT")
-            .unwrap_or_else(|| "https://{subdomain}.{root_domain}".into()),
+        tenant_url_format: crate::tenancy::tenant_url_format(env),
         uploads_bucket: env.required("UPLOADS_BUCKET")?,
         secrets_prefix: secrets_prefix.clone(),
         domain,

@@ -121,6 +121,10 @@ pub struct TenantRecord {
     pub idempotency_key: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped whenever the tenant's signing keys change, so every container refetches the
+    /// secret within the registry cache TTL (a revocation bites at once, not in 15 minutes).
+    #[serde(default)]
+    pub keys_version: u32,
 }
 
 /// Email → tenant, for discovery.
@@ -607,6 +611,116 @@ impl Registry {
     /// Forgets a counter (a successful login resets its email's failures).
     pub async fn reset_counter(&self, scope: &str, subject: &str) -> Result<(), RegistryError> {
         self.delete(keys::counter(scope, subject)).await
+    }
+
+    /// A counter's hits and window end, without adding to it; `None` when it has no window open
+    /// at `now` (never bumped, reset, or its window ended).
+    pub async fn read_counter(
+        &self,
+        scope: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(i64, DateTime<Utc>)>, RegistryError> {
+        let (pk, sk) = keys::counter(scope, subject);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(aws("read counter"))?;
+        let Some(attrs) = out.item else {
+            return Ok(None);
+        };
+        let num = |k: &str| {
+            attrs
+                .get(k)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<i64>().ok())
+        };
+        let until = num("expires_at").and_then(|t| DateTime::from_timestamp(t, 0));
+        Ok(match (num("hits"), until) {
+            (Some(hits), Some(until)) if until > now => Some((hits, until)),
+            _ => None,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ compare-and-set on tenants
+
+impl Registry {
+    /// The tenant record with its stored form, to change it with [`Registry::replace_tenant`]
+    /// without losing a concurrent write (a suspension, say).
+    pub async fn get_tenant_for_update(
+        &self,
+        id: &Uuid,
+    ) -> Result<Option<(TenantRecord, String)>, RegistryError> {
+        let (pk, sk) = keys::tenant(id);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(aws("get tenant for update"))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let record = Self::decode(&item)?;
+        let stored = item
+            .get("data")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        Ok(Some((record, stored)))
+    }
+
+    /// Writes `t` (as [`Registry::put_tenant`] does) only if the stored record is still
+    /// `expected`, the form [`Registry::get_tenant_for_update`] returned. False when it changed
+    /// (or vanished) in between: read again and retry.
+    pub async fn replace_tenant(
+        &self,
+        t: &TenantRecord,
+        expected: &str,
+    ) -> Result<bool, RegistryError> {
+        let mut item = Self::item(keys::tenant(&t.tenant_id), t);
+        item.insert("status".into(), s(t.status.as_str()));
+        item.insert("gsi1pk".into(), s(keys::TENANTS_INDEX));
+        item.insert(
+            "gsi1sk".into(),
+            s(format!(
+                "{}#{}",
+                t.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+                t.tenant_id
+            )),
+        );
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            // `data` is a DynamoDB reserved word.
+            .condition_expression("#data = :expected")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_values(":expected", s(expected))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws("replace tenant")(e)),
+        }
     }
 }
 

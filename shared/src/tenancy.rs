@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::config::{ConfigError, DomainConfig, Env};
+use crate::config::{ConfigError, Env};
 use crate::error::ApiError;
-use crate::host::HostKind;
 use crate::registry::{Registry, TenantRecord, TenantStatus};
 use crate::subdomain::Subdomain;
 
@@ -125,45 +124,15 @@ impl TenantDirectory {
     }
 }
 
-/// What every tenant-host function starts from: the domain rules and the tenant directory.
-pub struct TenantHost {
-    pub domain: DomainConfig,
-    pub directory: TenantDirectory,
+/// How tenant URLs are written: `TENANT_URL_FORMAT`, default `https://{subdomain}.{root_domain}`.
+pub fn tenant_url_format<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> String {
+    env.optional("TENANT_URL_FORMAT")
+        .unwrap_or_else(|| "https://{subdomain}.{root_domain}".into())
 }
 
-impl TenantHost {
-    pub fn from_env<F: Fn(&str) -> Option<String>>(
-        env: &Env<F>,
-        sdk: &aws_config::SdkConfig,
-    ) -> Result<Self, ConfigError> {
-        Ok(Self {
-            domain: DomainConfig::from_env(env)?,
-            directory: TenantDirectory::from_env(env, sdk)?,
-        })
-    }
-
-    /// Host → validated subdomain → active tenant.
-    pub async fn resolve(
-        &self,
-        req: &lambda_http::Request,
-    ) -> Result<(HostKind, ResolvedTenant), ApiError> {
-        let host = crate::http::expect_host(req, &self.domain, crate::http::Surface::Tenant)?;
-        let HostKind::Tenant(subdomain) = &host else {
-            return Err(crate::http::route_not_found());
-        };
-        let tenant = self.directory.resolve(subdomain).await?;
-        Ok((host, tenant))
-    }
-
-    /// `GET …/health` on a tenant host: the resolved tenant's id.
-    pub async fn health(
-        &self,
-        req: &lambda_http::Request,
-        function: &'static str,
-    ) -> Result<lambda_http::Response<lambda_http::Body>, ApiError> {
-        let (host, tenant) = self.resolve(req).await?;
-        let mut health = crate::http::Health::new(function, &host);
-        health.tenant_id = Some(tenant.tenant_id.to_string());
-        crate::http::health_response(req, health)
-    }
+/// A tenant's URL from the format.
+pub fn format_tenant_url(format: &str, subdomain: &str, root_domain: &str) -> String {
+    format
+        .replace("{subdomain}", subdomain)
+        .replace("{root_domain}", root_domain)
 }

@@ -34,6 +34,12 @@ async fn http_events_give_their_documented_status() {
             404,
             Some("route_not_found"),
         ),
+        (
+            "tenant-discovery",
+            "tenant-discovery/discover-invalid-email.json",
+            400,
+            Some("invalid_email"),
+        ),
         ("provisioning", "provisioning/health.json", 200, None),
         ("auth", "auth/health.json", 200, None),
         (
@@ -70,6 +76,18 @@ async fn http_events_give_their_documented_status() {
             None => assert_eq!(body["function"], function, "{file}"),
         }
     }
+    // The discovery sample asks for acme's admin, in mixed case: acme is offered.
+    let res = app
+        .functions
+        .invoke_http(
+            "tenant-discovery",
+            &event("tenant-discovery/discover-ok.json"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res["statusCode"], 200, "{res}");
+    let body: Value = serde_json::from_str(res["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["tenants"][0]["subdomain"], "acme", "{body}");
 }
 
 #[test]

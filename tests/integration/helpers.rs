@@ -47,7 +47,7 @@ impl InProcess {
         let env = env.clone();
         let env = Env(move |name: &str| env.get(name).cloned());
         Self {
-            discovery: tenant_discovery::App::new(&env).expect("tenant-discovery config"),
+            discovery: tenant_discovery::App::new(&env, sdk).expect("tenant-discovery config"),
             auth: auth::App::new(&env, sdk).expect("auth config"),
             uploads: uploads::App::new(&env, sdk).expect("uploads config"),
             analytics: analytics::App::new(&env, sdk).expect("analytics config"),

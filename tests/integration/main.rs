@@ -4,9 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod auth;
+mod auth_users;
+mod discovery;
 mod events;
 mod health;
 mod helpers;
+mod isolation;
 mod pipeline;
 mod provisioning;
 mod secrets;

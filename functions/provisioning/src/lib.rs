@@ -11,7 +11,8 @@ use shared::ApiError;
 use shared::admin_auth::AdminAuth;
 use shared::config::{ConfigError, Env};
 use shared::http::{
-    Surface, expect_host, health_route, json_response, request_path, route_not_found, serve,
+    Surface, expect_host, header, health_route, json_body, json_response, paging, query,
+    request_path, route_not_found, serve,
 };
 use shared::mail::SesMailer;
 use shared::provisioning::{ControlPlane, NewTenant, NewTenantInput, control_plane_from_env};
@@ -189,44 +190,4 @@ fn tenant_json(app: &App, t: &shared::registry::TenantRecord) -> serde_json::Val
 fn tenant_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw)
         .map_err(|_| ApiError::bad_request("invalid_tenant_id", "tenant ids are UUIDs"))
-}
-
-fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-fn query(req: &Request, name: &str) -> Option<String> {
-    use lambda_http::RequestExt;
-    req.query_string_parameters_ref()
-        .and_then(|q| q.first(name))
-        .map(str::to_owned)
-}
-
-fn paging(req: &Request) -> Result<(i32, Option<String>), ApiError> {
-    let limit = match query(req, "limit") {
-        None => 50,
-        Some(raw) => raw
-            .parse::<i32>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1-200"))?,
-    };
-    Ok((limit, query(req, "cursor")))
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
-    let bytes: &[u8] = req.body().as_ref();
-    if bytes.len() > 64 * 1024 {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the body is over 64 KiB",
-        ));
-    }
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_json",
-            format!("the body is not the expected JSON: {e}"),
-        )
-    })
 }

@@ -1,23 +1,54 @@
-//! `tenant-discovery`: central login at `app.<domain>`: finds the tenants an email belongs to.
-//! In this version it answers health checks on its host; the feature routes follow.
+//! `tenant-discovery`: the central login at `app.<domain>`. `POST /api/discover {"email"}` lists
+//! the active tenants an email belongs to, with their login URLs, so the login page can send the
+//! user to the right host. An unknown email gets the same answer shape as a known one (no account
+//! enumeration), and every request is throttled per source address and per email.
 
+use futures_util::{StreamExt, TryStreamExt, stream};
 use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use shared::ApiError;
 use shared::config::{ConfigError, DomainConfig, Env};
-use shared::http::{Surface, expect_host, health_route, serve};
+use shared::email::Email;
+use shared::http::{
+    Surface, expect_host, health_route, json_body, json_response, request_path, serve, source_ip,
+};
+use shared::registry::{Registry, TenantStatus};
+use shared::tenancy::{format_tenant_url, tenant_url_format};
+use shared::throttle::{Throttle, ThrottleKey};
+use uuid::Uuid;
 
 /// The function's name, as deployed and as reported by its health check.
 pub const NAME: &str = "tenant-discovery";
 
+/// Tenant records read at once for one discovery.
+const CONCURRENT_LOOKUPS: usize = 8;
+
 /// What the handler needs, built once per cold start.
 pub struct App {
     pub domain: DomainConfig,
+    pub registry: Registry,
+    pub throttle: Throttle,
+    /// `TENANT_URL_FORMAT`, as provisioning writes tenant URLs.
+    pub tenant_url_format: String,
 }
 
 impl App {
-    /// Reads the configuration through `env` (`Env::process()` in Lambda).
-    pub fn new<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    /// Reads the configuration through `env` (`Env::process()` in Lambda): `ROOT_DOMAIN`,
+    /// `REGISTRY_TABLE`, `TENANT_URL_FORMAT` and the throttle's limits.
+    pub fn new<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, ConfigError> {
+        let domain = DomainConfig::from_env(env)?;
+        let registry = Registry::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            env.required("REGISTRY_TABLE")?,
+        );
         Ok(Self {
-            domain: DomainConfig::from_env(env)?,
+            throttle: Throttle::from_env(env, registry.clone())?,
+            tenant_url_format: tenant_url_format(env),
+            registry,
+            domain,
         })
     }
 }
@@ -26,7 +57,106 @@ impl App {
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     serve(&req, |req| async move {
         let host = expect_host(req, &app.domain, Surface::App)?;
+        if request_path(req) == "/api/discover" {
+            if req.method() != http::Method::POST {
+                return Err(ApiError::method_not_allowed());
+            }
+            return discover(app, req).await;
+        }
         health_route(req, &host, NAME)
     })
     .await
+}
+
+/// The answer of `POST /api/discover`.
+#[derive(Debug, Serialize)]
+pub struct Discovery {
+    pub tenants: Vec<DiscoveredTenant>,
+}
+
+/// One tenant the email can sign in to.
+#[derive(Debug, Serialize)]
+pub struct DiscoveredTenant {
+    pub tenant_id: Uuid,
+    pub subdomain: String,
+    pub display_name: String,
+    pub login_url: String,
+}
+
+/// `POST /api/discover`.
+async fn discover(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let email = discover_email(req);
+    // Every request counts against its source address, malformed ones too; a valid email is
+    // also counted on its own, so spreading requests over many addresses does not help either.
+    let mut keys = vec![ThrottleKey::discover_ip(
+        source_ip(req).as_deref().unwrap_or("unknown"),
+    )];
+    if let Ok(email) = &email {
+        keys.push(ThrottleKey::discover_email(email));
+    }
+    app.throttle.hit(&keys).await?;
+    let tenants = active_tenants_of(app, &email?).await?;
+    tracing::info!(tenants = tenants.len(), "discovery answered");
+    Ok(json_response(http::StatusCode::OK, &Discovery { tenants }))
+}
+
+/// The email of a discovery request; the error says which of body, field or value is wrong.
+fn discover_email(req: &Request) -> Result<Email, ApiError> {
+    // A JSON object, read loosely so a missing, `null` or non-string email gets its own code.
+    let body: serde_json::Map<String, serde_json::Value> = json_body(req)?;
+    let invalid = || ApiError::bad_request("invalid_email", "email is not a valid email address");
+    match body.get("email") {
+        None | Some(serde_json::Value::Null) => Err(ApiError::bad_request(
+            "missing_field",
+            "the body needs an \"email\" field",
+        )),
+        Some(serde_json::Value::String(raw)) => Email::parse(raw).map_err(|_| invalid()),
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// The active tenants `email` belongs to, sorted by display name.
+async fn active_tenants_of(app: &App, email: &Email) -> Result<Vec<DiscoveredTenant>, ApiError> {
+    let internal = |e: shared::registry::RegistryError| ApiError::internal(&e);
+    let memberships = app
+        .registry
+        .memberships_of_email(email.as_str())
+        .await
+        .map_err(internal)?;
+    if memberships.is_empty() {
+        // An unknown email costs the same registry round trips as a known one, so response time
+        // does not tell which emails have accounts.
+        app.registry
+            .get_tenant(&Uuid::nil())
+            .await
+            .map_err(internal)?;
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = memberships.iter().map(|m| m.tenant_id).collect();
+    let records: Vec<_> = stream::iter(ids)
+        .map(|id| async move { app.registry.get_tenant(&id).await })
+        .buffered(CONCURRENT_LOOKUPS)
+        .try_collect()
+        .await
+        .map_err(internal)?;
+    let mut tenants: Vec<DiscoveredTenant> = memberships
+        .into_iter()
+        .zip(records)
+        .filter_map(|(membership, record)| {
+            // Suspended, failed, half-provisioned or deleted tenants are not offered.
+            let record = record.filter(|r| r.status == TenantStatus::Active)?;
+            Some(DiscoveredTenant {
+                tenant_id: record.tenant_id,
+                login_url: format_tenant_url(
+                    &app.tenant_url_format,
+                    &record.subdomain,
+                    &app.domain.root_domain,
+                ),
+                subdomain: record.subdomain,
+                display_name: membership.display_name,
+            })
+        })
+        .collect();
+    tenants.sort_by_cached_key(|t| (t.display_name.to_lowercase(), t.subdomain.clone()));
+    Ok(tenants)
 }

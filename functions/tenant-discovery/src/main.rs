@@ -5,7 +5,11 @@ use lambda_http::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let app = shared::config::or_exit(tenant_discovery::App::new(&shared::config::Env::process()));
+    let sdk = shared::aws::sdk_config().await;
+    let app = shared::config::or_exit(tenant_discovery::App::new(
+        &shared::config::Env::process(),
+        &sdk,
+    ));
     run(service_fn(|req| async {
         Ok::<_, std::convert::Infallible>(tenant_discovery::handle(&app, req).await)
     }))

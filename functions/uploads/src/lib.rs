@@ -4,14 +4,14 @@
 use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env};
 use shared::http::serve;
-use shared::tenancy::TenantHost;
+use shared::tenant_context::TenantContext;
 
 /// The function's name, as deployed and as reported by its health check.
 pub const NAME: &str = "uploads";
 
 /// What the handler needs, built once per cold start.
 pub struct App {
-    pub tenant: TenantHost,
+    pub tenant: TenantContext,
 }
 
 impl App {
@@ -21,7 +21,7 @@ impl App {
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
-            tenant: TenantHost::from_env(env, sdk)?,
+            tenant: TenantContext::from_env(env, sdk)?,
         })
     }
 }

@@ -21,6 +21,9 @@ pub struct Sequential {
     pub steps: Vec<(Step, Vec<Duration>)>,
     pub floor_create: Vec<Duration>,
     pub floor_drop: Vec<Duration>,
+    /// The same clone with `STRATEGY FILE_COPY` (PostgreSQL 15+; the default there is
+    /// `WAL_LOG`, which writes every block of the template through the WAL).
+    pub floor_file_copy: Vec<Duration>,
 }
 
 /// The scale run.
@@ -66,7 +69,12 @@ pub async fn sequential(platform: &Platform, n: usize) -> Result<Sequential> {
         steps: Step::ALL.iter().map(|s| (*s, Vec::new())).collect(),
         floor_create: Vec::with_capacity(n),
         floor_drop: Vec::with_capacity(n),
+        floor_file_copy: Vec::new(),
     };
+    let version: i32 = admin
+        .query_one("select current_setting('server_version_num')::int", &[])
+        .await?
+        .get(0);
     for i in 0..n {
         let request = request(plane, &format!("{}-s{i:04}", platform.tag))?;
         let done = Mutex::new(Vec::new());
@@ -105,6 +113,20 @@ pub async fn sequential(platform: &Platform, n: usize) -> Result<Sequential> {
             .await
             .context("the floor's drop database")?;
         result.floor_drop.push(started.elapsed());
+        if version >= 150_000 {
+            let started = Instant::now();
+            admin
+                .batch_execute(&format!(
+                    "create database {clone} template {template} strategy file_copy"
+                ))
+                .await
+                .context("the floor's create database (file_copy)")?;
+            result.floor_file_copy.push(started.elapsed());
+            admin
+                .batch_execute(&format!("drop database {clone}"))
+                .await
+                .context("the floor's drop database")?;
+        }
     }
     Ok(result)
 }

@@ -107,6 +107,13 @@ impl Report {
                 "floor: DROP DATABASE",
                 Summary::of(&seq.floor_drop),
             );
+            if !seq.floor_file_copy.is_empty() {
+                row(
+                    &mut out,
+                    "(comparison) .. STRATEGY FILE_COPY",
+                    Summary::of(&seq.floor_file_copy),
+                );
+            }
             let _ = writeln!(out, "  per step (from the StepEvent::Done times)");
             let mut step_means = Duration::ZERO;
             for (step, samples) in &seq.steps {
@@ -254,6 +261,7 @@ impl Report {
                 "end_to_end": summary(&seq.end_to_end),
                 "floor_create_database": summary(&seq.floor_create),
                 "floor_drop_database": summary(&seq.floor_drop),
+                "floor_create_database_file_copy": summary(&seq.floor_file_copy),
                 "steps": steps,
                 "goal": goal,
             });

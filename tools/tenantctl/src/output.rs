@@ -270,6 +270,7 @@ mod tests {
             idempotency_key: "k".into(),
             created_at: at,
             updated_at: at,
+            keys_version: 0,
         };
         let text = tenants_table(std::slice::from_ref(&tenant));
         let lines: Vec<&str> = text.lines().collect();

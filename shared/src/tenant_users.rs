@@ -1,0 +1,583 @@
+//! A tenant admin's tools: the tenant's users (list, create with a temporary password, change a
+//! role, delete), kept in step with the email→tenant memberships discovery reads, and rotation of
+//! the tenant's signing keys. A tenant always keeps at least one admin.
+
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::audit::{AuditEvent, AuditLog, Outcome};
+use crate::email::{Email, InvalidEmail};
+use crate::error::{ApiError, ErrorChain};
+use crate::password::{PasswordError, generate_password, hash_password};
+use crate::registry::{Membership, Registry, RegistryError};
+use crate::secrets::{SecretStore, SecretsError, tenant_secret_name};
+use crate::tenant_auth::{UserView, user_view};
+use crate::tenant_context::{Caller, Role, Tenant, TenantContext};
+use crate::tokens::KeyRing;
+
+/// Longest `full_name`, in characters.
+pub const MAX_FULL_NAME_LEN: usize = 255;
+/// Tries at bumping `keys_version` against concurrent writers of the tenant record.
+const REGISTRY_WRITE_TRIES: usize = 5;
+
+const USER_COLUMNS: &str =
+    "user_id, email, full_name, role, must_change_password, created_at, last_login_at";
+
+/// Why a user-management request failed; `From<UserAdminError> for ApiError` is the only HTTP
+/// mapping.
+#[derive(Debug, thiserror::Error)]
+pub enum UserAdminError {
+    #[error("{0} is required")]
+    MissingField(&'static str),
+    #[error(transparent)]
+    InvalidEmail(#[from] InvalidEmail),
+    #[error("role must be one of admin, analyst, viewer")]
+    InvalidRole,
+    #[error("full_name must be 1-{MAX_FULL_NAME_LEN} printable characters")]
+    InvalidFullName,
+    #[error("the user id is not a UUID")]
+    InvalidUserId,
+    #[error("a user with this email already exists")]
+    UserExists,
+    #[error("no such user")]
+    NotFound,
+    #[error("the tenant would be left without an admin; make another user admin first")]
+    LastAdmin,
+    #[error("you cannot delete your own account")]
+    CannotDeleteSelf,
+    /// The token still says admin, the database no longer does (demoted or deleted since).
+    #[error("your account is no longer an admin here; sign in again")]
+    NoLongerAdmin,
+    #[error("tenant database query failed")]
+    Db(#[from] tokio_postgres::Error),
+    #[error("registry request failed")]
+    Registry(#[from] RegistryError),
+    #[error("tenant secret request failed")]
+    Secrets(#[from] SecretsError),
+    /// No detail: the parser's message could quote the secret.
+    #[error("tenant secret {0} is missing or not the expected JSON")]
+    BadSecret(String),
+    #[error("hashing the temporary password failed")]
+    Hash(#[from] PasswordError),
+    #[error("a blocking task failed")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("tenant {0} is no longer in the registry")]
+    TenantGone(Uuid),
+    #[error("tenant {0}'s registry record kept changing under the key rotation")]
+    Contention(Uuid),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<UserAdminError> for ApiError {
+    fn from(err: UserAdminError) -> Self {
+        use UserAdminError as E;
+        use http::StatusCode as S;
+        let message = err.to_string();
+        match err {
+            E::MissingField(_) => ApiError::bad_request("missing_field", message),
+            E::InvalidEmail(_) => ApiError::bad_request("invalid_email", message),
+            E::InvalidRole => ApiError::bad_request("invalid_role", message),
+            E::InvalidFullName => ApiError::bad_request("invalid_full_name", message),
+            E::InvalidUserId => ApiError::bad_request("invalid_user_id", message),
+            E::UserExists => ApiError::new(S::CONFLICT, "user_exists", message),
+            E::NotFound => ApiError::not_found("user_not_found", message),
+            E::LastAdmin => ApiError::new(S::CONFLICT, "last_admin", message),
+            E::CannotDeleteSelf => ApiError::new(S::CONFLICT, "cannot_delete_self", message),
+            E::NoLongerAdmin => ApiError::forbidden("forbidden", message),
+            E::Api(e) => e,
+            e @ (E::Db(_)
+            | E::Registry(_)
+            | E::Secrets(_)
+            | E::BadSecret(_)
+            | E::Hash(_)
+            | E::Task(_)
+            | E::TenantGone(_)
+            | E::Contention(_)) => ApiError::internal(&e),
+        }
+    }
+}
+
+/// The body of `POST /api/auth/users`, before validation.
+#[derive(Debug, Default, Deserialize)]
+pub struct NewUserInput {
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub role: Option<String>,
+}
+
+/// A validated new user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub email: Email,
+    pub full_name: String,
+    pub role: Role,
+}
+
+impl NewUser {
+    /// Validates every field; the first problem is reported.
+    pub fn parse(input: NewUserInput) -> Result<Self, UserAdminError> {
+        let email = input.email.ok_or(UserAdminError::MissingField("email"))?;
+        let email = Email::parse(&email)?;
+        let full_name = input
+            .full_name
+            .ok_or(UserAdminError::MissingField("full_name"))?;
+        let full_name = full_name.trim();
+        let printable = !full_name.is_empty()
+            && full_name.chars().count() <= MAX_FULL_NAME_LEN
+            && !full_name.chars().any(char::is_control);
+        if !printable {
+            return Err(UserAdminError::InvalidFullName);
+        }
+        Ok(Self {
+            email,
+            full_name: full_name.to_owned(),
+            role: parse_role(input.role.as_deref())?,
+        })
+    }
+}
+
+/// `admin`, `analyst` or `viewer`.
+pub fn parse_role(raw: Option<&str>) -> Result<Role, UserAdminError> {
+    let raw = raw.ok_or(UserAdminError::MissingField("role"))?;
+    Role::parse(raw).ok_or(UserAdminError::InvalidRole)
+}
+
+/// A user id from a path segment.
+pub fn parse_user_id(raw: &str) -> Result<Uuid, UserAdminError> {
+    Uuid::parse_str(raw).map_err(|_| UserAdminError::InvalidUserId)
+}
+
+/// A user just created, with the password they must change at first sign-in.
+#[derive(Debug)]
+pub struct CreatedUser {
+    pub user: UserView,
+    pub temporary_password: SecretString,
+}
+
+/// What a key rotation did.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct KeyRotation {
+    /// The key that signs from now on.
+    pub kid: String,
+    /// Keys this rotation revoked: tokens they signed no longer verify.
+    pub revoked: Vec<String>,
+    /// Keys that still verify, oldest first.
+    pub active_kids: Vec<String>,
+}
+
+/// The token's role claim lives an hour; a demoted or deleted admin must lose these powers at
+/// once, so the database has the last word.
+async fn ensure_still_admin(
+    db: &tokio_postgres::Client,
+    caller: &Caller,
+) -> Result<(), UserAdminError> {
+    let role: Option<String> = db
+        .query_opt(
+            "SELECT role FROM users WHERE user_id = $1",
+            &[&caller.user_id],
+        )
+        .await?
+        .map(|row| row.get(0));
+    match role.as_deref() {
+        Some("admin") => Ok(()),
+        _ => Err(UserAdminError::NoLongerAdmin),
+    }
+}
+
+/// Distinguishes "refused by the last-admin rule" from "no such user" after a guarded write
+/// touched no row.
+async fn last_admin_or_missing(db: &tokio_postgres::Client, user_id: &Uuid) -> UserAdminError {
+    match db
+        .query_opt("SELECT 1 FROM users WHERE user_id = $1", &[user_id])
+        .await
+    {
+        Ok(Some(_)) => UserAdminError::LastAdmin,
+        Ok(None) => UserAdminError::NotFound,
+        Err(e) => e.into(),
+    }
+}
+
+async fn audit(
+    registry: &Registry,
+    tenant: &Tenant,
+    caller: &Caller,
+    action: &str,
+    detail: String,
+) {
+    AuditLog::new(registry.clone())
+        .record_best_effort(
+            &AuditEvent::new(
+                &format!("user:{}", caller.email),
+                action,
+                Some(tenant.tenant_id),
+                Outcome::Success,
+            )
+            .with_detail(detail),
+        )
+        .await;
+}
+
+fn membership(tenant: &Tenant, email: &str, role: Role) -> Membership {
+    Membership {
+        email: email.to_owned(),
+        tenant_id: tenant.tenant_id,
+        subdomain: tenant.subdomain.to_string(),
+        display_name: tenant.record.company_name.clone(),
+        role: role.as_str().to_owned(),
+    }
+}
+
+/// Every user of the tenant, ordered by email.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.tenant_id))]
+pub async fn list_users<S: SecretStore>(
+    ctx: &TenantContext<S>,
+    tenant: &Tenant,
+    caller: &Caller,
+) -> Result<Vec<UserView>, UserAdminError> {
+    let db = ctx.connect(tenant).await?;
+    ensure_still_admin(&db, caller).await?;
+    let rows = db
+        .query(
+            &format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"),
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| user_view(tenant.tenant_id, row).map_err(UserAdminError::from))
+        .collect()
+}
+
+/// Creates a user with a generated temporary password (to be changed at first sign-in) and the
+/// membership that lets discovery find the tenant for their email.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.tenant_id, role = new.role.as_str()))]
+pub async fn create_user<S: SecretStore>(
+    ctx: &TenantContext<S>,
+    registry: &Registry,
+    tenant: &Tenant,
+    caller: &Caller,
+    new: NewUser,
+) -> Result<CreatedUser, UserAdminError> {
+    let db = ctx.connect(tenant).await?;
+    ensure_still_admin(&db, caller).await?;
+    let password = generate_password();
+    let to_hash = password.clone();
+    // Argon2 is CPU-bound: keep it off the async worker.
+    let hash = tokio::task::spawn_blocking(move || hash_password(&to_hash)).await??;
+    let row = db
+        .query_opt(
+            &format!(
+                "INSERT INTO users (email, full_name, role, password_hash, must_change_password)
+                 VALUES ($1, $2, $3, $4, true)
+                 ON CONFLICT (email) DO NOTHING
+                 RETURNING {USER_COLUMNS}"
+            ),
+            &[
+                &new.email.as_str(),
+                &new.full_name,
+                &new.role.as_str(),
+                &hash,
+            ],
+        )
+        .await?
+        .ok_or(UserAdminError::UserExists)?;
+    let user = user_view(tenant.tenant_id, &row)?;
+    if let Err(err) = registry
+        .put_membership(&membership(tenant, &user.email, user.role))
+        .await
+    {
+        // A user discovery cannot find is worse than none: take the row back and report.
+        if let Err(undo) = db
+            .execute("DELETE FROM users WHERE user_id = $1", &[&user.user_id])
+            .await
+        {
+            tracing::error!(error = %ErrorChain(&undo), user_id = %user.user_id, "undoing a user without membership failed");
+        }
+        return Err(err.into());
+    }
+    audit(
+        registry,
+        tenant,
+        caller,
+        "tenant.user.create",
+        format!("{} as {}", user.email, user.role.as_str()),
+    )
+    .await;
+    Ok(CreatedUser {
+        user,
+        temporary_password: password,
+    })
+}
+
+/// Gives `user_id` the role `role`, unless that would leave the tenant without an admin.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.tenant_id, %user_id, role = role.as_str()))]
+pub async fn change_role<S: SecretStore>(
+    ctx: &TenantContext<S>,
+    registry: &Registry,
+    tenant: &Tenant,
+    caller: &Caller,
+    user_id: Uuid,
+    role: Role,
+) -> Result<UserView, UserAdminError> {
+    let db = ctx.connect(tenant).await?;
+    ensure_still_admin(&db, caller).await?;
+    // One statement, no session state on the pooled connection: the admin rows are locked
+    // (`FOR UPDATE` sees their committed state), so two admins demoting each other at once
+    // cannot both pass the check.
+    let row = db
+        .query_opt(
+            &format!(
+                "WITH admins AS (
+                     SELECT user_id FROM users WHERE role = 'admin' ORDER BY user_id FOR UPDATE
+                 )
+                 UPDATE users SET role = $2, updated_at = now()
+                 WHERE user_id = $1
+                   AND ($2::text = 'admin' OR role <> 'admin'
+                        OR (SELECT count(*) FROM admins WHERE user_id <> $1) > 0)
+                 RETURNING {USER_COLUMNS}"
+            ),
+            &[&user_id, &role.as_str()],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Err(last_admin_or_missing(&db, &user_id).await);
+    };
+    let user = user_view(tenant.tenant_id, &row)?;
+    registry
+        .put_membership(&membership(tenant, &user.email, user.role))
+        .await?;
+    audit(
+        registry,
+        tenant,
+        caller,
+        "tenant.user.role",
+        format!("{} is now {}", user.email, user.role.as_str()),
+    )
+    .await;
+    Ok(user)
+}
+
+/// Deletes `user_id` and their membership. Nobody deletes themselves, and the last admin stays.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.tenant_id, %user_id))]
+pub async fn delete_user<S: SecretStore>(
+    ctx: &TenantContext<S>,
+    registry: &Registry,
+    tenant: &Tenant,
+    caller: &Caller,
+    user_id: Uuid,
+) -> Result<(), UserAdminError> {
+    if user_id == caller.user_id {
+        return Err(UserAdminError::CannotDeleteSelf);
+    }
+    let db = ctx.connect(tenant).await?;
+    ensure_still_admin(&db, caller).await?;
+    // The same guard as `change_role`.
+    let email: Option<String> = db
+        .query_opt(
+            "WITH admins AS (
+                 SELECT user_id FROM users WHERE role = 'admin' ORDER BY user_id FOR UPDATE
+             )
+             DELETE FROM users
+             WHERE user_id = $1
+               AND (role <> 'admin' OR (SELECT count(*) FROM admins WHERE user_id <> $1) > 0)
+             RETURNING email",
+            &[&user_id],
+        )
+        .await?
+        .map(|row| row.get(0));
+    let Some(email) = email else {
+        return Err(last_admin_or_missing(&db, &user_id).await);
+    };
+    registry
+        .delete_membership(&email, &tenant.tenant_id)
+        .await?;
+    audit(registry, tenant, caller, "tenant.user.delete", email).await;
+    Ok(())
+}
+
+/// Adds a fresh signing key, which signs from now on; older keys keep verifying until their
+/// tokens expire, or stop at once with `revoke_previous`. The stored secret is edited as raw
+/// JSON (only `jwt` is replaced, the database credentials are never re-typed), then the
+/// registry's `keys_version` is bumped so every container refetches within its registry TTL.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.tenant_id, revoke_previous))]
+pub async fn rotate_signing_keys<S: SecretStore>(
+    ctx: &TenantContext<S>,
+    registry: &Registry,
+    tenant: &Tenant,
+    caller: &Caller,
+    revoke_previous: bool,
+) -> Result<KeyRotation, UserAdminError> {
+    {
+        let db = ctx.connect(tenant).await?;
+        ensure_still_admin(&db, caller).await?;
+    }
+    let name = tenant_secret_name(ctx.secrets_prefix(), &tenant.tenant_id);
+    let bad = || UserAdminError::BadSecret(name.clone());
+    // The newest stored ring, not this container's cached copy.
+    let stored = ctx.secrets().get(&name).await?.ok_or_else(bad)?;
+    let mut secret: Value = serde_json::from_str(stored.expose_secret()).map_err(|_| bad())?;
+    drop(stored);
+    let owner = secret
+        .get("tenant_id")
+        .and_then(Value::as_str)
+        .and_then(|id| Uuid::parse_str(id).ok());
+    if owner != Some(tenant.tenant_id) {
+        return Err(bad());
+    }
+    let fields = secret.as_object_mut().ok_or_else(bad)?;
+    let mut ring: KeyRing =
+        serde_json::from_value(fields.remove("jwt").ok_or_else(bad)?).map_err(|_| bad())?;
+
+    let kid = ring.rotate().kid.clone();
+    let mut revoked = Vec::new();
+    if revoke_previous {
+        revoked = ring
+            .keys
+            .iter()
+            .filter(|k| !k.revoked && k.kid != kid)
+            .map(|k| k.kid.clone())
+            .collect();
+        for old in &revoked {
+            ring.revoke(old);
+        }
+    }
+    let active_kids = ring
+        .keys
+        .iter()
+        .filter(|k| !k.revoked)
+        .map(|k| k.kid.clone())
+        .collect();
+    fields.insert(
+        "jwt".into(),
+        serde_json::to_value(&ring).map_err(|_| bad())?,
+    );
+    let updated = SecretString::from(secret.to_string());
+    drop(secret);
+    ctx.secrets().put(&name, &updated).await?;
+
+    bump_keys_version(registry, tenant.tenant_id).await?;
+    ctx.forget_secret(&tenant.tenant_id);
+    tracing::info!(%kid, revoked = revoked.len(), "signing keys rotated");
+    audit(
+        registry,
+        tenant,
+        caller,
+        "tenant.keys.rotate",
+        format!("new kid {kid}; revoked {}", revoked.len()),
+    )
+    .await;
+    Ok(KeyRotation {
+        kid,
+        revoked,
+        active_kids,
+    })
+}
+
+/// `keys_version += 1`, compare-and-set so a concurrent write (a suspension) is never undone.
+async fn bump_keys_version(registry: &Registry, tenant_id: Uuid) -> Result<(), UserAdminError> {
+    for _ in 0..REGISTRY_WRITE_TRIES {
+        let (mut record, stored) = registry
+            .get_tenant_for_update(&tenant_id)
+            .await?
+            .ok_or(UserAdminError::TenantGone(tenant_id))?;
+        record.keys_version += 1;
+        record.updated_at = Utc::now();
+        if registry.replace_tenant(&record, &stored).await? {
+            return Ok(());
+        }
+    }
+    Err(UserAdminError::Contention(tenant_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(email: Option<&str>, name: Option<&str>, role: Option<&str>) -> NewUserInput {
+        NewUserInput {
+            email: email.map(str::to_owned),
+            full_name: name.map(str::to_owned),
+            role: role.map(str::to_owned),
+        }
+    }
+
+    fn code(err: UserAdminError) -> &'static str {
+        ApiError::from(err).code
+    }
+
+    #[test]
+    fn a_valid_new_user_is_normalised() {
+        let user = NewUser::parse(input(
+            Some(" Ann@Example.COM "),
+            Some("  Ann Analyst "),
+            Some("analyst"),
+        ))
+        .unwrap();
+        assert_eq!(user.email.as_str(), "ann@example.com");
+        assert_eq!(user.full_name, "Ann Analyst");
+        assert_eq!(user.role, Role::Analyst);
+    }
+
+    #[test]
+    fn each_bad_field_has_its_code() {
+        let long = "x".repeat(MAX_FULL_NAME_LEN + 1);
+        let cases = [
+            (input(None, Some("A"), Some("viewer")), "missing_field"),
+            (
+                input(Some("a@b.example"), None, Some("viewer")),
+                "missing_field",
+            ),
+            (input(Some("a@b.example"), Some("A"), None), "missing_field"),
+            (
+                input(Some("not-an-email"), Some("A"), Some("viewer")),
+                "invalid_email",
+            ),
+            (
+                input(Some("a@b.example"), Some("   "), Some("viewer")),
+                "invalid_full_name",
+            ),
+            (
+                input(Some("a@b.example"), Some(&long), Some("viewer")),
+                "invalid_full_name",
+            ),
+            (
+                input(Some("a@b.example"), Some("A\u{7}"), Some("viewer")),
+                "invalid_full_name",
+            ),
+            (
+                input(Some("a@b.example"), Some("A"), Some("owner")),
+                "invalid_role",
+            ),
+            (
+                input(Some("a@b.example"), Some("A"), Some("Admin")),
+                "invalid_role",
+            ),
+        ];
+        for (case, expected) in cases {
+            let got = code(NewUser::parse(case).unwrap_err());
+            assert_eq!(got, expected);
+        }
+        assert_eq!(code(parse_user_id("42").unwrap_err()), "invalid_user_id");
+    }
+
+    #[test]
+    fn conflicts_map_to_409_and_internals_hide_their_cause() {
+        for (err, expected) in [
+            (UserAdminError::UserExists, "user_exists"),
+            (UserAdminError::LastAdmin, "last_admin"),
+            (UserAdminError::CannotDeleteSelf, "cannot_delete_self"),
+        ] {
+            let api = ApiError::from(err);
+            assert_eq!(
+                (api.status, api.code),
+                (http::StatusCode::CONFLICT, expected)
+            );
+        }
+        let api = ApiError::from(UserAdminError::BadSecret("p/tenants/x".into()));
+        assert_eq!(api.status, http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!api.message.contains("p/tenants"));
+    }
+}
