@@ -25,6 +25,23 @@ impl Env<fn(&str) -> Option<String>> {
     }
 }
 
+/// An environment from a map (tests, the local platform, the CLI's env file).
+pub fn map_env(
+    vars: std::collections::BTreeMap<String, String>,
+) -> Env<impl Fn(&str) -> Option<String>> {
+    Env(move |name: &str| vars.get(name).cloned())
+}
+
+/// An environment from literal pairs (tests).
+pub fn pairs_env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+    map_env(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+}
+
 impl<F: Fn(&str) -> Option<String>> Env<F> {
     /// A variable that must be present and non-empty.
     pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
@@ -110,11 +127,7 @@ mod tests {
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Env(move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        pairs_env(vars)
     }
 
     #[test]

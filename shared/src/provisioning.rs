@@ -272,9 +272,12 @@ pub struct ControlPlaneSettings {
 
 impl ControlPlaneSettings {
     pub fn access_url(&self, subdomain: &str) -> String {
-        crate::tenancy::format_tenant_url(&self.tenant_url_format, subdomain, &self.domain.root_domain)
+        crate::tenancy::format_tenant_url(
+            &self.tenant_url_format,
+            subdomain,
+            &self.domain.root_domain,
+        )
     }
-
 }
 
 /// A finished (or replayed) provisioning.

@@ -288,9 +288,12 @@ impl Registry {
         Ok(())
     }
 
-    async fn query_index<T: DeserializeOwned>(
+    /// One page of the items whose `gsi1pk` (on index `gsi1`) or `pk` (on the table) is
+    /// `partition`, in sort-key order.
+    async fn query_page<T: DeserializeOwned>(
         &self,
-        gsi1pk: &str,
+        on_index: bool,
+        partition: &str,
         limit: i32,
         cursor: Option<&str>,
         newest_first: bool,
@@ -299,11 +302,13 @@ impl Registry {
             .client
             .query()
             .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :p")
-            .expression_attribute_values(":p", s(gsi1pk))
+            .key_condition_expression(if on_index { "gsi1pk = :p" } else { "pk = :p" })
+            .expression_attribute_values(":p", s(partition))
             .scan_index_forward(!newest_first)
             .limit(limit.clamp(1, 1000));
+        if on_index {
+            q = q.index_name("gsi1");
+        }
         if let Some(cursor) = cursor {
             q = q.set_exclusive_start_key(Some(decode_cursor(cursor)?));
         }
@@ -317,6 +322,25 @@ impl Registry {
             items,
             next_cursor: out.last_evaluated_key.as_ref().map(encode_cursor),
         })
+    }
+
+    /// Every item of an index partition (all pages).
+    async fn all_of_index<T: DeserializeOwned>(
+        &self,
+        partition: &str,
+    ) -> Result<Vec<T>, RegistryError> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page: Page<T> = self
+                .query_page(true, partition, 1000, cursor.as_deref(), false)
+                .await?;
+            out.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
     }
 
     // ------------------------------------------------------------------ tenants
@@ -351,22 +375,13 @@ impl Registry {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<TenantRecord>, RegistryError> {
-        self.query_index(keys::TENANTS_INDEX, limit, cursor, false)
+        self.query_page(true, keys::TENANTS_INDEX, limit, cursor, false)
             .await
     }
 
     /// Every tenant (all pages).
     pub async fn all_tenants(&self) -> Result<Vec<TenantRecord>, RegistryError> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.list_tenants(1000, cursor.as_deref()).await?;
-            out.extend(page.items);
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        self.all_of_index(keys::TENANTS_INDEX).await
     }
 
     /// The tenant living at `subdomain` (claim, then record).
@@ -462,18 +477,7 @@ impl Registry {
         &self,
         tenant: &Uuid,
     ) -> Result<Vec<Membership>, RegistryError> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page: Page<Membership> = self
-                .query_index(&keys::members_index(tenant), 1000, cursor.as_deref(), false)
-                .await?;
-            out.extend(page.items);
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        self.all_of_index(&keys::members_index(tenant)).await
     }
 
     // ------------------------------------------------------------------ admins
@@ -520,31 +524,16 @@ impl Registry {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<T>, RegistryError> {
-        if let Some(tenant) = tenant {
-            return self
-                .query_index(&keys::tenant_audit_index(tenant), limit, cursor, true)
-                .await;
+        match tenant {
+            Some(tenant) => {
+                self.query_page(true, &keys::tenant_audit_index(tenant), limit, cursor, true)
+                    .await
+            }
+            None => {
+                self.query_page(false, &keys::audit("").0, limit, cursor, true)
+                    .await
+            }
         }
-        let mut q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :p")
-            .expression_attribute_values(":p", s("AUDIT"))
-            .scan_index_forward(false)
-            .limit(limit.clamp(1, 1000));
-        if let Some(cursor) = cursor {
-            q = q.set_exclusive_start_key(Some(decode_cursor(cursor)?));
-        }
-        let out = q.send().await.map_err(aws("query audit"))?;
-        Ok(Page {
-            items: out
-                .items()
-                .iter()
-                .map(Self::decode)
-                .collect::<Result<_, _>>()?,
-            next_cursor: out.last_evaluated_key.as_ref().map(encode_cursor),
-        })
     }
 
     // ------------------------------------------------------------------ counters

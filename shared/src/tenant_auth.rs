@@ -92,16 +92,23 @@ pub async fn login<S: SecretStore>(
         return Err(invalid_credentials());
     };
     if let Some(email) = &email {
-        throttle.reset(&ThrottleKey::login_email(&tenant.tenant_id, email)).await?;
+        throttle
+            .reset(&ThrottleKey::login_email(&tenant.tenant_id, email))
+            .await?;
     }
     let user_id: Uuid = user.get(0);
-    let role = Role::parse(user.get(2)).ok_or_else(|| ApiError::internal(&std::io::Error::other("unknown role in users")))?;
+    let role = Role::parse(user.get(2))
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("unknown role in users")))?;
     let must_change: bool = user.get(4);
     let db = ctx.connect(tenant).await?;
-    db.execute("UPDATE users SET last_login_at = now() WHERE user_id = $1", &[&user_id])
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    let (access_token, expires_in) = ctx.issue_token(tenant, user_id, user.get(1), role, must_change)?;
+    db.execute(
+        "UPDATE users SET last_login_at = now() WHERE user_id = $1",
+        &[&user_id],
+    )
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let (access_token, expires_in) =
+        ctx.issue_token(tenant, user_id, user.get(1), role, must_change)?;
     Ok(Session {
         access_token,
         token_type: "Bearer",
@@ -111,7 +118,11 @@ pub async fn login<S: SecretStore>(
 }
 
 /// The caller's profile (one query on the tenant database).
-pub async fn me<S: SecretStore>(ctx: &TenantContext<S>, tenant: &Tenant, caller: &Caller) -> Result<UserView, ApiError> {
+pub async fn me<S: SecretStore>(
+    ctx: &TenantContext<S>,
+    tenant: &Tenant,
+    caller: &Caller,
+) -> Result<UserView, ApiError> {
     let db = ctx.connect(tenant).await?;
     let row = db
         .query_opt(
@@ -133,7 +144,8 @@ pub fn user_view(tenant_id: Uuid, row: &tokio_postgres::Row) -> Result<UserView,
         tenant_id,
         email: row.get(1),
         full_name: row.get(2),
-        role: Role::parse(row.get(3)).ok_or_else(|| ApiError::internal(&std::io::Error::other("unknown role in users")))?,
+        role: Role::parse(row.get(3))
+            .ok_or_else(|| ApiError::internal(&std::io::Error::other("unknown role in users")))?,
         password_change_required: row.get(4),
         created_at: row.get(5),
         last_login_at: row.get(6),
@@ -149,18 +161,28 @@ pub async fn change_password<S: SecretStore>(
     current: &SecretString,
     new: &SecretString,
 ) -> Result<Session, ApiError> {
-    validate_new_password(new.expose_secret()).map_err(|e| ApiError::bad_request("weak_password", e.to_string()))?;
+    validate_new_password(new.expose_secret())
+        .map_err(|e| ApiError::bad_request("weak_password", e.to_string()))?;
     if new.expose_secret() == current.expose_secret() {
-        return Err(ApiError::bad_request("password_unchanged", "the new password must differ from the current one"));
+        return Err(ApiError::bad_request(
+            "password_unchanged",
+            "the new password must differ from the current one",
+        ));
     }
     let db = ctx.connect(tenant).await?;
     let hash: Option<String> = db
-        .query_opt("SELECT password_hash FROM users WHERE user_id = $1", &[&caller.user_id])
+        .query_opt(
+            "SELECT password_hash FROM users WHERE user_id = $1",
+            &[&caller.user_id],
+        )
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map(|r| r.get(0));
     if hash.is_none() {
-        return Err(ApiError::unauthorized("invalid_token", "this user no longer exists"));
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "this user no longer exists",
+        ));
     }
     if !verify_blocking(current, hash).await {
         return Err(invalid_credentials());
@@ -176,7 +198,8 @@ pub async fn change_password<S: SecretStore>(
     )
     .await
     .map_err(|e| ApiError::internal(&e))?;
-    let (access_token, expires_in) = ctx.issue_token(tenant, caller.user_id, &caller.email, caller.role, false)?;
+    let (access_token, expires_in) =
+        ctx.issue_token(tenant, caller.user_id, &caller.email, caller.role, false)?;
     Ok(Session {
         access_token,
         token_type: "Bearer",

@@ -177,7 +177,11 @@ impl<S: SecretStore> TenantContext<S> {
 
     /// The tenant's URL: the issuer of its tokens.
     pub fn tenant_url(&self, subdomain: &str) -> String {
-        crate::tenancy::format_tenant_url(&self.tenant_url_format, subdomain, &self.domain.root_domain)
+        crate::tenancy::format_tenant_url(
+            &self.tenant_url_format,
+            subdomain,
+            &self.domain.root_domain,
+        )
     }
 
     /// Host → active tenant (with its secret). Unknown 404, not active 403, invalid 400.
@@ -217,7 +221,9 @@ impl<S: SecretStore> TenantContext<S> {
         let cached = self.secret_cache.lock().ok().and_then(|cache| {
             cache
                 .get(&record.tenant_id)
-                .filter(|c| c.fetched.elapsed() < SECRET_TTL && c.keys_version >= record.keys_version)
+                .filter(|c| {
+                    c.fetched.elapsed() < SECRET_TTL && c.keys_version >= record.keys_version
+                })
                 .map(|c| c.secret.clone())
         });
         if let Some(secret) = cached {
@@ -230,11 +236,16 @@ impl<S: SecretStore> TenantContext<S> {
             .get(&name)
             .await
             .map_err(|e| ApiError::internal(&e))?
-            .ok_or_else(|| ApiError::internal(&std::io::Error::other(format!("tenant secret {name} is missing"))))?;
-        let secret: TenantSecret =
-            serde_json::from_str(raw.expose_secret()).map_err(|_| {
-                ApiError::internal(&std::io::Error::other(format!("tenant secret {name} is malformed")))
+            .ok_or_else(|| {
+                ApiError::internal(&std::io::Error::other(format!(
+                    "tenant secret {name} is missing"
+                )))
             })?;
+        let secret: TenantSecret = serde_json::from_str(raw.expose_secret()).map_err(|_| {
+            ApiError::internal(&std::io::Error::other(format!(
+                "tenant secret {name} is malformed"
+            )))
+        })?;
         if secret.tenant_id != record.tenant_id {
             // A secret that names another tenant must never be used for this one.
             return Err(ApiError::internal(&std::io::Error::other(format!(
@@ -272,7 +283,8 @@ impl<S: SecretStore> TenantContext<S> {
                 list.pop()
             });
             let Some(conn) = candidate else { break };
-            if conn.since.elapsed() >= VALIDATE_AFTER && conn.client.simple_query("").await.is_err() {
+            if conn.since.elapsed() >= VALIDATE_AFTER && conn.client.simple_query("").await.is_err()
+            {
                 continue;
             }
             return Ok(TenantConnection {
@@ -281,7 +293,9 @@ impl<S: SecretStore> TenantContext<S> {
                 context: self,
             });
         }
-        self.stats.connections_opened.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .connections_opened
+            .fetch_add(1, Ordering::Relaxed);
         let db = &tenant.secret.db;
         let mut config = tokio_postgres::Config::new();
         config
@@ -324,13 +338,20 @@ impl<S: SecretStore> TenantContext<S> {
             ));
         }
         if caller.role < need {
-            return Err(ApiError::forbidden("forbidden", format!("this needs the {} role", need.as_str())));
+            return Err(ApiError::forbidden(
+                "forbidden",
+                format!("this needs the {} role", need.as_str()),
+            ));
         }
         Ok(caller)
     }
 
     /// Verifies the bearer token without the password-change gate (`me`, password change).
-    pub async fn authenticate_any(&self, req: &lambda_http::Request, tenant: &Tenant) -> Result<Caller, ApiError> {
+    pub async fn authenticate_any(
+        &self,
+        req: &lambda_http::Request,
+        tenant: &Tenant,
+    ) -> Result<Caller, ApiError> {
         let token = crate::admin_auth::bearer_token(header(req, "authorization"))?;
         let expect = Expectations {
             issuer: self.tenant_url(tenant.subdomain.as_str()),
@@ -343,7 +364,10 @@ impl<S: SecretStore> TenantContext<S> {
         })?;
         if claims.tenant_id != tenant.tenant_id {
             tracing::warn!(claimed = %claims.tenant_id, "token of another tenant");
-            return Err(ApiError::unauthorized("invalid_token", "the token is missing, invalid or expired"));
+            return Err(ApiError::unauthorized(
+                "invalid_token",
+                "the token is missing, invalid or expired",
+            ));
         }
         Ok(Caller {
             user_id: claims.sub,
@@ -362,11 +386,9 @@ impl<S: SecretStore> TenantContext<S> {
         role: Role,
         password_change_required: bool,
     ) -> Result<(String, i64), ApiError> {
-        let key = tenant
-            .secret
-            .jwt
-            .current()
-            .ok_or_else(|| ApiError::internal(&std::io::Error::other("tenant has no signing key")))?;
+        let key = tenant.secret.jwt.current().ok_or_else(|| {
+            ApiError::internal(&std::io::Error::other("tenant has no signing key"))
+        })?;
         let now = Utc::now().timestamp();
         let claims = TenantClaims {
             sub: user_id,
@@ -408,7 +430,10 @@ impl<S: SecretStore> TenantContext<S> {
 
     /// Idle connections held for a tenant (tests and benchmarks).
     pub fn idle_connections(&self, tenant_id: &Uuid) -> usize {
-        self.idle.lock().map(|i| i.get(tenant_id).map_or(0, Vec::len)).unwrap_or(0)
+        self.idle
+            .lock()
+            .map(|i| i.get(tenant_id).map_or(0, Vec::len))
+            .unwrap_or(0)
     }
 }
 

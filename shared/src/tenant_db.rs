@@ -219,7 +219,10 @@ impl DbAdmin {
         // Tenant roles reach their own database only: PUBLIC may connect to the cluster's
         // stock databases by default. Best effort (a managed service may own them).
         for stock in ["postgres", "template1"] {
-            let sql = format!("revoke connect on database {} from public", quote_ident(stock));
+            let sql = format!(
+                "revoke connect on database {} from public",
+                quote_ident(stock)
+            );
             if let Err(err) = admin.client.batch_execute(&sql).await {
                 tracing::warn!(database = stock, error = %err, "could not revoke PUBLIC's CONNECT");
             }

@@ -8,6 +8,8 @@ use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use shared::config::Env;
+use shared::tenant_context::{Caller, Role};
+use shared::tenant_users::{self, UserAdminError};
 
 use crate::helpers::{TestApp, spawn_app, unique_subdomain};
 
@@ -98,7 +100,10 @@ async fn tenant(app: &TestApp, stem: &str) -> Tenant {
 
 impl Tenant {
     fn email(&self, local: &str) -> String {
-        format!("{local}@{}", self.host.trim_end_matches(".localhost"))
+        format!(
+            "{local}@{}.example",
+            self.host.trim_end_matches(".localhost")
+        )
     }
 
     /// Creates a user as the admin; the created user and temporary password.
@@ -550,29 +555,112 @@ async fn bad_requests_get_their_codes() {
     assert_eq!(status, 401);
 }
 
-/// A GET through a second `auth` container: its own caches, the same configuration.
-async fn get_in_other_container(other: &auth::App, host: &str, path: &str, token: &str) -> u16 {
+/// A v2 API Gateway event for `method path` on `host`.
+fn event(method: &str, host: &str, path: &str, token: Option<&str>) -> lambda_http::Request {
+    let mut headers = json!({"host": host});
+    if let Some(token) = token {
+        headers["authorization"] = json!(format!("Bearer {token}"));
+    }
     let event = json!({
         "version": "2.0",
-        "routeKey": format!("GET {path}"),
+        "routeKey": format!("{method} {path}"),
         "rawPath": path,
         "rawQueryString": "",
-        "headers": {"host": host, "authorization": format!("Bearer {token}")},
+        "headers": headers,
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "TenantApi",
             "domainName": host,
-            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "test"},
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "test"},
             "requestId": uuid::Uuid::new_v4().to_string(),
-            "routeKey": format!("GET {path}"),
+            "routeKey": format!("{method} {path}"),
             "stage": "$default",
             "time": "22/Nov/2026:10:00:00 +0000",
             "timeEpoch": 1_795_341_600_000_u64,
         },
         "isBase64Encoded": false,
     });
-    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
-    auth::handle(other, req).await.status().as_u16()
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    // GIVEN a tenant with two admins, and the library as the auth function calls it (the local
+    // gateway runs one request at a time, as one Lambda container does)
+    let app = spawn_app().await;
+    let t = tenant(&app, "race").await;
+    let (first, _) = t.create_user(&app, &t.email("amy"), "admin").await;
+    let (second, _) = t.create_user(&app, &t.email("bea"), "admin").await;
+    let ctx = &app.functions.auth.tenant;
+    let registry = &app.functions.auth.registry;
+    let tenant = ctx
+        .resolve(&event("GET", &t.host, "/api/auth/users", None))
+        .await
+        .unwrap();
+    let caller = |user: &Value| Caller {
+        user_id: user["user_id"].as_str().unwrap().parse().unwrap(),
+        email: user["email"].as_str().unwrap().to_owned(),
+        role: Role::Admin,
+        password_change_required: false,
+    };
+    let (amy, bea) = (caller(&first), caller(&second));
+    // The original admin steps down, leaving the two.
+    let (_, list) = t.as_admin(&app, Method::GET, "/api/auth/users", None).await;
+    let original = list["users"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    tenant_users::change_role(ctx, registry, &tenant, &amy, original, Role::Viewer)
+        .await
+        .unwrap();
+
+    for round in 0..10 {
+        // WHEN each demotes the other at the same moment
+        let (a, b) = tokio::join!(
+            tenant_users::change_role(ctx, registry, &tenant, &amy, bea.user_id, Role::Viewer),
+            tenant_users::change_role(ctx, registry, &tenant, &bea, amy.user_id, Role::Viewer),
+        );
+
+        // THEN exactly one wins; the other is refused (last admin, or no longer an admin)
+        let refused = match (&a, &b) {
+            (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+            _ => panic!("round {round}: {a:?} / {b:?}"),
+        };
+        assert!(
+            matches!(
+                refused,
+                UserAdminError::LastAdmin | UserAdminError::NoLongerAdmin
+            ),
+            "round {round}: {refused:?}"
+        );
+        let (winner, loser) = if a.is_ok() {
+            (&amy, &bea)
+        } else {
+            (&bea, &amy)
+        };
+        let users = tenant_users::list_users(ctx, &tenant, winner)
+            .await
+            .unwrap();
+        assert_eq!(
+            users.iter().filter(|u| u.role == Role::Admin).count(),
+            1,
+            "round {round}"
+        );
+
+        // AND the winner makes the other admin again for the next round
+        tenant_users::change_role(ctx, registry, &tenant, winner, loser.user_id, Role::Admin)
+            .await
+            .unwrap();
+    }
+}
+
+/// A GET through a second `auth` container: its own caches, the same configuration.
+async fn get_in_other_container(other: &auth::App, host: &str, path: &str, token: &str) -> u16 {
+    auth::handle(other, event("GET", host, path, Some(token)))
+        .await
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]
@@ -580,7 +668,7 @@ async fn rotated_keys_sign_new_tokens_and_revocation_bites_everywhere() {
     // GIVEN a tenant, an admin token A signed with the first key, and a second, warm container
     // that has verified A (so it caches the tenant secret)
     let app = spawn_app().await;
-    let t = tenant(&app, "keys").await;
+    let mut t = tenant(&app, "keys").await;
     let token_a = t.admin_token.clone();
     let env = app.env.clone();
     let other = auth::App::new(&Env(move |name: &str| env.get(name).cloned()), &app.sdk).unwrap();
@@ -705,6 +793,7 @@ async fn rotated_keys_sign_new_tokens_and_revocation_bites_everywhere() {
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
+    t.admin_token = token_c.to_owned();
     let (_, temporary) = t.create_user(&app, &t.email("ann"), "analyst").await;
     let analyst = first_sign_in(&app, &t.host, &t.email("ann"), &temporary).await;
     let (status, body) = call(

@@ -13,7 +13,6 @@ use local_platform::invoke::{Invoke, InvokeError};
 use local_platform::stack::{self, Deployed, StackSettings};
 use local_platform::template::Template;
 use serde_json::{Value, json};
-use shared::config::Env;
 
 /// The template, parsed once per test binary.
 pub fn template() -> &'static Template {
@@ -45,7 +44,7 @@ impl InProcess {
     /// Builds every function from `env`.
     pub async fn new(env: &BTreeMap<String, String>, sdk: &aws_config::SdkConfig) -> Self {
         let env = env.clone();
-        let env = Env(move |name: &str| env.get(name).cloned());
+        let env = shared::config::map_env(env);
         Self {
             discovery: tenant_discovery::App::new(&env, sdk).expect("tenant-discovery config"),
             auth: auth::App::new(&env, sdk).expect("auth config"),

@@ -263,7 +263,12 @@ async fn tenant_role_cannot_reach_another_tenant_or_the_template() {
             .unwrap();
 
         // WHEN tenant A's role connects to B's database, the template and the stock databases
-        for database in [b.database.as_str(), fx.db.template_db(), "postgres", "template1"] {
+        for database in [
+            b.database.as_str(),
+            fx.db.template_db(),
+            "postgres",
+            "template1",
+        ] {
             let err = connect_as(&fx.db, &a.role, &a_password, database)
                 .await
                 .err()

@@ -29,8 +29,14 @@ pub struct App {
 
 impl App {
     /// Reads the configuration through `env` (`Env::process()` in Lambda).
-    pub fn new<F: Fn(&str) -> Option<String>>(env: &Env<F>, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let registry = Registry::new(aws_sdk_dynamodb::Client::new(sdk), env.required("REGISTRY_TABLE")?);
+    pub fn new<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, ConfigError> {
+        let registry = Registry::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            env.required("REGISTRY_TABLE")?,
+        );
         Ok(Self {
             tenant: TenantContext::from_env(env, sdk)?,
             throttle: Throttle::from_env(env, registry.clone())?,
@@ -56,25 +62,46 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         (Method::POST, ["login"]) => {
             let input: Credentials = json_body(req)?;
             let (Some(email), Some(password)) = (input.email, input.password) else {
-                return Err(ApiError::bad_request("missing_field", "email and password are required"));
+                return Err(ApiError::bad_request(
+                    "missing_field",
+                    "email and password are required",
+                ));
             };
             if email.len() > 320 {
-                return Err(ApiError::bad_request("invalid_email", "the email is too long"));
+                return Err(ApiError::bad_request(
+                    "invalid_email",
+                    "the email is too long",
+                ));
             }
-            let session = tenant_auth::login(&app.tenant, &app.throttle, &tenant, &email, &password, source_ip(req).as_deref()).await?;
+            let session = tenant_auth::login(
+                &app.tenant,
+                &app.throttle,
+                &tenant,
+                &email,
+                &password,
+                source_ip(req).as_deref(),
+            )
+            .await?;
             Ok(json_response(StatusCode::OK, &session))
         }
         (Method::GET, ["me"]) => {
             let caller = app.tenant.authenticate_any(req, &tenant).await?;
-            Ok(json_response(StatusCode::OK, &tenant_auth::me(&app.tenant, &tenant, &caller).await?))
+            Ok(json_response(
+                StatusCode::OK,
+                &tenant_auth::me(&app.tenant, &tenant, &caller).await?,
+            ))
         }
         (Method::POST, ["password"]) => {
             let caller = app.tenant.authenticate_any(req, &tenant).await?;
             let input: PasswordChange = json_body(req)?;
             let (Some(current), Some(new)) = (input.current_password, input.new_password) else {
-                return Err(ApiError::bad_request("missing_field", "current_password and new_password are required"));
+                return Err(ApiError::bad_request(
+                    "missing_field",
+                    "current_password and new_password are required",
+                ));
             };
-            let session = tenant_auth::change_password(&app.tenant, &tenant, &caller, &current, &new).await?;
+            let session =
+                tenant_auth::change_password(&app.tenant, &tenant, &caller, &current, &new).await?;
             Ok(json_response(StatusCode::OK, &session))
         }
         (Method::GET, ["users"]) => users::list(app, req, &tenant).await,
@@ -82,7 +109,9 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         (Method::PATCH, ["users", id]) => users::update(app, req, &tenant, id).await,
         (Method::DELETE, ["users", id]) => users::delete(app, req, &tenant, id).await,
         (Method::POST, ["keys", "rotate"]) => keys::rotate(app, req, &tenant).await,
-        (_, ["login" | "me" | "password" | "users"] | ["users", _] | ["keys", "rotate"]) => Err(ApiError::method_not_allowed()),
+        (_, ["login" | "me" | "password" | "users"] | ["users", _] | ["keys", "rotate"]) => {
+            Err(ApiError::method_not_allowed())
+        }
         _ => Err(route_not_found()),
     }
 }

@@ -9,6 +9,7 @@ mod measure;
 mod platform;
 mod report;
 mod stats;
+mod warm;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -40,6 +41,10 @@ struct Args {
     /// Also write the figures as JSON to this file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Warm-path rounds (discover, me, health, JWT verify and the SELECT 1 floor, one each per
+    /// round) on a tenant of its own; 0 skips them.
+    #[arg(long, default_value_t = 2000)]
+    warm: usize,
     /// Stack prefix (default: bench-<random>).
     #[arg(long)]
     prefix: Option<String>,
@@ -60,7 +65,17 @@ async fn main() -> Result<()> {
         cleanup: None,
     };
     let measured = measure(&args, &platform, &mut report).await;
+    let warm = match (&measured, args.warm) {
+        (Ok(()), n) if n > 0 => {
+            eprintln!("bench: warm path, {n} rounds");
+            Some(warm::run(&platform, n).await)
+        }
+        _ => None,
+    };
     print!("{}", report.human());
+    if let Some(Ok(warm)) = &warm {
+        print!("{}", warm.human());
+    }
     if args.keep {
         println!(
             "\nkept: stack {}, template {}, every tenant database",
@@ -73,11 +88,16 @@ async fn main() -> Result<()> {
         print!("{}", report.cleanup_text());
     }
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report.json())?;
+        let mut json = report.json();
+        if let Some(Ok(warm)) = &warm {
+            json["warm"] = warm.json();
+        }
+        let text = serde_json::to_string_pretty(&json)?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         println!("figures: {}", path.display());
     }
-    measured
+    measured?;
+    warm.transpose().map(|_| ())
 }
 
 async fn measure(args: &Args, platform: &Platform, report: &mut Report) -> Result<()> {

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use shared::config::Env;
+use shared::config::map_env;
 use shared::provisioning::{NewTenant, NewTenantInput, control_plane_from_env};
 use shared::tenant_db::TenantDbNames;
 
@@ -27,9 +27,7 @@ pub async fn bootstrap(
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
-    let lookup = env.clone();
-    let (plane, auth) =
-        control_plane_from_env(&Env(move |k: &str| lookup.get(k).cloned()), sdk).await?;
+    let (plane, auth) = control_plane_from_env(&map_env(env.clone()), sdk).await?;
 
     let admin_email = shared::email::Email::parse(ADMIN_EMAIL)?;
     let generated = shared::password::generate_password();
