@@ -331,7 +331,7 @@ pub async fn change_role<S: SecretStore>(
         .query_opt(
             &format!(
                 "WITH admins AS (
-                     SELECT user_id FROM users WHERE role = 'admin' ORDER BY user_id
+                     SELECT user_id FROM users WHERE role = 'admin' ORDER BY user_id FOR UPDATE
                  )
                  UPDATE users SET role = $2, updated_at = now()
                  WHERE user_id = $1
@@ -378,7 +378,7 @@ pub async fn delete_user<S: SecretStore>(
     let email: Option<String> = db
         .query_opt(
             "WITH admins AS (
-                 SELECT user_id FROM users WHERE role = 'admin' ORDER BY user_id
+                 SELECT user_id FROM users WHERE role = 'admin' ORDER BY user_id FOR UPDATE
              )
              DELETE FROM users
              WHERE user_id = $1

@@ -584,9 +584,9 @@ fn event(method: &str, host: &str, path: &str, token: Option<&str>) -> lambda_ht
 }
 
 #[tokio::test]
-async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
-    // GIVEN a tenant with two admins, and the library as the auth function calls it (the local
-    // gateway runs one request at a time, as one Lambda container does)
+async fn a_demotion_racing_another_cannot_leave_the_tenant_without_an_admin() {
+    // GIVEN a tenant whose admins are Amy and Bea, called through the library as the auth
+    // function does (the local gateway runs one request at a time, as one Lambda container does)
     let app = spawn_app().await;
     let t = tenant(&app, "race").await;
     let (first, _) = t.create_user(&app, &t.email("amy"), "admin").await;
@@ -604,7 +604,6 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
         password_change_required: false,
     };
     let (amy, bea) = (caller(&first), caller(&second));
-    // The original admin steps down, leaving the two.
     let (_, list) = t.as_admin(&app, Method::GET, "/api/auth/users", None).await;
     let original = list["users"][0]["user_id"]
         .as_str()
@@ -614,45 +613,37 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     tenant_users::change_role(ctx, registry, &tenant, &amy, original, Role::Viewer)
         .await
         .unwrap();
+    // AND Bea's demotion of Amy under way in another session, not yet committed
+    let names = shared::tenant_db::TenantDbNames::for_tenant(&t.tenant_id);
+    let other_session = app.db_admin().connect_tenant(&names).await.unwrap();
+    other_session.batch_execute("BEGIN").await.unwrap();
+    other_session
+        .execute(
+            "UPDATE users SET role = 'viewer' WHERE user_id = $1",
+            &[&amy.user_id],
+        )
+        .await
+        .unwrap();
 
-    for round in 0..10 {
-        // WHEN each demotes the other at the same moment
-        let (a, b) = tokio::join!(
-            tenant_users::change_role(ctx, registry, &tenant, &amy, bea.user_id, Role::Viewer),
-            tenant_users::change_role(ctx, registry, &tenant, &bea, amy.user_id, Role::Viewer),
-        );
+    // WHEN Amy (still an admin as far as committed data goes) demotes Bea meanwhile
+    let demotion =
+        tenant_users::change_role(ctx, registry, &tenant, &amy, bea.user_id, Role::Viewer);
+    tokio::pin!(demotion);
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(300), &mut demotion).await;
 
-        // THEN exactly one wins; the other is refused (last admin, or no longer an admin)
-        let refused = match (&a, &b) {
-            (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
-            _ => panic!("round {round}: {a:?} / {b:?}"),
-        };
-        assert!(
-            matches!(
-                refused,
-                UserAdminError::LastAdmin | UserAdminError::NoLongerAdmin
-            ),
-            "round {round}: {refused:?}"
-        );
-        let (winner, loser) = if a.is_ok() {
-            (&amy, &bea)
-        } else {
-            (&bea, &amy)
-        };
-        let users = tenant_users::list_users(ctx, &tenant, winner)
-            .await
-            .unwrap();
-        assert_eq!(
-            users.iter().filter(|u| u.role == Role::Admin).count(),
-            1,
-            "round {round}"
-        );
-
-        // AND the winner makes the other admin again for the next round
-        tenant_users::change_role(ctx, registry, &tenant, winner, loser.user_id, Role::Admin)
-            .await
-            .unwrap();
-    }
+    // THEN the guard waits for the other session's lock on Amy
+    assert!(waited.is_err(), "finished without waiting: {waited:?}");
+    other_session.batch_execute("COMMIT").await.unwrap();
+    // AND, once Amy's demotion commits, refuses: Bea is the last admin
+    let refused = demotion.await.unwrap_err();
+    assert!(matches!(refused, UserAdminError::LastAdmin), "{refused:?}");
+    let users = tenant_users::list_users(ctx, &tenant, &bea).await.unwrap();
+    let admins: Vec<&str> = users
+        .iter()
+        .filter(|u| u.role == Role::Admin)
+        .map(|u| u.email.as_str())
+        .collect();
+    assert_eq!(admins, [bea.email.as_str()]);
 }
 
 /// A GET through a second `auth` container: its own caches, the same configuration.
