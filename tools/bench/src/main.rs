@@ -2,7 +2,8 @@
 //! on the AWS emulator and its own template database, provisions tenants through
 //! `ControlPlane::provision` and compares them with a bare `CREATE DATABASE … TEMPLATE`; with
 //! `--scale`, many tenants and the registry / migrate-all paths over them. Removes everything it
-//! created unless `--keep`. Run it through `scripts/bench.sh` (`make bench`).
+//! created unless `--keep`. Then the warm path of tenant requests (`warm`, `--warm 0` skips it).
+//! Run it through `scripts/bench.sh` (`make bench`).
 
 mod concurrent;
 mod measure;

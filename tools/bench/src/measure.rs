@@ -45,6 +45,12 @@ pub struct Scale {
     pub migrate_failed: usize,
 }
 
+fn remember(platform: &Platform, tenant: uuid::Uuid) {
+    if let Ok(mut created) = platform.created.lock() {
+        created.push(tenant);
+    }
+}
+
 fn request(plane: &Plane, subdomain: &str) -> Result<NewTenant> {
     Ok(NewTenant::parse(
         NewTenantInput {
@@ -84,7 +90,7 @@ pub async fn sequential(platform: &Platform, n: usize) -> Result<Sequential> {
             }
         };
         let started = Instant::now();
-        plane
+        let provisioned = plane
             .provision(
                 &request,
                 &uuid::Uuid::new_v4().to_string(),
@@ -94,6 +100,7 @@ pub async fn sequential(platform: &Platform, n: usize) -> Result<Sequential> {
             .await
             .with_context(|| format!("provisioning {}", request.subdomain))?;
         result.end_to_end.push(started.elapsed());
+        remember(platform, provisioned.tenant.tenant_id);
         for (step, took) in done.into_inner().unwrap_or_default() {
             if let Some((_, samples)) = result.steps.iter_mut().find(|(s, _)| *s == step) {
                 samples.push(took);
@@ -146,9 +153,10 @@ pub async fn scale(
     );
     let plane = platform.plane.clone();
     let names = subdomains.clone();
+    let created = platform.created.clone();
     let started = Instant::now();
     let outcomes = for_each_concurrent(n, concurrency, move |i| {
-        let (plane, names) = (plane.clone(), names.clone());
+        let (plane, names, created) = (plane.clone(), names.clone(), created.clone());
         async move {
             let request = match request(&plane, &names[i]) {
                 Ok(r) => r,
@@ -159,6 +167,9 @@ pub async fn scale(
                 .provision(&request, &uuid::Uuid::new_v4().to_string(), ACTOR, &|_| {})
                 .await;
             let took = started.elapsed();
+            if let (Ok(p), Ok(mut created)) = (&outcome, created.lock()) {
+                created.push(p.tenant.tenant_id);
+            }
             (
                 took,
                 outcome

@@ -2,7 +2,7 @@
 //! database, the control plane built from the stack's resolved environment — and their removal.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -12,9 +12,10 @@ use shared::config::Env;
 use shared::error::ErrorChain;
 use shared::mail::SesMailer;
 use shared::provisioning::{ControlPlane, control_plane_from_env};
-use shared::secrets::{AwsSecretStore, SecretStore};
+use shared::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
 use shared::tenant_db::TenantDbNames;
 use tokio_postgres::NoTls;
+use uuid::Uuid;
 
 use crate::concurrent::for_each_concurrent;
 
@@ -28,6 +29,9 @@ pub struct Platform {
     pub tag: String,
     pub admin_url: String,
     pub sdk: aws_config::SdkConfig,
+    /// Every tenant provisioned so far: the cleanup must not depend on the emulator's registry
+    /// alone (its state is in memory; a restart loses it, but not the databases).
+    pub created: Arc<Mutex<Vec<Uuid>>>,
     template: Template,
     deployed: Deployed,
     admin_secret: String,
@@ -94,6 +98,7 @@ impl Platform {
             tag,
             admin_url,
             sdk,
+            created: Arc::default(),
             template,
             deployed,
             admin_secret,
@@ -137,27 +142,31 @@ impl Platform {
     pub async fn clean_up(&self, concurrency: usize) -> Cleanup {
         let started = Instant::now();
         let mut failures = Vec::new();
-        let tenants = match self.plane.registry.all_tenants().await {
-            Ok(t) => t,
+        let mut tenants: Vec<Uuid> = match self.plane.registry.all_tenants().await {
+            Ok(t) => t.iter().map(|t| t.tenant_id).collect(),
             Err(e) => {
                 failures.push(format!("listing tenants: {}", ErrorChain(&e)));
                 Vec::new()
             }
         };
+        tenants.extend(self.created.lock().map(|c| c.clone()).unwrap_or_default());
+        tenants.sort_unstable();
+        tenants.dedup();
         let count = tenants.len();
         let tenants = Arc::new(tenants);
         let plane = self.plane.clone();
         let dropped = for_each_concurrent(count, concurrency, move |i| {
             let (plane, tenants) = (plane.clone(), tenants.clone());
             async move {
-                let tenant = &tenants[i];
-                let names = TenantDbNames::for_tenant(&tenant.tenant_id);
+                let id = &tenants[i];
+                let names = TenantDbNames::for_tenant(id);
+                let secret = tenant_secret_name(&plane.settings.secrets_prefix, id);
                 let mut problems = Vec::new();
                 if let Err(e) = plane.db.drop_tenant_database(&names).await {
                     problems.push(format!("{}: {}", names.database, ErrorChain(&e)));
                 }
-                if let Err(e) = plane.secrets.delete(&tenant.secret_id).await {
-                    problems.push(format!("{}: {}", tenant.secret_id, ErrorChain(&e)));
+                if let Err(e) = plane.secrets.delete(&secret).await {
+                    problems.push(format!("{secret}: {}", ErrorChain(&e)));
                 }
                 problems
             }
