@@ -311,6 +311,26 @@ struct Carry {
     /// Created with the database, stored by StoreSecret: in memory only until then.
     secret: Option<TenantSecret>,
     admin_password: Option<SecretString>,
+    /// The admin password's argon2id hash, computed on a blocking thread while the database
+    /// is being created.
+    admin_hash: Option<tokio::task::JoinHandle<Result<String, crate::password::PasswordError>>>,
+    /// One admin session on the new database for migrate, seed, admin user and mail log.
+    tenant_db: Option<tokio_postgres::Client>,
+    /// The last progress write, still in flight while the next step runs.
+    progress_write: Option<tokio::task::JoinHandle<Result<(), RegistryError>>>,
+}
+
+impl Carry {
+    /// Waits for the in-flight progress write.
+    async fn flush(&mut self) -> Result<(), ControlPlaneError> {
+        match self.progress_write.take() {
+            Some(write) => write
+                .await
+                .map_err(step_err("recording progress"))?
+                .map_err(ControlPlaneError::from),
+            None => Ok(()),
+        }
+    }
 }
 
 /// How long a `provisioning` record is considered owned by the run that wrote it.
@@ -420,41 +440,33 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             keys_version: existing.as_ref().map_or(0, |t| t.keys_version + 1),
         };
         let mut carry = Carry::default();
-        let mut outcome = self
-            .finish_step(Step::ClaimSubdomain, &mut record, started, progress)
-            .await;
-        if outcome.is_ok() {
-            for step in &Step::ALL[1..] {
-                progress(&StepEvent::Started(*step));
-                let started = Instant::now();
-                outcome = self
-                    .run_step(*step, request, &mut record, &mut carry, actor)
-                    .await;
-                if outcome.is_ok() {
-                    outcome = self
-                        .finish_step(*step, &mut record, started, progress)
-                        .await;
-                }
-                if let Err(err) = outcome {
-                    outcome = Err(self
-                        .fail(*step, err, &mut record, request, actor, progress)
-                        .await);
-                    break;
-                }
+        let password = generate_password();
+        let to_hash = SecretString::from(password.expose_secret().to_owned());
+        carry.admin_hash = Some(tokio::task::spawn_blocking(move || hash_password(&to_hash)));
+        carry.admin_password = Some(password);
+        let mut started = started;
+        for step in Step::ALL {
+            if step != Step::ClaimSubdomain {
+                progress(&StepEvent::Started(step));
+                started = Instant::now();
             }
-        } else if let Err(err) = outcome {
-            outcome = Err(self
-                .fail(
-                    Step::ClaimSubdomain,
-                    err,
-                    &mut record,
-                    request,
-                    actor,
-                    progress,
-                )
-                .await);
+            let mut outcome = self
+                .run_step(step, request, &mut record, &mut carry, actor)
+                .await;
+            if outcome.is_ok() {
+                outcome = self
+                    .finish_step(step, &mut record, &mut carry, started, progress)
+                    .await;
+            }
+            if step == Step::Audit && outcome.is_ok() {
+                outcome = carry.flush().await;
+            }
+            if let Err(err) = outcome {
+                return Err(self
+                    .fail(step, err, &mut record, &mut carry, request, actor, progress)
+                    .await);
+            }
         }
-        outcome?;
         Ok(Provisioned {
             access_url: self.settings.access_url(subdomain),
             tenant: record,
@@ -483,6 +495,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         &self,
         step: Step,
         record: &mut TenantRecord,
+        carry: &mut Carry,
         started: Instant,
         progress: &(dyn Fn(&StepEvent) + Send + Sync),
     ) -> Result<(), ControlPlaneError> {
@@ -499,7 +512,12 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             duration_ms,
         });
         record.updated_at = Utc::now();
-        self.registry.put_tenant(record).await?;
+        // Progress is written in order, but the write overlaps the next step's work.
+        carry.flush().await?;
+        let (registry, snapshot) = (self.registry.clone(), record.clone());
+        carry.progress_write = Some(tokio::spawn(
+            async move { registry.put_tenant(&snapshot).await },
+        ));
         progress(&StepEvent::Done(step, duration_ms));
         Ok(())
     }
@@ -539,21 +557,17 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                 Ok(())
             }
             Step::Migrate => {
-                let report = self
-                    .db
-                    .migrate_tenant(&names, MIGRATIONS)
-                    .await
-                    .map_err(step_err("migrating the tenant database"))?;
+                let client = self.tenant_session(&names, carry).await?;
+                let report =
+                    crate::migrations::apply_pending(client, Some(&names.role), MIGRATIONS)
+                        .await
+                        .map_err(step_err("migrating the tenant database"))?;
                 record.schema_version = report.to;
                 Ok(())
             }
             Step::SeedDefaults => {
-                let client = self
-                    .db
-                    .connect_tenant(&names)
-                    .await
-                    .map_err(step_err("connecting to the tenant database"))?;
-                seed_defaults(&client)
+                let client = self.tenant_session(&names, carry).await?;
+                seed_defaults(client)
                     .await
                     .map_err(step_err("seeding defaults"))
             }
@@ -572,14 +586,17 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                     .map_err(step_err("storing the tenant secret"))
             }
             Step::CreateAdmin => {
-                let password = generate_password();
-                let hash =
-                    hash_password(&password).map_err(step_err("hashing the admin password"))?;
-                let client = self
-                    .db
-                    .connect_tenant(&names)
+                let task = carry.admin_hash.take().ok_or_else(|| {
+                    ControlPlaneError::Step(
+                        "hashing the admin password".into(),
+                        "no password to hash".into(),
+                    )
+                })?;
+                let hash = task
                     .await
-                    .map_err(step_err("connecting to the tenant database"))?;
+                    .map_err(step_err("hashing the admin password"))?
+                    .map_err(step_err("hashing the admin password"))?;
+                let client = self.tenant_session(&names, carry).await?;
                 client
                     .execute(
                         "INSERT INTO users (email, full_name, role, password_hash, must_change_password)
@@ -600,7 +617,6 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                         role: "admin".into(),
                     })
                     .await?;
-                carry.admin_password = Some(password);
                 Ok(())
             }
             Step::Activate => {
@@ -622,15 +638,11 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                     password,
                 );
                 let sent = self.mailer.send(&message).await;
-                let client = self
-                    .db
-                    .connect_tenant(&names)
-                    .await
-                    .map_err(step_err("connecting to the tenant database"))?;
                 let (status, provider_id, error) = match &sent {
                     Ok(id) => ("sent", Some(id.clone()), None),
                     Err(e) => ("failed", None, Some(ErrorChain(e).to_string())),
                 };
+                let client = self.tenant_session(&names, carry).await?;
                 client
                     .execute(
                         "INSERT INTO email_logs (recipient, subject, template, status, provider_message_id, error)
@@ -639,6 +651,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                     )
                     .await
                     .map_err(step_err("logging the welcome email"))?;
+                // The last step on the database: its session ends here.
+                carry.tenant_db = None;
                 sent.map(|_| ())
                     .map_err(step_err("sending the welcome email"))
             }
@@ -658,16 +672,44 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         }
     }
 
+    /// The provisioning run's session on the new database, opened on first use.
+    async fn tenant_session<'c>(
+        &self,
+        names: &TenantDbNames,
+        carry: &'c mut Carry,
+    ) -> Result<&'c mut tokio_postgres::Client, ControlPlaneError> {
+        if carry.tenant_db.is_none() {
+            let client = self
+                .db
+                .connect_tenant(names)
+                .await
+                .map_err(step_err("connecting to the tenant database"))?;
+            carry.tenant_db = Some(client);
+        }
+        carry.tenant_db.as_mut().ok_or_else(|| {
+            ControlPlaneError::Step(
+                "connecting to the tenant database".into(),
+                "no session".into(),
+            )
+        })
+    }
+
     /// Undoes steps `..=failed` in reverse and records the failure.
+    #[allow(clippy::too_many_arguments)]
     async fn fail(
         &self,
         failed: Step,
         err: ControlPlaneError,
         record: &mut TenantRecord,
+        carry: &mut Carry,
         request: &NewTenant,
         actor: &str,
         progress: &(dyn Fn(&StepEvent) + Send + Sync),
     ) -> ControlPlaneError {
+        // No earlier progress write may land after the failure is recorded; the session on
+        // the database goes before the database is dropped.
+        let _ = carry.flush().await;
+        carry.tenant_db = None;
         let reason = ErrorChain(&err).to_string();
         progress(&StepEvent::Failed(failed, reason.clone()));
         let upto = Step::ALL.iter().position(|s| *s == failed).unwrap_or(0);
