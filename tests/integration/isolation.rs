@@ -1045,9 +1045,8 @@ async fn injected_and_oversized_input_is_refused_and_changes_nothing() {
         expect_4xx(&mut failures, format!("host {host:?}"), &res);
     }
 
-    // … into every path parameter, and every body, of every tenant route of the template, with
-    // A's admin token (routes that read no body are named here)
-    const NO_BODY: [&str; 1] = ["/api/auth/keys/rotate"];
+    // … into every path parameter, and every body field any route reads, of every tenant route
+    // of the template, with A's admin token
     for route in tenant_routes().iter().filter(|r| !r.is_health()) {
         if route.has_param() {
             for value in INJECTIONS
@@ -1068,13 +1067,13 @@ async fn injected_and_oversized_input_is_refused_and_changes_nothing() {
                 expect_4xx(&mut failures, format!("{} {path:.80}", route.method), &res);
             }
         }
-        let reads_body = matches!(route.method, Method::POST | Method::PATCH | Method::PUT)
-            && !NO_BODY.contains(&route.declared.as_str());
+        let reads_body = matches!(route.method, Method::POST | Method::PATCH | Method::PUT);
         if reads_body && route.declared != "/api/auth/login" {
             for sqli in INJECTIONS {
                 let body = json!({
                     "email": sqli, "password": sqli, "current_password": sqli,
                     "new_password": sqli, "full_name": sqli, "role": sqli, "name": sqli,
+                    "revoke_previous": sqli,
                 });
                 let res = call(
                     &app,
@@ -1188,6 +1187,34 @@ async fn secrets_and_passwords_never_reach_the_logs() {
     let res = login(&app, &a.host, &a.email, &a.password).await;
     assert_eq!(res.status, 200);
     a.token = res.body["access_token"].as_str().unwrap().to_owned();
+    let created = call(
+        &app,
+        Method::POST,
+        &a.host,
+        "/api/auth/users",
+        Some(&a.token),
+        Some(&json!({"email": format!("viewer@{}.example", a.subdomain),
+                     "full_name": "Vera Viewer", "role": "viewer"})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    secrets.push((
+        "a new user's temporary password".into(),
+        created.body["temporary_password"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    ));
+    let rotated = call(
+        &app,
+        Method::POST,
+        &a.host,
+        "/api/auth/keys/rotate",
+        Some(&a.token),
+        None,
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
     let cross = call(
         &app,
         Method::GET,
