@@ -364,7 +364,12 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             }
             Put::Exists(prev) => (prev.tenant_id, false),
         };
-        let existing = self.registry.get_tenant(&tenant_id).await?;
+        // A key claimed just now has no tenant behind it yet.
+        let existing = if key_is_new {
+            None
+        } else {
+            self.registry.get_tenant(&tenant_id).await?
+        };
         if let Some(t) = &existing {
             match t.status {
                 TenantStatus::Active | TenantStatus::Suspended => {
@@ -537,9 +542,15 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                 // The role's password lives only in the secret; a resumed run sets a new one.
                 let password = SecretString::from(random_token(24));
                 self.db
-                    .create_tenant_database(&names, &password)
+                    .create_role_and_database(&names, &password)
                     .await
                     .map_err(step_err("creating the tenant database"))?;
+                // The hand-over runs on the session the next steps use: one connection less.
+                let client = self.tenant_session(&names, carry).await?;
+                self.db
+                    .hand_over(client, &names)
+                    .await
+                    .map_err(step_err("handing the database over to the tenant role"))?;
                 let secret = TenantSecret {
                     tenant_id: record.tenant_id,
                     db: DbCredentials {

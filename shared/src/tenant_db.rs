@@ -305,14 +305,30 @@ impl DbAdmin {
         Ok(())
     }
 
+    /// Role (with its password), database cloned from the template and access to it, then the
+    /// hand-over of the cloned objects to the role. Idempotent: a resumed provisioning re-runs it
+    /// and the role gets the new password.
+    pub async fn create_tenant_database(
+        &self,
+        names: &TenantDbNames,
+        password: &SecretString,
+    ) -> Result<(), TenantDbError> {
+        self.create_role_and_database(names, password).await?;
+        let tenant = self.connect(Some(checked(&names.database)?)).await?;
+        let handed_over = self.hand_over(&tenant.client, names).await;
+        tenant.close().await;
+        handed_over
+    }
+
     /// Creates the tenant's login role and its database cloned from the template, owned by that
-    /// role with every object in it, reachable by no other role. Idempotent, so a provisioning
-    /// interrupted anywhere can be resumed; an existing role gets `password`.
+    /// role and reachable by no other role; the objects inside still belong to the template owner
+    /// until `hand_over`. Idempotent, so a provisioning interrupted anywhere can be resumed; an
+    /// existing role gets `password`.
     ///
     /// The password is sent as a SCRAM-SHA-256 verifier computed here, so the cleartext never
     /// reaches the server (nor its statement log).
     #[tracing::instrument(skip_all, fields(database = %names.database))]
-    pub async fn create_tenant_database(
+    pub async fn create_role_and_database(
         &self,
         names: &TenantDbNames,
         password: &SecretString,
@@ -320,7 +336,6 @@ impl DbAdmin {
         let database = checked(&names.database)?;
         let role = checked(&names.role)?;
         let template = checked(&self.template_db)?;
-        let template_owner = self.template_owner();
 
         let admin = self.connect(None).await?;
         lock(&admin.client, "lock tenant", TENANT_LOCK, database, false).await?;
@@ -370,8 +385,22 @@ impl DbAdmin {
         );
         run(&admin.client, &sql, "restrict access to database", database).await?;
 
-        let owner_exists = role_exists(&admin.client, &template_owner).await?;
-        let tenant = self.connect(Some(database)).await?;
+        unlock(&admin.client, TENANT_LOCK, database, false).await?;
+        admin.close().await;
+        Ok(())
+    }
+
+    /// Gives the tenant's role everything in its new database (cloned objects belong to the
+    /// template owner) and the `public` schema; `client` is an admin session on that database.
+    /// Part of `create_tenant_database`; provisioning calls it on the session it goes on to use.
+    pub async fn hand_over(
+        &self,
+        client: &tokio_postgres::Client,
+        names: &TenantDbNames,
+    ) -> Result<(), TenantDbError> {
+        let role = checked(&names.role)?;
+        let template_owner = self.template_owner();
+        let owner_exists = role_exists(client, &template_owner).await?;
         let mut sql = String::from("begin; ");
         if owner_exists {
             // DROP OWNED after the reassignment only revokes the template owner's grants.
@@ -386,13 +415,7 @@ impl DbAdmin {
              grant usage, create on schema public to {}; commit",
             quote_ident(role)
         );
-        let handed_over = run(&tenant.client, &sql, "hand objects over to", role).await;
-        tenant.close().await;
-        handed_over?;
-
-        unlock(&admin.client, TENANT_LOCK, database, false).await?;
-        admin.close().await;
-        Ok(())
+        run(client, &sql, "hand objects over to", role).await
     }
 
     /// Drops the tenant's database (terminating its sessions) and role. Idempotent.
