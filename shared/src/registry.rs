@@ -218,10 +218,8 @@ impl Registry {
         serde_json::from_str(data).map_err(|e| RegistryError::Corrupt(key, e))
     }
 
-    async fn get<T: DeserializeOwned>(
-        &self,
-        (pk, sk): (String, String),
-    ) -> Result<Option<T>, RegistryError> {
+    /// The raw item at a key (consistent read).
+    async fn get_item(&self, (pk, sk): (String, String)) -> Result<Option<Item>, RegistryError> {
         let out = self
             .client
             .get_item()
@@ -232,7 +230,18 @@ impl Registry {
             .send()
             .await
             .map_err(aws("get item"))?;
-        out.item.as_ref().map(Self::decode).transpose()
+        Ok(out.item)
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        key: (String, String),
+    ) -> Result<Option<T>, RegistryError> {
+        self.get_item(key)
+            .await?
+            .as_ref()
+            .map(Self::decode)
+            .transpose()
     }
 
     /// Writes `item` only if its key is free; otherwise returns what holds it.
@@ -610,18 +619,7 @@ impl Registry {
         subject: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(i64, DateTime<Utc>)>, RegistryError> {
-        let (pk, sk) = keys::counter(scope, subject);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(aws("read counter"))?;
-        let Some(attrs) = out.item else {
+        let Some(attrs) = self.get_item(keys::counter(scope, subject)).await? else {
             return Ok(None);
         };
         let num = |k: &str| {
@@ -647,18 +645,7 @@ impl Registry {
         &self,
         id: &Uuid,
     ) -> Result<Option<(TenantRecord, String)>, RegistryError> {
-        let (pk, sk) = keys::tenant(id);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(aws("get tenant for update"))?;
-        let Some(item) = out.item else {
+        let Some(item) = self.get_item(keys::tenant(id)).await? else {
             return Ok(None);
         };
         let record = Self::decode(&item)?;
