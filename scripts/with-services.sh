@@ -14,6 +14,8 @@ cleanup() {
   rm -f "$STARTED_FILE"
 }
 trap cleanup EXIT
+# Ctrl-C / SIGTERM end the command, then the EXIT trap stops what was started here.
+trap 'exit 130' INT TERM
 scripts/services.sh start
 # shellcheck source=scripts/env.sh
 . scripts/env.sh

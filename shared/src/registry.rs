@@ -358,19 +358,23 @@ impl Registry {
         self.get(keys::tenant(id)).await
     }
 
-    /// Writes the tenant record (listed newest first through `gsi1`).
-    pub async fn put_tenant(&self, t: &TenantRecord) -> Result<(), RegistryError> {
+    /// A tenant record as stored: listed (oldest first) through `gsi1`, `status` beside the data.
+    fn tenant_item(t: &TenantRecord) -> Item {
         let mut item = Self::item(keys::tenant(&t.tenant_id), t);
         item.insert("status".into(), s(t.status.as_str()));
         item.insert("gsi1pk".into(), s(keys::TENANTS_INDEX));
-        item.insert(
-            "gsi1sk".into(),
-            s(format!(
-                "{}#{}",
-                t.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
-                t.tenant_id
-            )),
+        let sort = format!(
+            "{}#{}",
+            t.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+            t.tenant_id
         );
+        item.insert("gsi1sk".into(), s(sort));
+        item
+    }
+
+    /// Writes the tenant record.
+    pub async fn put_tenant(&self, t: &TenantRecord) -> Result<(), RegistryError> {
+        let item = Self::tenant_item(t);
         self.put(item).await
     }
 
@@ -665,17 +669,7 @@ impl Registry {
         t: &TenantRecord,
         expected: &str,
     ) -> Result<bool, RegistryError> {
-        let mut item = Self::item(keys::tenant(&t.tenant_id), t);
-        item.insert("status".into(), s(t.status.as_str()));
-        item.insert("gsi1pk".into(), s(keys::TENANTS_INDEX));
-        item.insert(
-            "gsi1sk".into(),
-            s(format!(
-                "{}#{}",
-                t.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
-                t.tenant_id
-            )),
-        );
+        let item = Self::tenant_item(t);
         let result = self
             .client
             .put_item()
