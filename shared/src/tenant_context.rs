@@ -427,14 +427,6 @@ impl<S: SecretStore> TenantContext<S> {
             }
         }
     }
-
-    /// Idle connections held for a tenant (tests and benchmarks).
-    pub fn idle_connections(&self, tenant_id: &Uuid) -> usize {
-        self.idle
-            .lock()
-            .map(|i| i.get(tenant_id).map_or(0, Vec::len))
-            .unwrap_or(0)
-    }
 }
 
 /// A tenant database connection on loan from the context's cache.

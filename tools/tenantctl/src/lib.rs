@@ -252,21 +252,14 @@ async fn execute<F: Fn(&str) -> Option<String>>(
             )?;
             Ok(0)
         }
-        Command::Tenants(TenantsCommand::Suspend { id }) => {
+        Command::Tenants(
+            change @ (TenantsCommand::Suspend { id } | TenantsCommand::Activate { id }),
+        ) => {
             let (plane, _) = control_plane(env, sdk).await?;
-            let tenant = plane.suspend(id, &actor).await?;
-            let human = format!(
-                "tenant {} ({}) is {}\n",
-                tenant.tenant_id,
-                tenant.subdomain,
-                tenant.status.as_str()
-            );
-            print(term, json, to_json(&tenant)?, &human)?;
-            Ok(0)
-        }
-        Command::Tenants(TenantsCommand::Activate { id }) => {
-            let (plane, _) = control_plane(env, sdk).await?;
-            let tenant = plane.activate(id, &actor).await?;
+            let tenant = match change {
+                TenantsCommand::Suspend { .. } => plane.suspend(id, &actor).await?,
+                _ => plane.activate(id, &actor).await?,
+            };
             let human = format!(
                 "tenant {} ({}) is {}\n",
                 tenant.tenant_id,
