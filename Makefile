@@ -1,5 +1,5 @@
 # The front door. `make dev` runs the platform locally; `make test` runs every test.
-.PHONY: dev test lint bench build sam-build services-stop
+.PHONY: dev test lint bench build sam-build services-stop openapi
 
 dev:            ## local platform on :9000 (Ctrl-C stops it)
 	scripts/dev.sh
@@ -22,6 +22,9 @@ sam-build:      ## `sam build` of infra/template.yaml (needs the aarch64-unknown
 	BOOTSTRAP_SAM=1 scripts/bootstrap.sh
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam build --config-env dev
+
+openapi:        ## regenerate infra/openapi/*.json from the route tables (a test checks they are current)
+	cargo run --quiet -p local-platform -- openapi infra/openapi
 
 services-stop:  ## stop PostgreSQL and the emulator if something left them running
 	scripts/services.sh stop

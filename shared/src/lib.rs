@@ -1,30 +1,30 @@
-//! The library every TaskifAI function is built on: configuration, telemetry, the HTTP error
-//! model, host → tenant parsing and the upload-event reader. Functions only wire these together.
+//! The library every TaskifAI function is built on, one folder per area. Dependencies point one
+//! way, from the bottom of this list to the top of it being used by what comes after:
+//!
+//! | area | for |
+//! |---|---|
+//! | [`domain`] | validated newtypes and records; no I/O |
+//! | [`platform`] | typed configuration, telemetry, AWS SDK configuration |
+//! | [`security`] | passwords, signed tokens, throttling |
+//! | [`store`] | one narrow interface per external system (registry, secrets, mail, audit, PostgreSQL) |
+//! | [`tenancy`] | a request's tenant, its secret and its database connection |
+//! | [`identity`] | tenant sign-in and users, signing keys, platform admins |
+//! | [`control_plane`] | provisioning and the tenant lifecycle |
+//! | [`ingest`] | uploaded sales files into the tenant database |
+//! | [`analytics`] | sales analytics from the rollups |
+//! | [`web`] | HTTP: hosts, routes, the one mapping of errors to responses, the API contract |
+//!
+//! Functions only wire these together.
 
-pub mod admin_auth;
-pub mod audit;
-pub mod aws;
-pub mod config;
-pub mod email;
-pub mod error;
-pub mod host;
-pub mod http;
-pub mod lifecycle;
-pub mod mail;
-pub mod migrations;
-pub mod password;
-pub mod provisioning;
-pub mod registry;
-pub mod secrets;
-pub mod subdomain;
-pub mod telemetry;
+pub mod analytics;
+pub mod control_plane;
+pub mod domain;
+pub mod identity;
+pub mod ingest;
+pub mod platform;
+pub mod security;
+pub mod store;
 pub mod tenancy;
-pub mod tenant_auth;
-pub mod tenant_context;
-pub mod tenant_db;
-pub mod tenant_users;
-pub mod throttle;
-pub mod tokens;
-pub mod upload_event;
+pub mod web;
 
-pub use error::ApiError;
+pub use web::error::ApiError;

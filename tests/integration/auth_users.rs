@@ -7,9 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use shared::config::Env;
-use shared::tenant_context::{Caller, Role};
-use shared::tenant_users::{self, UserAdminError};
+use shared::domain::role::Role;
+use shared::identity::users::{self as tenant_users, UserAdminError};
+use shared::platform::config::Env;
+use shared::tenancy::context::Caller;
 
 use crate::helpers::{TestApp, spawn_app, unique_subdomain};
 
@@ -614,7 +615,7 @@ async fn a_demotion_racing_another_cannot_leave_the_tenant_without_an_admin() {
         .await
         .unwrap();
     // AND Bea's demotion of Amy under way in another session, not yet committed
-    let names = shared::tenant_db::TenantDbNames::for_tenant(&t.tenant_id);
+    let names = shared::store::postgres::admin::TenantDbNames::for_tenant(&t.tenant_id);
     let other_session = app.db_admin().connect_tenant(&names).await.unwrap();
     other_session.batch_execute("BEGIN").await.unwrap();
     other_session
@@ -750,7 +751,7 @@ async fn rotated_keys_sign_new_tokens_and_revocation_bites_everywhere() {
         .unwrap()
         .unwrap();
     assert_eq!(record.keys_version, version_before + 2);
-    assert_eq!(record.status, shared::registry::TenantStatus::Active);
+    assert_eq!(record.status, shared::store::registry::TenantStatus::Active);
     let (status, _) = call(
         &app,
         Method::GET,
@@ -764,7 +765,7 @@ async fn rotated_keys_sign_new_tokens_and_revocation_bites_everywhere() {
         status, 200,
         "the tenant database is still reachable with the stored credentials"
     );
-    let audit = shared::audit::AuditLog::new(app.registry().clone())
+    let audit = shared::store::audit::AuditLog::new(app.registry().clone())
         .list(Some(&t.tenant_id), 50, None)
         .await
         .unwrap();

@@ -1,14 +1,14 @@
 //! Central login (`app.<domain>`): `POST /api/discover` lists the active tenants an email belongs
 //! to, with their login URLs; bad input gets stable 4xx codes, floods get 429. Also the login
-//! throttle of `shared::throttle` against the real registry.
+//! throttle of `shared::security::throttle` against the real registry.
 
 use std::path::PathBuf;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::email::Email;
-use shared::registry::Membership;
-use shared::throttle::{Limit, Limits, Throttle, ThrottleKey};
+use shared::domain::email::Email;
+use shared::security::throttle::{Limit, Limits, Throttle, ThrottleKey};
+use shared::store::registry::Membership;
 
 use crate::helpers::{TestApp, spawn_app, unique_subdomain};
 
@@ -37,7 +37,7 @@ async fn discover(app: &TestApp, email: &str) -> (u16, Option<u64>, Value) {
 async fn add_member(
     app: &TestApp,
     email: &str,
-    tenant: &shared::registry::TenantRecord,
+    tenant: &shared::store::registry::TenantRecord,
     name: &str,
 ) {
     app.registry()

@@ -20,6 +20,17 @@ pub fn template() -> &'static Template {
     TEMPLATE.get_or_init(|| Template::load_default().expect("infra/template.yaml parses"))
 }
 
+/// Who may call `method path`, as the route tables declare it.
+pub fn access_of(method: &str, path: &str) -> shared::web::router::Access {
+    use shared::web::http::Surface;
+    [Surface::App, Surface::Api, Surface::Tenant]
+        .into_iter()
+        .flat_map(shared::web::api::openapi::routes_of)
+        .find(|spec| spec.method.as_str() == method && spec.path == path)
+        .map(|spec| spec.access)
+        .unwrap_or_else(|| panic!("{method} {path} is in no route table"))
+}
+
 /// The functions, as Lambda would run them, called in-process.
 pub struct InProcess {
     pub discovery: tenant_discovery::App,
@@ -44,7 +55,7 @@ impl InProcess {
     /// Builds every function from `env`.
     pub async fn new(env: &BTreeMap<String, String>, sdk: &aws_config::SdkConfig) -> Self {
         let env = env.clone();
-        let env = shared::config::map_env(env);
+        let env = shared::platform::config::map_env(env);
         Self {
             discovery: tenant_discovery::App::new(&env, sdk).expect("tenant-discovery config"),
             auth: auth::App::new(&env, sdk).expect("auth config"),
@@ -133,9 +144,10 @@ pub struct TestApp {
 /// Starts a platform with fresh, uniquely named resources.
 pub async fn spawn_app() -> TestApp {
     let logs = LogCapture::default();
-    let log_guard =
-        tracing::subscriber::set_default(shared::telemetry::json_subscriber(logs.clone()));
-    let sdk = shared::aws::sdk_config().await;
+    let log_guard = tracing::subscriber::set_default(shared::platform::telemetry::json_subscriber(
+        logs.clone(),
+    ));
+    let sdk = shared::platform::aws::sdk_config().await;
     assert!(
         sdk.endpoint_url().is_some(),
         "AWS_ENDPOINT_URL must point at the emulator: run the tests with `make test`"
@@ -239,15 +251,19 @@ impl Drop for TestApp {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let registry =
-                    shared::registry::Registry::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-                let db = shared::tenant_db::DbAdmin::from_url(
+                let registry = shared::store::registry::Registry::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    table,
+                );
+                let db = shared::store::postgres::admin::DbAdmin::from_url(
                     &database_admin_url(),
                     "taskifai_template",
                 )
                 .expect("db admin");
                 for tenant in registry.all_tenants().await.unwrap_or_default() {
-                    let names = shared::tenant_db::TenantDbNames::for_tenant(&tenant.tenant_id);
+                    let names = shared::store::postgres::admin::TenantDbNames::for_tenant(
+                        &tenant.tenant_id,
+                    );
                     let _ = db.drop_tenant_database(&names).await;
                 }
             });
@@ -300,7 +316,7 @@ impl TestApp {
     /// Bootstraps the platform admin (as `tenantctl admin create` does) and logs in through
     /// the API; returns the bearer token.
     pub async fn admin_token(&self) -> String {
-        let email = shared::email::Email::parse(ADMIN_EMAIL).unwrap();
+        let email = shared::domain::email::Email::parse(ADMIN_EMAIL).unwrap();
         self.functions
             .provisioning
             .auth
@@ -331,10 +347,13 @@ impl TestApp {
 
     /// Provisions a tenant through the library (the CLI's path), which also hands back the
     /// admin's temporary password.
-    pub async fn provision(&self, subdomain: &str) -> shared::provisioning::Provisioned {
+    pub async fn provision(
+        &self,
+        subdomain: &str,
+    ) -> shared::control_plane::provisioning::Provisioned {
         let plane = &self.functions.provisioning.plane;
-        let request = shared::provisioning::NewTenant::parse(
-            shared::provisioning::NewTenantInput {
+        let request = shared::control_plane::provisioning::NewTenant::parse(
+            shared::control_plane::provisioning::NewTenantInput {
                 company_name: Some(format!("{subdomain} Inc")),
                 subdomain: Some(subdomain.into()),
                 admin_email: Some(format!("admin@{subdomain}.example")),
@@ -354,11 +373,11 @@ impl TestApp {
             .expect("provisioning succeeds")
     }
 
-    pub fn registry(&self) -> &shared::registry::Registry {
+    pub fn registry(&self) -> &shared::store::registry::Registry {
         &self.functions.provisioning.plane.registry
     }
 
-    pub fn db_admin(&self) -> &shared::tenant_db::DbAdmin {
+    pub fn db_admin(&self) -> &shared::store::postgres::admin::DbAdmin {
         &self.functions.provisioning.plane.db
     }
 }

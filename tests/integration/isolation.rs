@@ -10,17 +10,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::secrets::{SecretStore, platform_secret_name};
-use shared::tenant_context::TENANT_AUDIENCE;
-use shared::tenant_db::TenantDbNames;
-use shared::tokens::{SigningKey, issue};
+use shared::security::tokens::{SigningKey, issue};
+use shared::store::postgres::admin::TenantDbNames;
+use shared::store::secrets::{SecretStore, platform_secret_name};
+use shared::tenancy::context::TENANT_AUDIENCE;
 use uuid::Uuid;
 
 use crate::auth::{
     Answer, TenantAdmin, answer, call, change_password, decode_token, issuer, login,
     provisioned_admin, signed_in_admin, tenant_secret,
 };
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, template};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, access_of, spawn_app, template};
+use shared::web::router::Access;
 
 /// A route of the template with its path parameters filled in.
 #[derive(Debug, Clone)]
@@ -38,9 +39,19 @@ impl Route {
         self.declared.ends_with("/health")
     }
 
-    /// Routes that verify a bearer token: all but health and login.
+    /// Public routes that read no credentials and no tenant data (health, the API contract),
+    /// as the route tables declare them.
+    fn answers_anyone(&self) -> bool {
+        self.access() == Access::Public && !self.declared.ends_with("/login")
+    }
+
+    /// Routes that verify a bearer token, as the route tables declare them.
     fn takes_token(&self) -> bool {
-        !self.is_health() && self.declared != "/api/auth/login"
+        self.access() != Access::Public
+    }
+
+    fn access(&self) -> Access {
+        access_of(self.method.as_str(), &self.declared)
     }
 
     fn has_param(&self) -> bool {
@@ -246,7 +257,7 @@ async fn no_tenant_route_accepts_another_tenants_token_or_credentials() {
     let mut failures = Vec::new();
     for owner in &tenants {
         for victim in tenants.iter().filter(|v| v.subdomain != owner.subdomain) {
-            for route in routes.iter().filter(|r| !r.is_health()) {
+            for route in routes.iter().filter(|r| !r.answers_anyone()) {
                 let res = call(
                     &app,
                     route.method.clone(),
@@ -612,7 +623,7 @@ async fn platform_admin_and_tenant_tokens_only_open_their_own_surface() {
     let mut failures = Vec::new();
     // WHEN the platform admin's token (and credentials) are used on every tenant route
     for t in &tenants {
-        for route in tenant_routes().iter().filter(|r| !r.is_health()) {
+        for route in tenant_routes().iter().filter(|r| !r.answers_anyone()) {
             let body = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
             let res = call(
                 &app,
@@ -647,7 +658,7 @@ async fn platform_admin_and_tenant_tokens_only_open_their_own_surface() {
     .unwrap();
     let admin_routes: Vec<Route> = routes_of("AdminApi")
         .into_iter()
-        .filter(|r| !r.is_health() && r.declared != "/admin/login")
+        .filter(Route::takes_token)
         .collect();
     assert!(
         admin_routes.iter().any(|r| r.declared == "/admin/tenants"),
@@ -1047,7 +1058,7 @@ async fn injected_and_oversized_input_is_refused_and_changes_nothing() {
 
     // … into every path parameter, and every body field any route reads, of every tenant route
     // of the template, with A's admin token
-    for route in tenant_routes().iter().filter(|r| !r.is_health()) {
+    for route in tenant_routes().iter().filter(|r| !r.answers_anyone()) {
         if route.has_param() {
             for value in INJECTIONS
                 .iter()

@@ -6,6 +6,7 @@
 
 mod auth;
 mod auth_users;
+mod contract;
 mod discovery;
 mod events;
 mod health;

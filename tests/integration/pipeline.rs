@@ -50,7 +50,7 @@ async fn an_uploaded_object_reaches_the_processor_through_sqs() {
     // GIVEN a platform whose bucket notifies the processing queue
     let app = spawn_app().await;
     let trigger = processor_trigger(&app);
-    let s3 = shared::aws::s3_client(&app.sdk);
+    let s3 = shared::platform::aws::s3_client(&app.sdk);
 
     // WHEN a file is put under a tenant's upload prefix (a name that needs key decoding)
     let key = "tenants/tenant-a/uploads/batch-1/Boxnox Sales (Oct) 100%.csv";
@@ -91,7 +91,7 @@ async fn an_uploaded_object_reaches_the_processor_through_sqs() {
 async fn objects_outside_the_upload_prefix_do_not_reach_the_queue() {
     let app = spawn_app().await;
     let trigger = processor_trigger(&app);
-    let s3 = shared::aws::s3_client(&app.sdk);
+    let s3 = shared::platform::aws::s3_client(&app.sdk);
     s3.put_object()
         .bucket(app.bucket())
         .key("archive/t/export.json")

@@ -5,12 +5,12 @@
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use shared::provisioning::{
+use shared::control_plane::provisioning::{
     ControlPlaneError, Faults, NewTenant, NewTenantInput, Step, control_plane_from_env,
 };
-use shared::registry::TenantStatus;
-use shared::secrets::SecretStore;
-use shared::tenant_db::TenantDbNames;
+use shared::store::postgres::admin::TenantDbNames;
+use shared::store::registry::TenantStatus;
+use shared::store::secrets::SecretStore;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, spawn_app, unique_subdomain};
@@ -88,7 +88,7 @@ async fn a_new_tenant_is_provisioned_end_to_end() {
     assert_eq!(steps, Step::ALL.map(Step::as_str));
     assert_eq!(
         detail["schema_version"],
-        shared::migrations::latest_version()
+        shared::store::postgres::migrations::latest_version()
     );
 
     // AND the database holds the admin (temporary password), the seeded configs and the mail log
@@ -139,7 +139,7 @@ async fn a_new_tenant_is_provisioned_end_to_end() {
     let plane = &app.functions.provisioning.plane;
     let secret = plane
         .secrets
-        .get(&shared::secrets::tenant_secret_name(
+        .get(&shared::store::secrets::tenant_secret_name(
             &plane.settings.secrets_prefix,
             &tenant_id,
         ))
@@ -183,7 +183,7 @@ async fn the_tenant_role_reaches_only_its_own_database() {
     let b = app.provision(&unique_subdomain("bravo")).await;
     let plane = &app.functions.provisioning.plane;
     let secret_of =
-        |id: Uuid| shared::secrets::tenant_secret_name(&plane.settings.secrets_prefix, &id);
+        |id: Uuid| shared::store::secrets::tenant_secret_name(&plane.settings.secrets_prefix, &id);
     let a_secret: Value = serde_json::from_str(
         plane
             .secrets
@@ -470,7 +470,7 @@ async fn a_fault_at_any_step_leaves_nothing_behind() {
     for step in Step::ALL {
         // GIVEN a control plane whose step N fails after doing its work
         let (mut plane, _) = control_plane_from_env(
-            &shared::config::Env(|k: &str| env.get(k).cloned()),
+            &shared::platform::config::Env(|k: &str| env.get(k).cloned()),
             &app.sdk,
         )
         .await
@@ -517,7 +517,7 @@ async fn a_fault_at_any_step_leaves_nothing_behind() {
             "{step:?}: role left"
         );
         let secret =
-            shared::secrets::tenant_secret_name(&plane.settings.secrets_prefix, &tenant_id);
+            shared::store::secrets::tenant_secret_name(&plane.settings.secrets_prefix, &tenant_id);
         assert!(
             plane.secrets.get(&secret).await.unwrap().is_none(),
             "{step:?}: secret left"
@@ -550,9 +550,8 @@ async fn a_fault_at_any_step_leaves_nothing_behind() {
         assert_eq!(record.failure.as_ref().unwrap().step, step.as_str());
         let audit = plane.audit.list(Some(&tenant_id), 10, None).await.unwrap();
         assert!(
-            audit.items.iter().any(
-                |e| e.action == "tenant.create" && e.outcome == shared::audit::Outcome::Failure
-            ),
+            audit.items.iter().any(|e| e.action == "tenant.create"
+                && e.outcome == shared::store::audit::Outcome::Failure),
             "{step:?}: no audit"
         );
 
@@ -639,7 +638,7 @@ async fn delete_archives_every_table_then_removes_everything() {
     let resellers = tables.iter().find(|x| x["table"] == "resellers").unwrap();
     assert_eq!(resellers["rows"], 4);
     assert!(tables.iter().any(|x| x["table"] == "users"));
-    let s3 = shared::aws::s3_client(&app.sdk);
+    let s3 = shared::platform::aws::s3_client(&app.sdk);
     let csv = s3
         .get_object()
         .bucket(app.bucket())
@@ -739,7 +738,7 @@ async fn migrate_all_reports_each_tenant_and_survives_a_broken_one() {
     assert_eq!(by_id(good.tenant_id)["status"], "ok");
     assert_eq!(
         by_id(good.tenant_id)["to"],
-        shared::migrations::latest_version()
+        shared::store::postgres::migrations::latest_version()
     );
     assert_eq!(by_id(broken.tenant_id)["status"], "failed");
     assert!(by_id(broken.tenant_id)["error"].as_str().is_some());

@@ -4,15 +4,15 @@
 
 use aws_sdk_secretsmanager::config::retry::RetryConfig;
 use secrecy::{ExposeSecret, SecretString};
-use shared::secrets::{
+use shared::security::tokens::KeyRing;
+use shared::store::secrets::{
     AwsSecretStore, CreateOutcome, SecretStore, SecretsError, get_or_create_json,
     platform_secret_name,
 };
-use shared::tokens::KeyRing;
 use uuid::Uuid;
 
 async fn store() -> AwsSecretStore {
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::platform::aws::sdk_config().await;
     AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(&sdk))
 }
 
@@ -111,7 +111,7 @@ async fn errors_never_show_the_secret_value() {
     const VALUE: &str = "hunter2-do-not-log-me";
 
     // GIVEN a store whose endpoint refuses connections
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::platform::aws::sdk_config().await;
     let config = aws_sdk_secretsmanager::config::Builder::from(&sdk)
         .endpoint_url("http://127.0.0.1:9")
         .retry_config(RetryConfig::disabled())
@@ -126,7 +126,7 @@ async fn errors_never_show_the_secret_value() {
     ];
     for err in &errors {
         assert!(matches!(err, SecretsError::Aws { .. }), "{err:?}");
-        let shown = format!("{err:?} {err} {}", shared::error::ErrorChain(err));
+        let shown = format!("{err:?} {err} {}", shared::web::error::ErrorChain(err));
         assert!(shown.contains(&name), "{shown}");
         assert!(!shown.contains(VALUE), "{shown}");
     }

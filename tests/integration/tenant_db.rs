@@ -5,10 +5,10 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use shared::migrations::{MIGRATIONS, Migration, MigrationError, latest_version};
-use shared::tenant_db::{
-    DbAdmin, SecretString, TenantDbError, TenantDbNames, quote_ident, quote_literal, seed_defaults,
-};
+use shared::control_plane::seeds::seed_defaults;
+use shared::store::postgres::admin::{DbAdmin, SecretString, TenantDbError, TenantDbNames};
+use shared::store::postgres::migrations::{MIGRATIONS, Migration, MigrationError, latest_version};
+use shared::store::postgres::sql::{quote_ident, quote_literal};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;

@@ -3,10 +3,10 @@
 
 use ::tenantctl::Terminal;
 use serde_json::Value;
-use shared::config::Env;
-use shared::provisioning::Step;
-use shared::registry::TenantStatus;
-use shared::tenant_db::TenantDbNames;
+use shared::control_plane::provisioning::Step;
+use shared::platform::config::Env;
+use shared::store::postgres::admin::TenantDbNames;
+use shared::store::registry::TenantStatus;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, spawn_app, unique_subdomain};

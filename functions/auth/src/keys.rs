@@ -1,36 +1,29 @@
 //! `POST /api/auth/keys/rotate` (admin): a new signing key, optionally revoking the older ones.
-//! The work is in `shared::tenant_users::rotate_signing_keys`.
+//! The work is in `shared::identity::users::rotate_signing_keys`.
 
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
+use lambda_http::{Body, Response};
 use shared::ApiError;
-use shared::http::{json_body, json_response};
-use shared::tenant_context::{Role, Tenant};
-use shared::tenant_users;
+use shared::identity::users;
+use shared::web::api::auth::RotateInput;
+use shared::web::http::{json_body, json_response};
 
-use crate::App;
-
-#[derive(Default, Deserialize)]
-struct RotateInput {
-    #[serde(default)]
-    revoke_previous: bool,
-}
+use crate::users::Call;
 
 /// `{"revoke_previous": bool}` (body optional) → `200 {"kid", "revoked", "active_kids"}`.
-pub async fn rotate(app: &App, req: &Request, tenant: &Tenant) -> Result<Response<Body>, ApiError> {
-    let caller = app.tenant.authenticate(req, tenant, Role::Admin).await?;
-    let body: &[u8] = req.body().as_ref();
+pub async fn rotate(ctx: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let caller = ctx.signed_in()?;
+    let body: &[u8] = ctx.req.body().as_ref();
     let input: RotateInput = if body.iter().all(u8::is_ascii_whitespace) {
         RotateInput::default()
     } else {
-        json_body(req)?
+        json_body(ctx.req)?
     };
-    let rotation = tenant_users::rotate_signing_keys(
-        &app.tenant,
-        &app.registry,
-        tenant,
-        &caller,
+    let rotation = users::rotate_signing_keys(
+        &ctx.app.tenant,
+        &ctx.app.registry,
+        ctx.tenant,
+        caller,
         input.revoke_previous,
     )
     .await?;

@@ -1,21 +1,24 @@
 //! `auth`: signing in on a tenant's host and managing its users. Tokens are signed with the
-//! tenant's own key and are useless on any other tenant. The work is in `shared::tenant_auth`
-//! and `shared::tenant_users`; this crate parses requests and shapes responses.
+//! tenant's own key and are useless on any other tenant. Routes come from
+//! `shared::web::api::auth::ROUTES`; the work is in `shared::identity`.
 
 mod keys;
 mod users;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use secrecy::SecretString;
-use serde::Deserialize;
 use shared::ApiError;
-use shared::config::{ConfigError, Env};
-use shared::http::{json_body, json_response, request_path, route_not_found, serve, source_ip};
-use shared::registry::Registry;
-use shared::tenant_auth;
-use shared::tenant_context::TenantContext;
-use shared::throttle::Throttle;
+use shared::identity::login;
+use shared::platform::config::{ConfigError, Env};
+use shared::security::throttle::Throttle;
+use shared::store::registry::Registry;
+use shared::tenancy::context::TenantContext;
+use shared::web::api::auth::{Credentials, Op, PasswordChange, ROUTES};
+use shared::web::http::{
+    Surface, expect_host, json_body, json_response, openapi_response, request_path, serve,
+    source_ip,
+};
+use shared::web::router::Router;
 
 /// The function's name, as deployed and as reported by its health check.
 pub const NAME: &str = "auth";
@@ -25,6 +28,7 @@ pub struct App {
     pub tenant: TenantContext,
     pub throttle: Throttle,
     pub registry: Registry,
+    pub router: Router<Op>,
 }
 
 impl App {
@@ -33,14 +37,13 @@ impl App {
         env: &Env<F>,
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
-        let registry = Registry::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            env.required("REGISTRY_TABLE")?,
-        );
+        let tenant = TenantContext::from_env(env, sdk)?;
+        let registry = tenant.directory.registry().clone();
         Ok(Self {
-            tenant: TenantContext::from_env(env, sdk)?,
             throttle: Throttle::from_env(env, registry.clone())?,
             registry,
+            tenant,
+            router: Router::new(&ROUTES),
         })
     }
 }
@@ -51,79 +54,86 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let path = request_path(req).trim_end_matches('/').to_owned();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    if !matches!(segments.as_slice(), ["api", "auth", ..]) {
-        return app.tenant.health(req, NAME).await;
-    }
-    let tenant = app.tenant.resolve(req).await?;
-    let method = req.method().clone();
-    match (method, &segments[2..]) {
-        (Method::POST, ["login"]) => {
-            let input: Credentials = json_body(req)?;
-            let (Some(email), Some(password)) = (input.email, input.password) else {
-                return Err(ApiError::bad_request(
-                    "missing_field",
-                    "email and password are required",
-                ));
+    expect_host(req, &app.tenant.domain, Surface::Tenant)?;
+    let found = app.router.find(req.method(), request_path(req))?;
+    match found.op() {
+        Op::Health => Ok(json_response(
+            StatusCode::OK,
+            &app.tenant.health(req, NAME).await?,
+        )),
+        Op::OpenApi => {
+            app.tenant.live_tenant(req).await?;
+            Ok(openapi_response(Surface::Tenant))
+        }
+        op => {
+            let tenant = app.tenant.resolve(req).await?;
+            let caller = app.tenant.caller(req, &tenant, found.access()).await?;
+            let ctx = users::Call {
+                app,
+                req,
+                tenant: &tenant,
+                caller: caller.as_ref(),
+                id: found.param("id"),
             };
-            if email.len() > 320 {
-                return Err(ApiError::bad_request(
-                    "invalid_email",
-                    "the email is too long",
-                ));
+            match op {
+                Op::Login => sign_in(ctx).await,
+                Op::Me => Ok(json_response(
+                    StatusCode::OK,
+                    &login::me(&app.tenant, &tenant, ctx.signed_in()?).await?,
+                )),
+                Op::ChangePassword => change_password(ctx).await,
+                Op::ListUsers => users::list(ctx).await,
+                Op::CreateUser => users::create(ctx).await,
+                Op::ChangeRole => users::update(ctx).await,
+                Op::DeleteUser => users::delete(ctx).await,
+                Op::RotateKeys => keys::rotate(ctx).await,
+                Op::Health | Op::OpenApi => unreachable_route(),
             }
-            let session = tenant_auth::login(
-                &app.tenant,
-                &app.throttle,
-                &tenant,
-                &email,
-                &password,
-                source_ip(req).as_deref(),
-            )
-            .await?;
-            Ok(json_response(StatusCode::OK, &session))
         }
-        (Method::GET, ["me"]) => {
-            let caller = app.tenant.authenticate_any(req, &tenant).await?;
-            Ok(json_response(
-                StatusCode::OK,
-                &tenant_auth::me(&app.tenant, &tenant, &caller).await?,
-            ))
-        }
-        (Method::POST, ["password"]) => {
-            let caller = app.tenant.authenticate_any(req, &tenant).await?;
-            let input: PasswordChange = json_body(req)?;
-            let (Some(current), Some(new)) = (input.current_password, input.new_password) else {
-                return Err(ApiError::bad_request(
-                    "missing_field",
-                    "current_password and new_password are required",
-                ));
-            };
-            let session =
-                tenant_auth::change_password(&app.tenant, &tenant, &caller, &current, &new).await?;
-            Ok(json_response(StatusCode::OK, &session))
-        }
-        (Method::GET, ["users"]) => users::list(app, req, &tenant).await,
-        (Method::POST, ["users"]) => users::create(app, req, &tenant).await,
-        (Method::PATCH, ["users", id]) => users::update(app, req, &tenant, id).await,
-        (Method::DELETE, ["users", id]) => users::delete(app, req, &tenant, id).await,
-        (Method::POST, ["keys", "rotate"]) => keys::rotate(app, req, &tenant).await,
-        (_, ["login" | "me" | "password" | "users"] | ["users", _] | ["keys", "rotate"]) => {
-            Err(ApiError::method_not_allowed())
-        }
-        _ => Err(route_not_found()),
     }
 }
 
-#[derive(Deserialize)]
-struct Credentials {
-    email: Option<String>,
-    password: Option<SecretString>,
+/// Answered above; kept out of `unreachable!` so no request can panic the function.
+fn unreachable_route() -> Result<Response<Body>, ApiError> {
+    Err(shared::web::http::route_not_found())
 }
 
-#[derive(Deserialize)]
-struct PasswordChange {
-    current_password: Option<SecretString>,
-    new_password: Option<SecretString>,
+async fn sign_in(ctx: users::Call<'_>) -> Result<Response<Body>, ApiError> {
+    let input: Credentials = json_body(ctx.req)?;
+    let (Some(email), Some(password)) = (input.email, input.password) else {
+        return Err(ApiError::bad_request(
+            "missing_field",
+            "email and password are required",
+        ));
+    };
+    if email.len() > 320 {
+        return Err(ApiError::bad_request(
+            "invalid_email",
+            "the email is too long",
+        ));
+    }
+    let session = login::login(
+        &ctx.app.tenant,
+        &ctx.app.throttle,
+        ctx.tenant,
+        &email,
+        &password,
+        source_ip(ctx.req).as_deref(),
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, &session))
+}
+
+async fn change_password(ctx: users::Call<'_>) -> Result<Response<Body>, ApiError> {
+    let caller = ctx.signed_in()?;
+    let input: PasswordChange = json_body(ctx.req)?;
+    let (Some(current), Some(new)) = (input.current_password, input.new_password) else {
+        return Err(ApiError::bad_request(
+            "missing_field",
+            "current_password and new_password are required",
+        ));
+    };
+    let session =
+        login::change_password(&ctx.app.tenant, ctx.tenant, caller, &current, &new).await?;
+    Ok(json_response(StatusCode::OK, &session))
 }

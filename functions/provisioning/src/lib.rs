@@ -1,22 +1,27 @@
 //! `provisioning`: the platform-admin API on `api.<domain>` — login, tenant lifecycle
 //! (create, list, get, suspend, activate, delete), migrate-all and the audit log. The work is
-//! done by `shared::provisioning` / `shared::lifecycle`, which `tenantctl` uses too.
+//! done by `shared::control_plane::provisioning` / `shared::control_plane::lifecycle`, which `tenantctl` uses too.
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use secrecy::SecretString;
-use serde::Deserialize;
-use serde_json::json;
 use shared::ApiError;
-use shared::admin_auth::AdminAuth;
-use shared::config::{ConfigError, Env};
-use shared::http::{
-    Surface, expect_host, header, health_route, json_body, json_response, paging, query,
-    request_path, route_not_found, serve,
+use shared::control_plane::provisioning::{
+    ControlPlane, ControlPlaneError, NewTenant, NewTenantInput, control_plane_from_env,
 };
-use shared::mail::SesMailer;
-use shared::provisioning::{ControlPlane, NewTenant, NewTenantInput, control_plane_from_env};
-use shared::secrets::AwsSecretStore;
+use shared::identity::admins::{AdminAuth, TOKEN_TTL_SECONDS};
+use shared::platform::config::{ConfigError, Env};
+use shared::store::mail::SesMailer;
+use shared::store::registry::TenantRecord;
+use shared::store::secrets::AwsSecretStore;
+use shared::web::api::admin::{
+    AdminSession, AuditPage, CreatedTenant, Op, ROUTES, TenantList, TenantView,
+};
+use shared::web::api::auth::Credentials;
+use shared::web::http::{
+    Health, Surface, expect_host, header, json_body, json_response, openapi_response, paging,
+    query, request_path, serve,
+};
+use shared::web::router::{Access, Router};
 use uuid::Uuid;
 
 /// The function's name, as deployed and as reported by its health check.
@@ -26,6 +31,7 @@ pub const NAME: &str = "provisioning";
 pub struct App {
     pub plane: ControlPlane<AwsSecretStore, SesMailer>,
     pub auth: AdminAuth<AwsSecretStore>,
+    pub router: Router<Op>,
 }
 
 impl App {
@@ -34,7 +40,11 @@ impl App {
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
         let (plane, auth) = control_plane_from_env(env, sdk).await?;
-        Ok(Self { plane, auth })
+        Ok(Self {
+            plane,
+            auth,
+            router: Router::new(&ROUTES),
+        })
     }
 }
 
@@ -45,48 +55,49 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let host = expect_host(req, &app.plane.settings.domain, Surface::Api)?;
-    let path = request_path(req).trim_end_matches('/').to_owned();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let method = req.method().clone();
-    if !matches!(segments.first(), Some(&"admin")) {
-        return health_route(req, &host, NAME);
-    }
-    if segments == ["admin", "login"] {
-        return match method {
-            Method::POST => login(app, req).await,
-            _ => Err(ApiError::method_not_allowed()),
-        };
-    }
-    let admin = app.auth.authenticate(header(req, "authorization")).await?;
-    let actor = format!("admin:{}", admin.sub);
-    match (method, &segments[1..]) {
-        (Method::GET, ["tenants"]) => {
+    let found = app.router.find(req.method(), request_path(req))?;
+    let actor = match found.access() {
+        Access::PlatformAdmin => {
+            let admin = app.auth.authenticate(header(req, "authorization")).await?;
+            format!("admin:{}", admin.sub)
+        }
+        _ => String::new(),
+    };
+    let id = || tenant_id(found.param("id"));
+    match found.op() {
+        Op::Health => Ok(json_response(StatusCode::OK, &Health::new(NAME, &host))),
+        Op::OpenApi => Ok(openapi_response(Surface::Api)),
+        Op::Login => login(app, req).await,
+        Op::ListTenants => {
             let (limit, cursor) = paging(req)?;
             let page = app.plane.list_tenants(limit, cursor.as_deref()).await?;
-            let items: Vec<_> = page.items.iter().map(|t| tenant_json(app, t)).collect();
+            let tenants = page.items.iter().map(|t| tenant_view(app, t)).collect();
             Ok(json_response(
                 StatusCode::OK,
-                &json!({"tenants": items, "next_cursor": page.next_cursor}),
+                &TenantList {
+                    tenants,
+                    next_cursor: page.next_cursor,
+                },
             ))
         }
-        (Method::POST, ["tenants"]) => create_tenant(app, req, &actor).await,
-        (Method::GET, ["tenants", id]) => {
-            let tenant = app.plane.get_tenant(&tenant_id(id)?).await?;
-            Ok(json_response(StatusCode::OK, &tenant_json(app, &tenant)))
+        Op::CreateTenant => create_tenant(app, req, &actor).await,
+        Op::GetTenant => {
+            let tenant = app.plane.get_tenant(&id()?).await?;
+            Ok(json_response(StatusCode::OK, &tenant_view(app, &tenant)))
         }
-        (Method::PATCH, ["tenants", id, "suspend"]) => {
-            let tenant = app.plane.suspend(&tenant_id(id)?, &actor).await?;
-            Ok(json_response(StatusCode::OK, &tenant_json(app, &tenant)))
+        Op::Suspend => {
+            let tenant = app.plane.suspend(&id()?, &actor).await?;
+            Ok(json_response(StatusCode::OK, &tenant_view(app, &tenant)))
         }
-        (Method::PATCH, ["tenants", id, "activate"]) => {
-            let tenant = app.plane.activate(&tenant_id(id)?, &actor).await?;
-            Ok(json_response(StatusCode::OK, &tenant_json(app, &tenant)))
+        Op::Activate => {
+            let tenant = app.plane.activate(&id()?, &actor).await?;
+            Ok(json_response(StatusCode::OK, &tenant_view(app, &tenant)))
         }
-        (Method::DELETE, ["tenants", id]) => {
-            let report = app.plane.delete_tenant(&tenant_id(id)?, &actor).await?;
+        Op::DeleteTenant => {
+            let report = app.plane.delete_tenant(&id()?, &actor).await?;
             Ok(json_response(StatusCode::OK, &report))
         }
-        (Method::POST, ["migrations"]) => {
+        Op::MigrateAll => {
             let run = app.plane.migrate_all(&actor).await?;
             let status = if run.failed == 0 {
                 StatusCode::OK
@@ -95,7 +106,7 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             };
             Ok(json_response(status, &run))
         }
-        (Method::GET, ["audit"]) => {
+        Op::Audit => {
             let (limit, cursor) = paging(req)?;
             let tenant = query(req, "tenant_id")
                 .map(|id| tenant_id(&id))
@@ -105,32 +116,20 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
                 .audit
                 .list(tenant.as_ref(), limit, cursor.as_deref())
                 .await
-                .map_err(shared::provisioning::ControlPlaneError::from)?;
+                .map_err(ControlPlaneError::from)?;
             Ok(json_response(
                 StatusCode::OK,
-                &json!({"events": page.items, "next_cursor": page.next_cursor}),
+                &AuditPage {
+                    events: page.items,
+                    next_cursor: page.next_cursor,
+                },
             ))
         }
-        (
-            _,
-            ["tenants"]
-            | ["tenants", _]
-            | ["tenants", _, "suspend" | "activate"]
-            | ["migrations"]
-            | ["audit"],
-        ) => Err(ApiError::method_not_allowed()),
-        _ => Err(route_not_found()),
     }
 }
 
-#[derive(Deserialize)]
-struct LoginInput {
-    email: Option<String>,
-    password: Option<SecretString>,
-}
-
 async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let input: LoginInput = json_body(req)?;
+    let input: Credentials = json_body(req)?;
     let (Some(email), Some(password)) = (input.email, input.password) else {
         return Err(ApiError::bad_request(
             "missing_field",
@@ -140,7 +139,11 @@ async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let token = app.auth.login(&email, &password).await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({"access_token": token, "token_type": "Bearer", "expires_in": shared::admin_auth::TOKEN_TTL_SECONDS}),
+        &AdminSession {
+            access_token: token,
+            token_type: "Bearer".into(),
+            expires_in: TOKEN_TTL_SECONDS,
+        },
     ))
 }
 
@@ -154,13 +157,13 @@ async fn create_tenant(app: &App, req: &Request, actor: &str) -> Result<Response
     let t = &provisioned.tenant;
     let mut res = json_response(
         StatusCode::CREATED,
-        &json!({
-            "tenant_id": t.tenant_id,
-            "subdomain": t.subdomain,
-            "status": t.status,
-            "created_at": t.created_at,
-            "access_url": provisioned.access_url,
-        }),
+        &CreatedTenant {
+            tenant_id: t.tenant_id,
+            subdomain: t.subdomain.clone(),
+            status: t.status,
+            created_at: t.created_at,
+            access_url: provisioned.access_url.clone(),
+        },
     );
     if provisioned.replayed {
         res.headers_mut().insert(
@@ -171,20 +174,8 @@ async fn create_tenant(app: &App, req: &Request, actor: &str) -> Result<Response
     Ok(res)
 }
 
-fn tenant_json(app: &App, t: &shared::registry::TenantRecord) -> serde_json::Value {
-    json!({
-        "tenant_id": t.tenant_id,
-        "subdomain": t.subdomain,
-        "company_name": t.company_name,
-        "admin_email": t.admin_email,
-        "status": t.status,
-        "schema_version": t.schema_version,
-        "steps": t.steps,
-        "failure": t.failure,
-        "created_at": t.created_at,
-        "updated_at": t.updated_at,
-        "access_url": app.plane.settings.access_url(&t.subdomain),
-    })
+fn tenant_view(app: &App, t: &TenantRecord) -> TenantView {
+    TenantView::new(t, app.plane.settings.access_url(&t.subdomain))
 }
 
 fn tenant_id(raw: &str) -> Result<Uuid, ApiError> {

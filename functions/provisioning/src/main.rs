@@ -4,10 +4,10 @@ use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
-    let app = shared::config::or_exit(
-        provisioning::App::new(&shared::config::Env::process(), &sdk).await,
+    shared::platform::telemetry::init();
+    let sdk = shared::platform::aws::sdk_config().await;
+    let app = shared::platform::config::or_exit(
+        provisioning::App::new(&shared::platform::config::Env::process(), &sdk).await,
     );
     run(service_fn(|req| async {
         Ok::<_, std::convert::Infallible>(provisioning::handle(&app, req).await)

@@ -5,16 +5,18 @@
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 use shared::ApiError;
-use shared::config::{ConfigError, DomainConfig, Env};
-use shared::email::Email;
-use shared::http::{
-    Surface, expect_host, health_route, json_body, json_response, request_path, serve, source_ip,
+use shared::domain::email::Email;
+use shared::platform::config::{ConfigError, DomainConfig, Env};
+use shared::security::throttle::{Throttle, ThrottleKey};
+use shared::store::registry::{Registry, TenantStatus};
+use shared::tenancy::directory::{format_tenant_url, tenant_url_format};
+use shared::web::api::discovery::{DiscoveredTenant, Discovery, Op, ROUTES};
+use shared::web::http::{
+    Health, Surface, expect_host, json_body, json_response, openapi_response, request_path, serve,
+    source_ip,
 };
-use shared::registry::{Registry, TenantStatus};
-use shared::tenancy::{format_tenant_url, tenant_url_format};
-use shared::throttle::{Throttle, ThrottleKey};
+use shared::web::router::Router;
 use uuid::Uuid;
 
 /// The function's name, as deployed and as reported by its health check.
@@ -30,6 +32,7 @@ pub struct App {
     pub throttle: Throttle,
     /// `TENANT_URL_FORMAT`, as provisioning writes tenant URLs.
     pub tenant_url_format: String,
+    pub router: Router<Op>,
 }
 
 impl App {
@@ -49,6 +52,7 @@ impl App {
             tenant_url_format: tenant_url_format(env),
             registry,
             domain,
+            router: Router::new(&ROUTES),
         })
     }
 }
@@ -57,30 +61,16 @@ impl App {
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     serve(&req, |req| async move {
         let host = expect_host(req, &app.domain, Surface::App)?;
-        if request_path(req) == "/api/discover" {
-            if req.method() != http::Method::POST {
-                return Err(ApiError::method_not_allowed());
-            }
-            return discover(app, req).await;
+        match app.router.find(req.method(), request_path(req))?.op() {
+            Op::Health => Ok(json_response(
+                http::StatusCode::OK,
+                &Health::new(NAME, &host),
+            )),
+            Op::OpenApi => Ok(openapi_response(Surface::App)),
+            Op::Discover => discover(app, req).await,
         }
-        health_route(req, &host, NAME)
     })
     .await
-}
-
-/// The answer of `POST /api/discover`.
-#[derive(Debug, Serialize)]
-pub struct Discovery {
-    pub tenants: Vec<DiscoveredTenant>,
-}
-
-/// One tenant the email can sign in to.
-#[derive(Debug, Serialize)]
-pub struct DiscoveredTenant {
-    pub tenant_id: Uuid,
-    pub subdomain: String,
-    pub display_name: String,
-    pub login_url: String,
 }
 
 /// `POST /api/discover`.
@@ -117,7 +107,7 @@ fn discover_email(req: &Request) -> Result<Email, ApiError> {
 
 /// The active tenants `email` belongs to, sorted by display name.
 async fn active_tenants_of(app: &App, email: &Email) -> Result<Vec<DiscoveredTenant>, ApiError> {
-    let internal = |e: shared::registry::RegistryError| ApiError::internal(&e);
+    let internal = |e: shared::store::registry::RegistryError| ApiError::internal(&e);
     let memberships = app
         .registry
         .memberships_of_email(email.as_str())

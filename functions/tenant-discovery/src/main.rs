@@ -4,10 +4,10 @@ use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
-    let app = shared::config::or_exit(tenant_discovery::App::new(
-        &shared::config::Env::process(),
+    shared::platform::telemetry::init();
+    let sdk = shared::platform::aws::sdk_config().await;
+    let app = shared::platform::config::or_exit(tenant_discovery::App::new(
+        &shared::platform::config::Env::process(),
         &sdk,
     ));
     run(service_fn(|req| async {

@@ -5,7 +5,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
-use shared::upload_event::created_objects;
+use shared::ingest::upload_event::created_objects;
 
 /// The function's name, as deployed.
 pub const NAME: &str = "upload-processor";

@@ -4,7 +4,7 @@ use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    shared::platform::telemetry::init();
     run(service_fn(|event| async {
         Ok::<_, std::convert::Infallible>(upload_processor::handle(event).await)
     }))

@@ -1,10 +1,14 @@
-//! `uploads`: accepts sales files on a tenant's host (batch + presigned upload URL).
-//! In this version it answers health checks on its host; the feature routes follow.
+//! `uploads` on a tenant's host. In this version it answers its health check; the feature routes
+//! follow. Routes come from `shared::web::api::uploads::ROUTES`.
 
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::config::{ConfigError, Env};
-use shared::http::serve;
-use shared::tenant_context::TenantContext;
+use shared::ApiError;
+use shared::platform::config::{ConfigError, Env};
+use shared::tenancy::context::TenantContext;
+use shared::web::api::uploads::{Op, ROUTES};
+use shared::web::http::{Surface, expect_host, json_response, request_path, serve};
+use shared::web::router::Router;
 
 /// The function's name, as deployed and as reported by its health check.
 pub const NAME: &str = "uploads";
@@ -12,6 +16,7 @@ pub const NAME: &str = "uploads";
 /// What the handler needs, built once per cold start.
 pub struct App {
     pub tenant: TenantContext,
+    pub router: Router<Op>,
 }
 
 impl App {
@@ -22,11 +27,23 @@ impl App {
     ) -> Result<Self, ConfigError> {
         Ok(Self {
             tenant: TenantContext::from_env(env, sdk)?,
+            router: Router::new(&ROUTES),
         })
     }
 }
 
 /// Handles one API Gateway request.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    serve(&req, |req| app.tenant.health(req, NAME)).await
+    serve(&req, |req| route(app, req)).await
+}
+
+async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    expect_host(req, &app.tenant.domain, Surface::Tenant)?;
+    let found = app.router.find(req.method(), request_path(req))?;
+    match found.op() {
+        Op::Health => Ok(json_response(
+            StatusCode::OK,
+            &app.tenant.health(req, NAME).await?,
+        )),
+    }
 }

@@ -4,9 +4,12 @@ use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
-    let app = shared::config::or_exit(uploads::App::new(&shared::config::Env::process(), &sdk));
+    shared::platform::telemetry::init();
+    let sdk = shared::platform::aws::sdk_config().await;
+    let app = shared::platform::config::or_exit(uploads::App::new(
+        &shared::platform::config::Env::process(),
+        &sdk,
+    ));
     run(service_fn(|req| async {
         Ok::<_, std::convert::Infallible>(uploads::handle(&app, req).await)
     }))

@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use shared::error::ErrorChain;
-use shared::provisioning::{NewTenant, NewTenantInput, Step, StepEvent};
-use shared::tenant_db::quote_ident;
+use shared::control_plane::provisioning::{NewTenant, NewTenantInput, Step, StepEvent};
+use shared::store::postgres::sql::quote_ident;
+use shared::web::error::ErrorChain;
 
 use crate::concurrent::for_each_concurrent;
 use crate::platform::{Plane, Platform};

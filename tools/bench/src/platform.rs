@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use local_platform::stack::{self, Deployed, StackSettings};
 use local_platform::template::Template;
-use shared::config::Env;
-use shared::error::ErrorChain;
-use shared::mail::SesMailer;
-use shared::provisioning::{ControlPlane, control_plane_from_env};
-use shared::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
-use shared::tenant_db::TenantDbNames;
+use shared::control_plane::provisioning::{ControlPlane, control_plane_from_env};
+use shared::platform::config::Env;
+use shared::store::mail::SesMailer;
+use shared::store::postgres::admin::TenantDbNames;
+use shared::store::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
+use shared::web::error::ErrorChain;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
@@ -58,7 +58,7 @@ impl Platform {
     /// Deploys the stack, stores the database admin secret and builds the control plane the
     /// way the provisioning function does, with a template database of its own.
     pub async fn start(prefix: Option<String>) -> Result<Self> {
-        let sdk = shared::aws::sdk_config().await;
+        let sdk = shared::platform::aws::sdk_config().await;
         let Some(emulator) = sdk.endpoint_url().map(str::to_owned) else {
             bail!("AWS_ENDPOINT_URL must point at the AWS emulator: run scripts/bench.sh");
         };

@@ -16,11 +16,12 @@ use local_platform::stack::{self, StackSettings};
 use local_platform::template::Template;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use shared::config::Env;
-use shared::provisioning::{NewTenant, NewTenantInput, TenantSecret};
-use shared::secrets::{SecretStore, tenant_secret_name};
-use shared::tenant_context::{TENANT_AUDIENCE, TenantClaims};
-use shared::tokens::Expectations;
+use shared::control_plane::provisioning::{NewTenant, NewTenantInput};
+use shared::platform::config::Env;
+use shared::security::tokens::Expectations;
+use shared::store::secrets::{SecretStore, tenant_secret_name};
+use shared::tenancy::context::{TENANT_AUDIENCE, TenantClaims};
+use shared::tenancy::secret::TenantSecret;
 
 use crate::platform::Platform;
 use crate::stats::{Summary, ms};
@@ -279,7 +280,7 @@ pub async fn run(platform: &Platform, iterations: usize) -> Result<Warm> {
     for _ in 0..WARM_UP {
         timed(&me_event, |r| auth::handle(&auth_app, r)).await?;
         timed(&health_event, |r| auth::handle(&auth_app, r)).await?;
-        shared::tokens::verify::<TenantClaims>(&token, &secret.jwt, &expect)?;
+        shared::security::tokens::verify::<TenantClaims>(&token, &secret.jwt, &expect)?;
         floor_client.query_one("SELECT 1", &[]).await?;
         floor_client.simple_query("SELECT 1").await?;
     }
@@ -314,7 +315,7 @@ pub async fn run(platform: &Platform, iterations: usize) -> Result<Warm> {
         warm.floor_simple.push(started.elapsed());
 
         let started = Instant::now();
-        let claims: TenantClaims = shared::tokens::verify(&token, &secret.jwt, &expect)?;
+        let claims: TenantClaims = shared::security::tokens::verify(&token, &secret.jwt, &expect)?;
         warm.jwt_verify.push(started.elapsed());
         std::hint::black_box(claims);
 
@@ -365,7 +366,7 @@ pub async fn run(platform: &Platform, iterations: usize) -> Result<Warm> {
         .get(0);
     for _ in 0..LOGINS {
         let started = Instant::now();
-        let ok = shared::password::verify_password(&password, &hash);
+        let ok = shared::security::password::verify_password(&password, &hash);
         warm.argon2_verify.push(started.elapsed());
         ensure!(ok, "the stored hash does not verify the password");
     }
@@ -526,9 +527,9 @@ impl Warm {
             out,
             "Login cost ({} each; argon2id m={} KiB, t={}, p={})",
             self.login.len(),
-            shared::password::M_COST_KIB,
-            shared::password::T_COST,
-            shared::password::P_COST
+            shared::security::password::M_COST_KIB,
+            shared::security::password::T_COST,
+            shared::security::password::P_COST
         );
         row(
             &mut out,

@@ -8,9 +8,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use shared::config::map_env;
-use shared::provisioning::{NewTenant, NewTenantInput, control_plane_from_env};
-use shared::tenant_db::TenantDbNames;
+use shared::control_plane::provisioning::{NewTenant, NewTenantInput, control_plane_from_env};
+use shared::platform::config::map_env;
+use shared::store::postgres::admin::TenantDbNames;
 
 pub const ADMIN_EMAIL: &str = "ops@taskifai.localhost";
 pub const DEMO_SUBDOMAIN: &str = "demo";
@@ -29,8 +29,8 @@ pub async fn bootstrap(
         .unwrap_or(Value::Null);
     let (plane, auth) = control_plane_from_env(&map_env(env.clone()), sdk).await?;
 
-    let admin_email = shared::email::Email::parse(ADMIN_EMAIL)?;
-    let generated = shared::password::generate_password();
+    let admin_email = shared::domain::email::Email::parse(ADMIN_EMAIL)?;
+    let generated = shared::security::password::generate_password();
     let admin_password = if auth
         .create_admin(&admin_email, &generated)
         .await

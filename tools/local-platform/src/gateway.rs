@@ -210,7 +210,7 @@ impl<I: Invoke> Gateway<I> {
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned)
         });
-        let Some(host) = raw_host.as_deref().map(shared::host::normalize_host) else {
+        let Some(host) = raw_host.as_deref().map(shared::web::host::normalize_host) else {
             return gateway_error(StatusCode::BAD_REQUEST, "Bad Request");
         };
         if host.is_empty()
@@ -334,7 +334,7 @@ impl<I: Invoke> Gateway<I> {
 }
 
 fn decode_component(s: &str) -> String {
-    shared::upload_event::decode_key(s).unwrap_or_else(|_| s.to_owned())
+    shared::ingest::upload_event::decode_key(s).unwrap_or_else(|_| s.to_owned())
 }
 
 /// A payload-format-2.0 function result → HTTP. A result without `statusCode` is a 200 whose

@@ -44,21 +44,29 @@ enum Command {
         #[arg(long, default_value_t = 9001)]
         functions_port: u16,
     },
+    /// Write each surface's OpenAPI document (generated from the route tables) into a folder.
+    Openapi {
+        #[arg(default_value = "infra/openapi")]
+        out: PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    shared::telemetry::init();
+    shared::platform::telemetry::init();
     let cli = Cli::parse();
+    if let Command::Openapi { out } = &cli.command {
+        return write_openapi(out);
+    }
     let template = Template::load(&cli.template)?;
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::platform::aws::sdk_config().await;
     let region = sdk
         .region()
         .map(|r| r.to_string())
         .unwrap_or_else(|| "us-east-1".into());
     let port = match cli.command {
         Command::Dev { port, .. } => port,
-        Command::Resources => 9000,
+        Command::Resources | Command::Openapi { .. } => 9000,
     };
     let settings = StackSettings::local(cli.prefix.clone(), region.clone(), "local", port);
     let deployed = stack::deploy(&template, &settings, &sdk).await.context(
@@ -195,6 +203,20 @@ async fn main() -> Result<()> {
             .arg(pid.to_string())
             .status();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), watch.wait()).await;
+    }
+    Ok(())
+}
+
+/// `local-platform openapi [DIR]`: the committed contract, regenerated.
+fn write_openapi(out: &std::path::Path) -> Result<()> {
+    use shared::web::api::openapi::{document_json, file_name};
+    use shared::web::http::Surface;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for surface in [Surface::App, Surface::Api, Surface::Tenant] {
+        let path = out.join(file_name(surface));
+        std::fs::write(&path, document_json(surface))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -208,7 +208,7 @@ pub async fn deploy(
     for id in template.ids_of_type("AWS::DynamoDB::Table") {
         create_table(&dynamodb, &resolver, id, &template.resources[id].properties).await?;
     }
-    let s3 = shared::aws::s3_client(sdk);
+    let s3 = shared::platform::aws::s3_client(sdk);
     for id in template.ids_of_type("AWS::S3::Bucket") {
         create_bucket(&s3, &resolver, id, &template.resources[id].properties).await?;
     }
@@ -456,8 +456,9 @@ pub async fn put_database_admin_secret(
         "password": String::from_utf8_lossy(config.get_password().unwrap_or_default()),
         "dbname": config.get_dbname().unwrap_or("postgres"),
     });
-    use shared::secrets::SecretStore;
-    let store = shared::secrets::AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk));
+    use shared::store::secrets::SecretStore;
+    let store =
+        shared::store::secrets::AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk));
     store
         .put(&name, &secrecy::SecretString::from(value.to_string()))
         .await
@@ -486,7 +487,7 @@ pub async fn destroy(
             .send()
             .await?;
     }
-    let s3 = shared::aws::s3_client(sdk);
+    let s3 = shared::platform::aws::s3_client(sdk);
     for id in template.ids_of_type("AWS::S3::Bucket") {
         let bucket = deployed.reference(id)?;
         let versions = s3.list_object_versions().bucket(bucket).send().await?;

@@ -1,5 +1,5 @@
 //! `tenantctl`: the platform admin API's operations from a terminal, done by the same library
-//! (`shared::provisioning`, `shared::lifecycle`). `run` executes one parsed command; the binary
+//! (`shared::control_plane::provisioning`, `shared::control_plane::lifecycle`). `run` executes one parsed command; the binary
 //! and the integration tests both call it.
 
 pub mod cli;
@@ -13,15 +13,15 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use shared::ApiError;
-use shared::admin_auth::AdminAuth;
-use shared::config::{ConfigError, DomainConfig, Env};
-use shared::email::Email;
-use shared::error::ErrorChain;
-use shared::mail::SesMailer;
-use shared::provisioning::{
+use shared::control_plane::provisioning::{
     ControlPlane, ControlPlaneError, NewTenant, NewTenantInput, StepEvent, control_plane_from_env,
 };
-use shared::secrets::AwsSecretStore;
+use shared::domain::email::Email;
+use shared::identity::admins::AdminAuth;
+use shared::platform::config::{ConfigError, DomainConfig, Env};
+use shared::store::mail::SesMailer;
+use shared::store::secrets::AwsSecretStore;
+use shared::web::error::ErrorChain;
 use uuid::Uuid;
 
 use crate::cli::{AdminCommand, Cli, Command, CreateTenant, TenantsCommand};
@@ -348,7 +348,7 @@ async fn create_admin<F: Fn(&str) -> Option<String>>(
         }
         (SecretString::from(line.to_owned()), false)
     } else {
-        (shared::password::generate_password(), true)
+        (shared::security::password::generate_password(), true)
     };
     let (_, auth) = control_plane(env, sdk).await?;
     let created = auth.create_admin(&email, &password).await?;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use shared::config::Env;
+use shared::platform::config::Env;
 use tenantctl::cli::Cli;
 use tenantctl::{Terminal, env_file};
 
@@ -13,9 +13,9 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // stdout carries results (one JSON document with --json): logs only on request, to stderr.
     if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing::subscriber::set_global_default(shared::telemetry::json_subscriber(
-            std::io::stderr,
-        ));
+        let _ = tracing::subscriber::set_global_default(
+            shared::platform::telemetry::json_subscriber(std::io::stderr),
+        );
     }
     let file = match cli.env_file.as_deref().map(env_file::load).transpose() {
         Ok(file) => file.unwrap_or_default(),

@@ -2,10 +2,10 @@
 //! Pure functions of their input, so they are unit-tested here.
 
 use chrono::{DateTime, Utc};
-use shared::audit::AuditEvent;
-use shared::lifecycle::MigrationRun;
-use shared::provisioning::{Step, StepEvent};
-use shared::registry::TenantRecord;
+use shared::control_plane::lifecycle::MigrationRun;
+use shared::control_plane::provisioning::{Step, StepEvent};
+use shared::store::audit::AuditEvent;
+use shared::store::registry::TenantRecord;
 
 /// Left-aligned columns separated by two spaces; no trailing spaces.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -200,7 +200,7 @@ pub fn audit_table(events: &[AuditEvent]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::registry::TenantStatus;
+    use shared::store::registry::TenantStatus;
     use uuid::Uuid;
 
     #[test]

@@ -5,9 +5,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
-use crate::config::DomainConfig;
-use crate::error::ApiError;
-use crate::host::{HostKind, classify_host};
+use crate::platform::config::DomainConfig;
+use crate::web::error::ApiError;
+use crate::web::host::{HostKind, classify_host};
 
 /// The host the client addressed: API Gateway's `requestContext.domainName`, else `Host`.
 pub fn request_host(req: &Request) -> Option<String> {
@@ -85,6 +85,13 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         res.headers_mut()
             .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
     }
+    if let Some(allow) = err
+        .allow
+        .as_deref()
+        .and_then(|a| http::HeaderValue::from_str(a).ok())
+    {
+        res.headers_mut().insert(http::header::ALLOW, allow);
+    }
     res
 }
 
@@ -126,7 +133,7 @@ fn response(status: http::StatusCode, body: String) -> Response<Body> {
 }
 
 /// The body of `GET …/health`.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Health {
     pub status: &'static str,
     pub function: &'static str,
@@ -163,7 +170,7 @@ where
     Fut: std::future::Future<Output = Result<Response<Body>, ApiError>>,
 {
     use tracing::Instrument;
-    let span = crate::telemetry::request_span(
+    let span = crate::platform::telemetry::request_span(
         request_id(req).as_deref(),
         request_host(req).as_deref(),
         req.method().as_str(),
@@ -174,30 +181,28 @@ where
         .await
 }
 
-/// Answers `GET /api/health` and `GET /api/<area>/health`; any other request is not found.
-pub fn health_route(
-    req: &Request,
-    host: &HostKind,
-    function: &'static str,
-) -> Result<Response<Body>, ApiError> {
-    health_response(req, Health::new(function, host))
+/// `200` with the surface's OpenAPI document (`GET /api/openapi.json`).
+pub fn openapi_response(surface: Surface) -> Response<Body> {
+    let mut res = response(
+        http::StatusCode::OK,
+        crate::web::api::openapi::document_json(surface),
+    );
+    res.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("public, max-age=300"),
+    );
+    res
 }
 
-/// `health` as the answer to `GET /api/health` or `GET /api/<area>/health`; else not found.
-pub fn health_response(req: &Request, health: Health) -> Result<Response<Body>, ApiError> {
-    let path = request_path(req);
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let is_health = matches!(
-        segments.as_slice(),
-        ["api", "health"] | ["api", _, "health"]
+/// `204`, no body.
+pub fn no_content() -> Response<Body> {
+    let mut res = Response::new(Body::Empty);
+    *res.status_mut() = http::StatusCode::NO_CONTENT;
+    res.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
     );
-    if !is_health {
-        return Err(route_not_found());
-    }
-    if req.method() != http::Method::GET {
-        return Err(ApiError::method_not_allowed());
-    }
-    Ok(json_response(http::StatusCode::OK, &health))
+    res
 }
 
 /// The 404 for a path no route serves.
@@ -257,4 +262,22 @@ pub fn source_ip(req: &Request) -> Option<String> {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
         _ => None,
     }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ApiError> {
+    authorization
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 8192)
+        .ok_or_else(|| {
+            ApiError::new(
+                http::StatusCode::UNAUTHORIZED,
+                "missing_token",
+                "send Authorization: Bearer <token>",
+            )
+        })
 }

@@ -16,7 +16,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::password::{random_bytes, random_token};
+use crate::security::password::{random_bytes, random_token};
 
 /// HS256 keys are 256 bits; shorter stored secrets are refused.
 pub const SECRET_LEN: usize = 32;

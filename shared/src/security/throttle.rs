@@ -14,10 +14,10 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::future::try_join_all;
 use uuid::Uuid;
 
-use crate::config::{ConfigError, Env};
-use crate::email::Email;
-use crate::error::ApiError;
-use crate::registry::Registry;
+use crate::domain::email::Email;
+use crate::platform::config::{ConfigError, Env};
+use crate::store::registry::Registry;
+use crate::web::error::ApiError;
 
 /// At most `max` hits per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,7 +265,7 @@ impl Throttle {
                 .registry
                 .read_counter(key.scope.as_str(), &key.subject, now)
                 .await?;
-            Ok::<_, crate::registry::RegistryError>((key, count))
+            Ok::<_, crate::store::registry::RegistryError>((key, count))
         }))
         .await
         .map_err(|e| ApiError::internal(&e))?;
@@ -314,7 +314,7 @@ impl Throttle {
                 .registry
                 .bump_counter(key.scope.as_str(), &key.subject, now, window)
                 .await?;
-            Ok::<_, crate::registry::RegistryError>((key, hits, end))
+            Ok::<_, crate::store::registry::RegistryError>((key, hits, end))
         }))
         .await
         .map_err(|e| ApiError::internal(&e))
@@ -326,7 +326,7 @@ mod tests {
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        crate::config::pairs_env(vars)
+        crate::platform::config::pairs_env(vars)
     }
 
     #[test]

@@ -8,15 +8,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::audit::{AuditEvent, AuditLog, Outcome};
-use crate::email::{Email, InvalidEmail};
-use crate::error::{ApiError, ErrorChain};
-use crate::password::{PasswordError, generate_password, hash_password};
-use crate::registry::{Membership, Registry, RegistryError};
-use crate::secrets::{SecretStore, SecretsError, tenant_secret_name};
-use crate::tenant_auth::{UserView, user_view};
-use crate::tenant_context::{Caller, Role, Tenant, TenantContext};
-use crate::tokens::KeyRing;
+use crate::domain::email::{Email, InvalidEmail};
+use crate::domain::role::Role;
+use crate::identity::login::{UserView, user_view};
+use crate::security::password::{PasswordError, generate_password, hash_password};
+use crate::security::tokens::KeyRing;
+use crate::store::audit::{AuditEvent, AuditLog, Outcome};
+use crate::store::registry::{Membership, Registry, RegistryError};
+use crate::store::secrets::{SecretStore, SecretsError, tenant_secret_name};
+use crate::tenancy::context::{Caller, Tenant, TenantContext};
+use crate::web::error::{ApiError, ErrorChain};
 
 /// Longest `full_name`, in characters.
 pub const MAX_FULL_NAME_LEN: usize = 255;
@@ -102,7 +103,7 @@ impl From<UserAdminError> for ApiError {
 }
 
 /// The body of `POST /api/auth/users`, before validation.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewUserInput {
     pub email: Option<String>,
     pub full_name: Option<String>,
@@ -159,7 +160,7 @@ pub struct CreatedUser {
 }
 
 /// What a key rotation did.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct KeyRotation {
     /// The key that signs from now on.
     pub kid: String,

@@ -1,8 +1,8 @@
 //! Which part of the platform a request is for, from its host (DESIGN §4 steps 1–2):
 //! `app.<root>` → central login, `api.<root>` → platform admin, `<label>.<root>` → a tenant.
 
-use crate::config::DomainConfig;
-use crate::subdomain::{Subdomain, SubdomainError};
+use crate::domain::subdomain::{Subdomain, SubdomainError};
+use crate::platform::config::DomainConfig;
 
 /// The platform surface a host names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub fn normalize_host(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Env;
+    use crate::platform::config::Env;
 
     fn domain(root: &str) -> DomainConfig {
         let root = root.to_owned();

@@ -67,7 +67,7 @@ pub mod keys {
 }
 
 /// Lifecycle states of a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantStatus {
     Provisioning,
@@ -90,7 +90,7 @@ impl TenantStatus {
 }
 
 /// A completed provisioning step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StepProgress {
     pub step: String,
     pub completed_at: DateTime<Utc>,
@@ -98,7 +98,7 @@ pub struct StepProgress {
 }
 
 /// Why provisioning stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Failure {
     pub step: String,
     pub reason: String,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::subdomain::{RESERVED_SUBDOMAINS, Subdomain};
+use crate::domain::subdomain::{RESERVED_SUBDOMAINS, Subdomain};
 
 /// A configuration problem, always naming the variable at fault.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

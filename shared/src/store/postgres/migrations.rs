@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, Transaction};
 
-use crate::tenant_db::quote_ident;
+use crate::store::postgres::sql::quote_ident;
 
 /// One schema change: applied once per database, in version order, inside a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl Migration {
 pub const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "tenant_schema",
-    sql: include_str!("../migrations/0001_tenant_schema.sql"),
+    sql: include_str!("../../../migrations/0001_tenant_schema.sql"),
 }];
 
 /// The version a fully migrated tenant database is at.

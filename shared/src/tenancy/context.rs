@@ -16,16 +16,18 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::{ConfigError, DomainConfig, Env};
-use crate::error::ApiError;
-use crate::host::HostKind;
-use crate::http::{Health, Surface, expect_host, header, health_response, route_not_found};
-use crate::provisioning::TenantSecret;
-use crate::registry::TenantRecord;
-use crate::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
-use crate::subdomain::Subdomain;
-use crate::tenancy::TenantDirectory;
-use crate::tokens::{Expectations, issue, verify};
+use crate::domain::role::Role;
+use crate::domain::subdomain::Subdomain;
+use crate::platform::config::{ConfigError, DomainConfig, Env};
+use crate::security::tokens::{Expectations, issue, verify};
+use crate::store::registry::TenantRecord;
+use crate::store::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
+use crate::tenancy::directory::{ResolvedTenant, TenantDirectory};
+use crate::tenancy::secret::TenantSecret;
+use crate::web::error::ApiError;
+use crate::web::host::HostKind;
+use crate::web::http::{Health, Surface, bearer_token, expect_host, header, route_not_found};
+use crate::web::router::Access;
 
 /// The audience of tenant tokens; platform-admin tokens never carry it.
 pub const TENANT_AUDIENCE: &str = "taskifai-tenant";
@@ -39,34 +41,6 @@ pub const MAX_IDLE_PER_TENANT: usize = 2;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Idle connections older than this are checked with a round trip before reuse.
 const VALIDATE_AFTER: Duration = Duration::from_secs(30);
-
-/// A tenant user's role; each route names the least it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Viewer,
-    Analyst,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "analyst" => Some(Role::Analyst),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Analyst => "analyst",
-            Role::Admin => "admin",
-        }
-    }
-}
 
 /// The claims of a tenant access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +124,7 @@ impl TenantContext<AwsSecretStore> {
             TenantDirectory::from_env(env, sdk)?,
             AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk)),
             env.required("SECRETS_PREFIX")?,
-            crate::tenancy::tenant_url_format(env),
+            crate::tenancy::directory::tenant_url_format(env),
         ))
     }
 }
@@ -177,7 +151,7 @@ impl<S: SecretStore> TenantContext<S> {
 
     /// The tenant's URL: the issuer of its tokens.
     pub fn tenant_url(&self, subdomain: &str) -> String {
-        crate::tenancy::format_tenant_url(
+        crate::tenancy::directory::format_tenant_url(
             &self.tenant_url_format,
             subdomain,
             &self.domain.root_domain,
@@ -206,15 +180,44 @@ impl<S: SecretStore> TenantContext<S> {
         &self,
         req: &lambda_http::Request,
         function: &'static str,
-    ) -> Result<lambda_http::Response<lambda_http::Body>, ApiError> {
+    ) -> Result<Health, ApiError> {
+        let (host, tenant) = self.live_tenant(req).await?;
+        let mut health = Health::new(function, &host);
+        health.tenant_id = Some(tenant.tenant_id.to_string());
+        Ok(health)
+    }
+
+    /// Host → active tenant, without its secret: what public tenant routes need (unknown 404,
+    /// not active 403), so nothing answers on the host of a tenant that is not live.
+    pub async fn live_tenant(
+        &self,
+        req: &lambda_http::Request,
+    ) -> Result<(HostKind, ResolvedTenant), ApiError> {
         let host = expect_host(req, &self.domain, Surface::Tenant)?;
         let HostKind::Tenant(subdomain) = &host else {
             return Err(route_not_found());
         };
         let tenant = self.directory.resolve(subdomain).await?;
-        let mut health = Health::new(function, &host);
-        health.tenant_id = Some(tenant.tenant_id.to_string());
-        health_response(req, health)
+        Ok((host, tenant))
+    }
+
+    /// The caller a route's [`Access`] asks for: `None` for a public route.
+    pub async fn caller(
+        &self,
+        req: &lambda_http::Request,
+        tenant: &Tenant,
+        access: Access,
+    ) -> Result<Option<Caller>, ApiError> {
+        match access {
+            Access::Public => Ok(None),
+            Access::SignedIn => self.authenticate_any(req, tenant).await.map(Some),
+            Access::Tenant(role) => self.authenticate(req, tenant, role).await.map(Some),
+            // A platform route in a tenant function's table: refuse rather than guess.
+            Access::PlatformAdmin => Err(ApiError::forbidden(
+                "forbidden",
+                "platform administrators only",
+            )),
+        }
     }
 
     async fn secret(&self, record: &TenantRecord) -> Result<Arc<TenantSecret>, ApiError> {
@@ -352,7 +355,7 @@ impl<S: SecretStore> TenantContext<S> {
         req: &lambda_http::Request,
         tenant: &Tenant,
     ) -> Result<Caller, ApiError> {
-        let token = crate::admin_auth::bearer_token(header(req, "authorization"))?;
+        let token = bearer_token(header(req, "authorization"))?;
         let expect = Expectations {
             issuer: self.tenant_url(tenant.subdomain.as_str()),
             audience: TENANT_AUDIENCE.into(),

@@ -14,7 +14,8 @@ use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config, IsolationLevel, NoTls};
 use uuid::Uuid;
 
-use crate::migrations::{self, Migration, MigrationError, MigrationReport};
+use crate::store::postgres::migrations::{self, Migration, MigrationError, MigrationReport};
+use crate::store::postgres::sql::{quote_ident, quote_literal};
 
 /// Re-exported so callers can build the password argument without depending on `secrecy`.
 pub use secrecy::SecretString;
@@ -71,40 +72,6 @@ pub enum TenantDbError {
     },
     #[error("database query failed")]
     Postgres(#[from] tokio_postgres::Error),
-}
-
-/// `"name"`, with inner double quotes doubled: safe for any identifier in SQL text.
-pub fn quote_ident(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
-/// A string literal as PostgreSQL's `quote_literal` writes it: quotes doubled, and with
-/// backslashes the `E'...'` form with backslashes doubled, so the result means the same whatever
-/// `standard_conforming_strings` is. For the few places a bind parameter isn't allowed (DDL).
-pub fn quote_literal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 3);
-    if s.contains('\\') {
-        out.push('E');
-    }
-    out.push('\'');
-    for c in s.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
 }
 
 /// Advisory-lock namespaces (first key of the two-key form) on the admin database: one for a
@@ -575,57 +542,6 @@ impl DbAdmin {
     }
 }
 
-/// Inserts the default vendor configs and resellers, leaving existing ones as they are.
-pub async fn seed_defaults(client: &Client) -> Result<(), TenantDbError> {
-    let (vendors, configs): (Vec<&str>, Vec<&str>) = DEFAULT_VENDOR_CONFIGS.iter().copied().unzip();
-    let (resellers, countries): (Vec<&str>, Vec<&str>) = DEFAULT_RESELLERS.iter().copied().unzip();
-    // One statement, so the seed is all or nothing.
-    client
-        .execute(
-            "with vendors as ( \
-                 insert into vendor_configs (vendor_name, config_data, is_active) \
-                 select v, c::jsonb, true from unnest($1::text[], $2::text[]) as t(v, c) \
-                 on conflict (vendor_name) do nothing \
-             ) \
-             insert into resellers (name, country) \
-             select * from unnest($3::text[], $4::text[]) \
-             on conflict (name) do nothing",
-            &[&vendors, &configs, &resellers, &countries],
-        )
-        .await
-        .map_err(step("seed", "defaults"))?;
-    Ok(())
-}
-
-/// The vendor file formats every tenant starts with: (vendor_name, config_data).
-pub const DEFAULT_VENDOR_CONFIGS: &[(&str, &str)] = &[
-    (
-        "boxnox",
-        r#"{"currency": "EUR", "header_row": 0, "pivot_format": false,
-            "column_mapping": {"Product EAN": "product_ean", "Functional Name": "functional_name", "Sold Qty": "quantity", "Sales Amount (EUR)": "sales_eur", "Reseller": "reseller", "Month": "month", "Year": "year"},
-            "validation_rules": {"ean_length": 13, "month_range": [1, 12], "required_fields": ["product_ean", "quantity", "month", "year"]}}"#,
-    ),
-    (
-        "galilu",
-        r#"{"currency": "PLN", "header_row": 0, "pivot_format": false,
-            "column_mapping": {"EAN": "product_ean", "Nazwa produktu": "functional_name", "Ilość": "quantity", "Wartość (PLN)": "sales_eur", "Miesiąc": "month", "Rok": "year"},
-            "validation_rules": {"ean_length": 13, "month_range": [1, 12], "required_fields": ["product_ean", "quantity", "month", "year"]}}"#,
-    ),
-    (
-        "skins",
-        r#"{"currency": "ZAR", "header_row": 0, "pivot_format": false,
-            "column_mapping": {"Barcode": "product_ean", "Description": "functional_name", "Units Sold": "quantity", "Net Sales (ZAR)": "sales_eur", "Store": "reseller", "Month": "month", "Year": "year"},
-            "validation_rules": {"ean_length": 13, "month_range": [1, 12], "required_fields": ["product_ean", "quantity", "month", "year"]}}"#,
-    ),
-];
-
-/// The resellers every tenant starts with: (name, country).
-pub const DEFAULT_RESELLERS: &[(&str, &str)] = &[
-    ("Galilu", "Poland"),
-    ("Boxnox", "Europe"),
-    ("Skins SA", "South Africa"),
-];
-
 /// A connection and the task driving it; `close` waits until the server was told goodbye.
 struct Session {
     client: Client,
@@ -657,7 +573,10 @@ fn checked(name: &str) -> Result<&str, TenantDbError> {
     })
 }
 
-fn step(step: &'static str, object: &str) -> impl FnOnce(tokio_postgres::Error) -> TenantDbError {
+pub(crate) fn step(
+    step: &'static str,
+    object: &str,
+) -> impl FnOnce(tokio_postgres::Error) -> TenantDbError {
     let object = object.to_owned();
     move |source| TenantDbError::Step {
         step,
@@ -792,38 +711,6 @@ mod tests {
     }
 
     #[test]
-    fn quote_ident_doubles_inner_quotes() {
-        // GIVEN plain, quoted and injection-shaped identifiers
-        // WHEN quoted THEN they are wrapped in double quotes with inner quotes doubled
-        assert_eq!(quote_ident("t_abc"), r#""t_abc""#);
-        assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
-        assert_eq!(quote_ident(r"a\b"), r#""a\b""#);
-        assert_eq!(quote_ident("it's"), r#""it's""#);
-        assert_eq!(
-            quote_ident(r#"x"; DROP ROLE postgres; --"#),
-            r#""x""; DROP ROLE postgres; --""#
-        );
-    }
-
-    #[test]
-    fn quote_literal_doubles_quotes_and_escapes_backslashes() {
-        // GIVEN plain, quoted, backslashed and injection-shaped strings
-        // WHEN quoted THEN quotes are doubled, and backslashes select the E'' form, doubled
-        assert_eq!(quote_literal("secret"), "'secret'");
-        assert_eq!(quote_literal("it's"), "'it''s'");
-        assert_eq!(quote_literal(r"a\b"), r"E'a\\b'");
-        assert_eq!(
-            quote_literal(r"\'; DROP ROLE postgres; --"),
-            r"E'\\''; DROP ROLE postgres; --'"
-        );
-        assert_eq!(
-            quote_literal(r#"x"; DROP ROLE postgres; --"#),
-            r#"'x"; DROP ROLE postgres; --'"#
-        );
-        assert_eq!(quote_literal(""), "''");
-    }
-
-    #[test]
     fn identifiers_postgres_would_truncate_are_refused() {
         // GIVEN names of 63 and 64 bytes, an empty one and one with NUL
         // WHEN checked THEN only the 63-byte one passes
@@ -854,29 +741,5 @@ mod tests {
         // WHEN records are counted THEN the header and two rows are found
         assert_eq!(csv_records(csv), 3);
         assert_eq!(csv_records(b"id,note\n"), 1);
-    }
-
-    #[test]
-    fn default_vendor_configs_are_valid_json_with_the_boxnox_seed() {
-        // GIVEN the embedded vendor configs
-        // WHEN parsed
-        let parsed: Vec<(&str, serde_json::Value)> = DEFAULT_VENDOR_CONFIGS
-            .iter()
-            .map(|(name, json)| (*name, serde_json::from_str(json).expect("valid JSON")))
-            .collect();
-        // THEN every one has the shape ingest reads, and boxnox is exactly the seed
-        for (name, config) in &parsed {
-            assert!(config["column_mapping"].is_object(), "{name}");
-            assert_eq!(config["header_row"], 0, "{name}");
-            assert_eq!(
-                config["validation_rules"]["required_fields"],
-                serde_json::json!(["product_ean", "quantity", "month", "year"]),
-                "{name}"
-            );
-        }
-        let boxnox = serde_json::json!({"currency": "EUR", "header_row": 0, "pivot_format": false,
-            "column_mapping": {"Product EAN": "product_ean", "Functional Name": "functional_name", "Sold Qty": "quantity", "Sales Amount (EUR)": "sales_eur", "Reseller": "reseller", "Month": "month", "Year": "year"},
-            "validation_rules": {"ean_length": 13, "month_range": [1, 12], "required_fields": ["product_ean", "quantity", "month", "year"]}});
-        assert_eq!(parsed[0], ("boxnox", boxnox));
     }
 }

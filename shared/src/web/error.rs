@@ -4,8 +4,8 @@
 use http::StatusCode;
 use serde::Serialize;
 
-use crate::host::HostError;
-use crate::subdomain::SubdomainError;
+use crate::domain::subdomain::SubdomainError;
+use crate::web::host::HostError;
 
 /// An error as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,6 +18,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds, sent as `Retry-After` (throttling).
     pub retry_after: Option<u64>,
+    /// The methods the path has, sent as `Allow` with a 405.
+    pub allow: Option<String>,
 }
 
 impl ApiError {
@@ -27,6 +29,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -57,12 +60,15 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::new(
+    /// 405 with `Allow: <allow, joined>`.
+    pub fn method_not_allowed(allow: &[&str]) -> Self {
+        let mut err = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "this route does not accept that method",
-        )
+        );
+        err.allow = Some(allow.join(", "));
+        err
     }
 
     /// An unexpected failure: the cause is logged here, the client sees only a generic message.

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::config::{ConfigError, Env};
-use crate::error::ApiError;
-use crate::registry::{Registry, TenantRecord, TenantStatus};
-use crate::subdomain::Subdomain;
+use crate::domain::subdomain::Subdomain;
+use crate::platform::config::{ConfigError, Env};
+use crate::store::registry::{Registry, TenantRecord, TenantStatus};
+use crate::web::error::ApiError;
 
 /// Registry lookups are cached this long unless `REGISTRY_CACHE_TTL_SECONDS` says otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
@@ -59,6 +59,11 @@ impl TenantDirectory {
             env.required("REGISTRY_TABLE")?,
         );
         Ok(Self::new(registry, ttl))
+    }
+
+    /// The registry it reads, for the other users of one per-container client.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// Registry reads so far (benchmarks check that warm requests make none).

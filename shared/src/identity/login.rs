@@ -6,15 +6,18 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::email::Email;
-use crate::error::ApiError;
-use crate::password::{burn_verification, hash_password, validate_new_password, verify_password};
-use crate::secrets::SecretStore;
-use crate::tenant_context::{Caller, Role, Tenant, TenantContext};
-use crate::throttle::{Throttle, ThrottleKey};
+use crate::domain::email::Email;
+use crate::domain::role::Role;
+use crate::security::password::{
+    burn_verification, hash_password, validate_new_password, verify_password,
+};
+use crate::security::throttle::{Throttle, ThrottleKey};
+use crate::store::secrets::SecretStore;
+use crate::tenancy::context::{Caller, Tenant, TenantContext};
+use crate::web::error::ApiError;
 
 /// A successful sign-in.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Session {
     pub access_token: String,
     pub token_type: &'static str,
@@ -23,7 +26,7 @@ pub struct Session {
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserView {
     pub user_id: Uuid,
     pub tenant_id: Uuid,

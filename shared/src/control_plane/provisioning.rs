@@ -12,21 +12,23 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::audit::{AuditEvent, AuditLog, Outcome};
-use crate::config::DomainConfig;
-use crate::email::Email;
-use crate::error::{ApiError, ErrorChain};
-use crate::mail::{Mailer, welcome_email};
-use crate::migrations::MIGRATIONS;
-use crate::password::{generate_password, hash_password, random_token};
-use crate::registry::{
+use crate::control_plane::seeds::seed_defaults;
+use crate::domain::email::Email;
+use crate::domain::subdomain::Subdomain;
+use crate::platform::config::DomainConfig;
+use crate::security::password::{generate_password, hash_password, random_token};
+use crate::security::tokens::{KeyRing, SigningKey};
+use crate::store::audit::{AuditEvent, AuditLog, Outcome};
+use crate::store::mail::{Mailer, welcome_email};
+use crate::store::postgres::admin::{DbAdmin, TenantDbNames};
+use crate::store::postgres::migrations::MIGRATIONS;
+use crate::store::registry::{
     Claim, Failure, Membership, Put, Registry, RegistryError, StepProgress, TenantRecord,
     TenantStatus,
 };
-use crate::secrets::{SecretStore, tenant_secret_name};
-use crate::subdomain::Subdomain;
-use crate::tenant_db::{DbAdmin, TenantDbNames, seed_defaults};
-use crate::tokens::{KeyRing, SigningKey};
+use crate::store::secrets::{SecretStore, tenant_secret_name};
+use crate::tenancy::secret::{DbCredentials, TenantSecret};
+use crate::web::error::{ApiError, ErrorChain};
 
 /// The provisioning steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -100,7 +102,7 @@ pub struct NewTenant {
 }
 
 /// The request body of `POST /admin/tenants`, before validation.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewTenantInput {
     pub company_name: Option<String>,
     pub subdomain: Option<String>,
@@ -130,7 +132,7 @@ impl NewTenant {
         let subdomain_raw = text(input.subdomain, "subdomain", "invalid_subdomain")?;
         let subdomain =
             Subdomain::parse(&subdomain_raw, &domain.reserved).map_err(|e| match e {
-                crate::subdomain::SubdomainError::Reserved(_) => {
+                crate::domain::subdomain::SubdomainError::Reserved(_) => {
                     ApiError::bad_request("subdomain_reserved", e.to_string())
                 }
                 e => ApiError::bad_request("invalid_subdomain", e.to_string()),
@@ -152,34 +154,6 @@ impl NewTenant {
             "{}\u{1f}{}\u{1f}{}\u{1f}{}",
             self.company_name, self.subdomain, self.admin_email, self.admin_name
         )
-    }
-}
-
-/// Everything a tenant's functions need to reach its data: stored as one secret (written
-/// through `SecretJson`, the only place its password is exposed).
-#[derive(Deserialize)]
-pub struct TenantSecret {
-    pub tenant_id: Uuid,
-    pub db: DbCredentials,
-    pub jwt: KeyRing,
-}
-
-/// Connection details of a tenant database.
-#[derive(Deserialize)]
-pub struct DbCredentials {
-    pub host: String,
-    pub port: u16,
-    pub database: String,
-    pub username: String,
-    pub password: SecretString,
-}
-
-impl std::fmt::Debug for TenantSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TenantSecret")
-            .field("tenant_id", &self.tenant_id)
-            .field("database", &self.db.database)
-            .finish_non_exhaustive()
     }
 }
 
@@ -272,7 +246,7 @@ pub struct ControlPlaneSettings {
 
 impl ControlPlaneSettings {
     pub fn access_url(&self, subdomain: &str) -> String {
-        crate::tenancy::format_tenant_url(
+        crate::tenancy::directory::format_tenant_url(
             &self.tenant_url_format,
             subdomain,
             &self.domain.root_domain,
@@ -313,7 +287,8 @@ struct Carry {
     admin_password: Option<SecretString>,
     /// The admin password's argon2id hash, computed on a blocking thread while the database
     /// is being created.
-    admin_hash: Option<tokio::task::JoinHandle<Result<String, crate::password::PasswordError>>>,
+    admin_hash:
+        Option<tokio::task::JoinHandle<Result<String, crate::security::password::PasswordError>>>,
     /// One admin session on the new database for migrate, seed, admin user and mail log.
     tenant_db: Option<tokio_postgres::Client>,
     /// The last progress write, still in flight while the next step runs.
@@ -569,10 +544,13 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             }
             Step::Migrate => {
                 let client = self.tenant_session(&names, carry).await?;
-                let report =
-                    crate::migrations::apply_pending(client, Some(&names.role), MIGRATIONS)
-                        .await
-                        .map_err(step_err("migrating the tenant database"))?;
+                let report = crate::store::postgres::migrations::apply_pending(
+                    client,
+                    Some(&names.role),
+                    MIGRATIONS,
+                )
+                .await
+                .map_err(step_err("migrating the tenant database"))?;
                 record.schema_version = report.to;
                 Ok(())
             }
@@ -844,20 +822,20 @@ impl Serialize for SecretJson<'_> {
 /// `sdk`, configuration from `env`, the PostgreSQL admin credentials from the secret named by
 /// `DB_ADMIN_SECRET_ID` (RDS layout: `host`, `port`, `username`, `password`, `dbname`).
 pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
-    env: &crate::config::Env<F>,
+    env: &crate::platform::config::Env<F>,
     sdk: &aws_config::SdkConfig,
 ) -> Result<
     (
-        ControlPlane<crate::secrets::AwsSecretStore, crate::mail::SesMailer>,
-        crate::admin_auth::AdminAuth<crate::secrets::AwsSecretStore>,
+        ControlPlane<crate::store::secrets::AwsSecretStore, crate::store::mail::SesMailer>,
+        crate::identity::admins::AdminAuth<crate::store::secrets::AwsSecretStore>,
     ),
-    crate::config::ConfigError,
+    crate::platform::config::ConfigError,
 > {
-    use crate::config::ConfigError;
+    use crate::platform::config::ConfigError;
     let domain = DomainConfig::from_env(env)?;
     let secrets_prefix = env.required("SECRETS_PREFIX")?;
     let settings = ControlPlaneSettings {
-        tenant_url_format: crate::tenancy::tenant_url_format(env),
+        tenant_url_format: crate::tenancy::directory::tenant_url_format(env),
         uploads_bucket: env.required("UPLOADS_BUCKET")?,
         secrets_prefix: secrets_prefix.clone(),
         domain,
@@ -866,7 +844,8 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
         aws_sdk_dynamodb::Client::new(sdk),
         env.required("REGISTRY_TABLE")?,
     );
-    let secrets = crate::secrets::AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk));
+    let secrets =
+        crate::store::secrets::AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk));
     let admin_secret_id = env.required("DB_ADMIN_SECRET_ID")?;
     let invalid = |reason: String| ConfigError::Invalid {
         name: "DB_ADMIN_SECRET_ID",
@@ -907,7 +886,7 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
         .unwrap_or_else(|| "taskifai_template".into());
     let mail_from = env.required("MAIL_FROM")?;
     let issuer = settings.access_url("api");
-    let admin_auth = crate::admin_auth::AdminAuth::new(
+    let admin_auth = crate::identity::admins::AdminAuth::new(
         registry.clone(),
         secrets.clone(),
         &secrets_prefix,
@@ -918,8 +897,8 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
         registry,
         db: DbAdmin::new(pg, template_db),
         secrets,
-        mailer: crate::mail::SesMailer::new(aws_sdk_sesv2::Client::new(sdk), mail_from),
-        archive: crate::aws::s3_client(sdk),
+        mailer: crate::store::mail::SesMailer::new(aws_sdk_sesv2::Client::new(sdk), mail_from),
+        archive: crate::platform::aws::s3_client(sdk),
         settings,
         faults: Faults::default(),
         template_ready: tokio::sync::OnceCell::new(),

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::registry::{Page, Registry, RegistryError};
+use crate::store::registry::{Page, Registry, RegistryError};
 
 /// How an audited action ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Success,
@@ -16,7 +16,7 @@ pub enum Outcome {
 }
 
 /// One audit record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub event_id: Uuid,
     pub at: DateTime<Utc>,
@@ -79,7 +79,7 @@ impl AuditLog {
     /// already failing and must finish their cleanup).
     pub async fn record_best_effort(&self, event: &AuditEvent) {
         if let Err(err) = self.record(event).await {
-            tracing::error!(error = %crate::error::ErrorChain(&err), action = event.action, "audit write failed");
+            tracing::error!(error = %crate::web::error::ErrorChain(&err), action = event.action, "audit write failed");
         }
     }
 

@@ -7,12 +7,15 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::email::Email;
-use crate::error::ApiError;
-use crate::password::{burn_verification, hash_password, validate_new_password, verify_password};
-use crate::registry::{AdminRecord, Put, Registry};
-use crate::secrets::{SecretStore, get_or_create_json, platform_secret_name};
-use crate::tokens::{Expectations, KeyRing, SigningKey, issue, verify};
+use crate::domain::email::Email;
+use crate::security::password::{
+    burn_verification, hash_password, validate_new_password, verify_password,
+};
+use crate::security::tokens::{Expectations, KeyRing, SigningKey, issue, verify};
+use crate::store::registry::{AdminRecord, Put, Registry};
+use crate::store::secrets::{SecretStore, get_or_create_json, platform_secret_name};
+use crate::web::error::ApiError;
+use crate::web::http::bearer_token;
 
 /// The audience of platform-admin tokens; tenant tokens never carry it.
 pub const PLATFORM_AUDIENCE: &str = "taskifai-platform-admin";
@@ -163,22 +166,4 @@ impl<S: SecretStore> AdminAuth<S> {
         }
         Ok(claims)
     }
-}
-
-/// The token of an `Authorization: Bearer …` header.
-pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ApiError> {
-    authorization
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 8192)
-        .ok_or_else(|| {
-            ApiError::new(
-                http::StatusCode::UNAUTHORIZED,
-                "missing_token",
-                "send Authorization: Bearer <token>",
-            )
-        })
 }

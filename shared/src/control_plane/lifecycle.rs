@@ -5,17 +5,17 @@ use chrono::Utc;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::audit::{AuditEvent, Outcome};
-use crate::error::ErrorChain;
-use crate::mail::Mailer;
-use crate::migrations::MIGRATIONS;
-use crate::provisioning::{ControlPlane, ControlPlaneError};
-use crate::registry::{Page, TenantRecord, TenantStatus};
-use crate::secrets::SecretStore;
-use crate::tenant_db::TenantDbNames;
+use crate::control_plane::provisioning::{ControlPlane, ControlPlaneError};
+use crate::store::audit::{AuditEvent, Outcome};
+use crate::store::mail::Mailer;
+use crate::store::postgres::admin::TenantDbNames;
+use crate::store::postgres::migrations::MIGRATIONS;
+use crate::store::registry::{Page, TenantRecord, TenantStatus};
+use crate::store::secrets::SecretStore;
+use crate::web::error::ErrorChain;
 
 /// One table written to the archive before a delete.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ArchivedTable {
     pub table: String,
     pub rows: u64,
@@ -23,7 +23,7 @@ pub struct ArchivedTable {
 }
 
 /// What a delete did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeleteReport {
     pub tenant_id: Uuid,
     pub archive_prefix: String,
@@ -31,7 +31,7 @@ pub struct DeleteReport {
 }
 
 /// One tenant's result in a migrate-all run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TenantMigration {
     pub tenant_id: Uuid,
     pub subdomain: String,
@@ -44,7 +44,7 @@ pub struct TenantMigration {
 }
 
 /// A migrate-all run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MigrationRun {
     pub latest_version: i32,
     pub template: TemplateMigration,
@@ -53,7 +53,7 @@ pub struct MigrationRun {
     pub failed: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TemplateMigration {
     pub from: i32,
     pub to: i32,
@@ -300,7 +300,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         }
         let failed = tenants.iter().filter(|t| t.status == "failed").count();
         let run = MigrationRun {
-            latest_version: crate::migrations::latest_version(),
+            latest_version: crate::store::postgres::migrations::latest_version(),
             template: TemplateMigration {
                 from: template.from,
                 to: template.to,

@@ -1,0 +1,6 @@
+//! What every function reads at cold start: typed configuration from the environment (errors
+//! name the variable), JSON telemetry, and the AWS SDK configuration.
+
+pub mod aws;
+pub mod config;
+pub mod telemetry;

@@ -1,0 +1,9 @@
+//! The external systems, each behind one narrow interface with its AWS implementation (and an
+//! in-memory one for unit tests where useful): the DynamoDB registry, Secrets Manager, SES mail,
+//! the append-only audit log, and PostgreSQL administration of tenant databases.
+
+pub mod audit;
+pub mod mail;
+pub mod postgres;
+pub mod registry;
+pub mod secrets;

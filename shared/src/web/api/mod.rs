@@ -1,0 +1,60 @@
+//! The API contract: every HTTP function's route table with the request and response types its
+//! routes take and return, and the OpenAPI 3.1 document of each surface, generated from them.
+//! Functions dispatch on these tables; nothing else lists routes.
+
+pub mod admin;
+pub mod analytics;
+pub mod auth;
+pub mod discovery;
+pub mod openapi;
+pub mod uploads;
+
+use http::Method;
+use serde::Serialize;
+
+use crate::web::router::{Access, Route, RouteSpec, doc};
+
+/// `GET <path>`, public, answering [`crate::web::http::Health`]: every function's health check.
+pub(crate) const fn health<Op>(op: Op, path: &'static str) -> Route<Op> {
+    Route {
+        op,
+        spec: RouteSpec {
+            method: Method::GET,
+            path,
+            access: Access::Public,
+            summary: "Health check: the function, its surface and, on a tenant host, the tenant",
+            query: &[],
+            body: None,
+            ok: (200, Some(doc::<crate::web::http::Health>)),
+        },
+    }
+}
+
+/// `GET /api/openapi.json`, public: the surface's OpenAPI document.
+pub(crate) const fn openapi<Op>(op: Op) -> Route<Op> {
+    Route {
+        op,
+        spec: RouteSpec {
+            method: Method::GET,
+            path: "/api/openapi.json",
+            access: Access::Public,
+            summary: "This surface's API contract (OpenAPI 3.1)",
+            query: &[],
+            body: None,
+            ok: (200, None),
+        },
+    }
+}
+
+/// The body of every error response: `{"error":{"code","message"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A stable, machine-readable code and a message for people.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,8 @@
+//! HTTP on API Gateway: which surface a host is, request and response plumbing, and the one
+//! mapping of every area's errors to `{"error":{"code","message"}}` responses.
+
+pub mod api;
+pub mod error;
+pub mod host;
+pub mod http;
+pub mod router;
