@@ -109,8 +109,9 @@ async fn a_method_the_table_lacks_gets_405_with_allow_from_the_table_on_every_fu
 
 #[tokio::test]
 async fn each_surface_serves_its_openapi_document_covering_every_route() {
-    // GIVEN a platform
+    // GIVEN a platform with a live tenant
     let app = spawn_app().await;
+    app.provision("acme").await;
     for (surface, host) in [
         (Surface::App, "app.localhost"),
         (Surface::Api, "api.localhost"),
