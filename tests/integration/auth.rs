@@ -16,7 +16,7 @@ use shared::tenancy::secret::TenantSecret;
 
 use crate::helpers::access_of;
 use crate::helpers::{TestApp, spawn_app, template, unique_subdomain};
-use shared::web::router::Access;
+use shared::domain::role::Access;
 
 /// A tenant and its admin, as a test knows them.
 pub struct TenantAdmin {

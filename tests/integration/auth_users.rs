@@ -595,7 +595,10 @@ async fn a_demotion_racing_another_cannot_leave_the_tenant_without_an_admin() {
     let ctx = &app.functions.auth.tenant;
     let registry = &app.functions.auth.registry;
     let tenant = ctx
-        .resolve(&event("GET", &t.host, "/api/auth/users", None))
+        .resolve(
+            &shared::web::tenant::subdomain(ctx, &event("GET", &t.host, "/api/auth/users", None))
+                .unwrap(),
+        )
         .await
         .unwrap();
     let caller = |user: &Value| Caller {

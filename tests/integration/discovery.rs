@@ -3,9 +3,11 @@
 //! throttle of `shared::security::throttle` against the real registry.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use shared::ApiError;
 use shared::domain::email::Email;
 use shared::security::throttle::{Limit, Limits, Throttle, ThrottleKey};
 use shared::store::registry::Membership;
@@ -272,7 +274,7 @@ async fn the_login_throttle_counts_failures_per_email_and_address_and_resets_by_
         throttle.check(&keys).await.unwrap();
         throttle.record_failure(&keys).await.unwrap();
     }
-    let refused = throttle.check(&keys).await.unwrap_err();
+    let refused = ApiError::from(throttle.check(&keys).await.unwrap_err());
     assert_eq!(refused.status, 429);
     assert!(refused.retry_after.is_some_and(|s| (1..=900).contains(&s)));
     // AND the same email on another tenant is not affected
@@ -286,7 +288,7 @@ async fn the_login_throttle_counts_failures_per_email_and_address_and_resets_by_
     throttle.reset(&by_email).await.unwrap();
     throttle.check(&keys).await.unwrap();
     throttle.record_failure(&keys).await.unwrap();
-    let refused = throttle.check(&keys).await.unwrap_err();
+    let refused = ApiError::from(throttle.check(&keys).await.unwrap_err());
     assert_eq!(refused.status, 429, "the address has had 3 failures");
     throttle
         .check(&[ThrottleKey::login_ip("203.0.113.10")])
@@ -305,14 +307,20 @@ async fn a_throttle_window_ends() {
         },
         ..Limits::default()
     };
-    let throttle = Throttle::new(app.registry().clone(), limits);
+    let now = Arc::new(Mutex::new(chrono::Utc::now()));
+    let clock = now.clone();
+    let throttle = Throttle::new(app.registry().clone(), limits)
+        .with_clock(Arc::new(move || *clock.lock().unwrap()));
     let key = [ThrottleKey::discover_email(
         &Email::parse("tick@customer.example").unwrap(),
     )];
     throttle.hit(&key).await.unwrap();
-    assert_eq!(throttle.hit(&key).await.unwrap_err().status, 429);
+    assert_eq!(
+        ApiError::from(throttle.hit(&key).await.unwrap_err()).status,
+        429
+    );
 
     // WHEN the window has passed THEN hits are allowed again
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    *now.lock().unwrap() += chrono::Duration::milliseconds(2100);
     throttle.hit(&key).await.unwrap();
 }

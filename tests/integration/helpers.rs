@@ -21,7 +21,7 @@ pub fn template() -> &'static Template {
 }
 
 /// Who may call `method path`, as the route tables declare it.
-pub fn access_of(method: &str, path: &str) -> shared::web::router::Access {
+pub fn access_of(method: &str, path: &str) -> shared::domain::role::Access {
     use shared::web::http::Surface;
     [Surface::App, Surface::Api, Surface::Tenant]
         .into_iter()

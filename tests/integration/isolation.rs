@@ -21,7 +21,7 @@ use crate::auth::{
     provisioned_admin, signed_in_admin, tenant_secret,
 };
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, access_of, spawn_app, template};
-use shared::web::router::Access;
+use shared::domain::role::Access;
 
 /// A route of the template with its path parameters filled in.
 #[derive(Debug, Clone)]

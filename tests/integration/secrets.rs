@@ -126,7 +126,10 @@ async fn errors_never_show_the_secret_value() {
     ];
     for err in &errors {
         assert!(matches!(err, SecretsError::Aws { .. }), "{err:?}");
-        let shown = format!("{err:?} {err} {}", shared::web::error::ErrorChain(err));
+        let shown = format!(
+            "{err:?} {err} {}",
+            shared::platform::telemetry::ErrorChain(err)
+        );
         assert!(shown.contains(&name), "{shown}");
         assert!(!shown.contains(VALUE), "{shown}");
     }

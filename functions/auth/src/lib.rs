@@ -15,8 +15,7 @@ use shared::store::registry::Registry;
 use shared::tenancy::context::TenantContext;
 use shared::web::api::auth::{Credentials, Op, PasswordChange, ROUTES};
 use shared::web::http::{
-    Surface, expect_host, json_body, json_response, openapi_response, request_path, serve,
-    source_ip,
+    Surface, expect_host, json_body, json_response, request_path, serve, source_ip,
 };
 use shared::web::router::Router;
 
@@ -59,15 +58,15 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     match found.op() {
         Op::Health => Ok(json_response(
             StatusCode::OK,
-            &app.tenant.health(req, NAME).await?,
+            &shared::web::tenant::health(&app.tenant, req, NAME).await?,
         )),
         Op::OpenApi => {
-            app.tenant.live_tenant(req).await?;
-            Ok(openapi_response(Surface::Tenant))
+            shared::web::tenant::live(&app.tenant, req).await?;
+            Ok(shared::web::api::openapi::response(Surface::Tenant))
         }
         op => {
-            let tenant = app.tenant.resolve(req).await?;
-            let caller = app.tenant.caller(req, &tenant, found.access()).await?;
+            let tenant = shared::web::tenant::resolve(&app.tenant, req).await?;
+            let caller = shared::web::tenant::caller(&app.tenant, req, &tenant, found.access())?;
             let ctx = users::Call {
                 app,
                 req,

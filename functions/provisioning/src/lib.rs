@@ -8,6 +8,7 @@ use shared::ApiError;
 use shared::control_plane::provisioning::{
     ControlPlane, ControlPlaneError, NewTenant, NewTenantInput, control_plane_from_env,
 };
+use shared::domain::role::Access;
 use shared::identity::admins::{AdminAuth, TOKEN_TTL_SECONDS};
 use shared::platform::config::{ConfigError, Env};
 use shared::store::mail::SesMailer;
@@ -18,10 +19,10 @@ use shared::web::api::admin::{
 };
 use shared::web::api::auth::Credentials;
 use shared::web::http::{
-    Health, Surface, expect_host, header, json_body, json_response, openapi_response, paging,
-    query, request_path, serve,
+    Health, Surface, expect_host, header, json_body, json_response, paging, query, request_path,
+    serve,
 };
-use shared::web::router::{Access, Router};
+use shared::web::router::Router;
 use uuid::Uuid;
 
 /// The function's name, as deployed and as reported by its health check.
@@ -66,7 +67,7 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let id = || tenant_id(found.param("id"));
     match found.op() {
         Op::Health => Ok(json_response(StatusCode::OK, &Health::new(NAME, &host))),
-        Op::OpenApi => Ok(openapi_response(Surface::Api)),
+        Op::OpenApi => Ok(shared::web::api::openapi::response(Surface::Api)),
         Op::Login => login(app, req).await,
         Op::ListTenants => {
             let (limit, cursor) = paging(req)?;

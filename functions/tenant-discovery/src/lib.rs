@@ -13,8 +13,7 @@ use shared::store::registry::{Registry, TenantStatus};
 use shared::tenancy::directory::{format_tenant_url, tenant_url_format};
 use shared::web::api::discovery::{DiscoveredTenant, Discovery, Op, ROUTES};
 use shared::web::http::{
-    Health, Surface, expect_host, json_body, json_response, openapi_response, request_path, serve,
-    source_ip,
+    Health, Surface, expect_host, json_body, json_response, request_path, serve, source_ip,
 };
 use shared::web::router::Router;
 use uuid::Uuid;
@@ -66,7 +65,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
                 http::StatusCode::OK,
                 &Health::new(NAME, &host),
             )),
-            Op::OpenApi => Ok(openapi_response(Surface::App)),
+            Op::OpenApi => Ok(shared::web::api::openapi::response(Surface::App)),
             Op::Discover => discover(app, req).await,
         }
     })

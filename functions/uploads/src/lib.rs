@@ -43,7 +43,7 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     match found.op() {
         Op::Health => Ok(json_response(
             StatusCode::OK,
-            &app.tenant.health(req, NAME).await?,
+            &shared::web::tenant::health(&app.tenant, req, NAME).await?,
         )),
     }
 }

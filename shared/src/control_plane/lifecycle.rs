@@ -6,13 +6,13 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::control_plane::provisioning::{ControlPlane, ControlPlaneError};
+use crate::platform::telemetry::ErrorChain;
 use crate::store::audit::{AuditEvent, Outcome};
 use crate::store::mail::Mailer;
 use crate::store::postgres::admin::TenantDbNames;
 use crate::store::postgres::migrations::MIGRATIONS;
 use crate::store::registry::{Page, TenantRecord, TenantStatus};
 use crate::store::secrets::SecretStore;
-use crate::web::error::ErrorChain;
 
 /// One table written to the archive before a delete.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -29,6 +29,10 @@ pub struct DeleteReport {
     pub archive_prefix: String,
     pub tables: Vec<ArchivedTable>,
 }
+
+/// What a failed tenant shows in a migrate-all report; the cause is in the logs and the audit log.
+pub const MIGRATION_FAILED: &str =
+    "migration_failed: this tenant's database could not be migrated; the audit log has the cause";
 
 /// One tenant's result in a migrate-all run.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -286,15 +290,32 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                         error: None,
                     }
                 }
-                Err(e) => TenantMigration {
-                    tenant_id: tenant.tenant_id,
-                    subdomain: tenant.subdomain.clone(),
-                    from: tenant.schema_version,
-                    to: tenant.schema_version,
-                    applied: Vec::new(),
-                    status: "failed",
-                    error: Some(ErrorChain(&e).to_string()),
-                },
+                Err(e) => {
+                    // The cause (SQL, object names) is for operators: logs and the audit log.
+                    // The report carries a stable code only.
+                    let cause = ErrorChain(&e).to_string();
+                    tracing::error!(tenant_id = %tenant.tenant_id, error = %cause, "tenant migration failed");
+                    self.audit
+                        .record_best_effort(
+                            &AuditEvent::new(
+                                actor,
+                                "tenant.migrate",
+                                Some(tenant.tenant_id),
+                                Outcome::Failure,
+                            )
+                            .with_detail(cause),
+                        )
+                        .await;
+                    TenantMigration {
+                        tenant_id: tenant.tenant_id,
+                        subdomain: tenant.subdomain.clone(),
+                        from: tenant.schema_version,
+                        to: tenant.schema_version,
+                        applied: Vec::new(),
+                        status: "failed",
+                        error: Some(MIGRATION_FAILED.into()),
+                    }
+                }
             };
             tenants.push(entry);
         }

@@ -16,6 +16,7 @@ use crate::control_plane::seeds::seed_defaults;
 use crate::domain::email::Email;
 use crate::domain::subdomain::Subdomain;
 use crate::platform::config::DomainConfig;
+use crate::platform::telemetry::ErrorChain;
 use crate::security::password::{generate_password, hash_password, random_token};
 use crate::security::tokens::{KeyRing, SigningKey};
 use crate::store::audit::{AuditEvent, AuditLog, Outcome};
@@ -28,7 +29,6 @@ use crate::store::registry::{
 };
 use crate::store::secrets::{SecretStore, tenant_secret_name};
 use crate::tenancy::secret::{DbCredentials, TenantSecret};
-use crate::web::error::{ApiError, ErrorChain};
 
 /// The provisioning steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -112,16 +112,14 @@ pub struct NewTenantInput {
 
 impl NewTenant {
     /// Validates every field; the first problem is reported with a field-specific code.
-    pub fn parse(input: NewTenantInput, domain: &DomainConfig) -> Result<Self, ApiError> {
+    pub fn parse(input: NewTenantInput, domain: &DomainConfig) -> Result<Self, ControlPlaneError> {
         let text = |value: Option<String>, field: &'static str, code: &'static str| {
             let value = value
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
-                .ok_or_else(|| {
-                    ApiError::bad_request("missing_field", format!("{field} is required"))
-                })?;
+                .ok_or_else(|| invalid("missing_field", format!("{field} is required")))?;
             if value.chars().count() > 255 || value.chars().any(char::is_control) {
-                return Err(ApiError::bad_request(
+                return Err(invalid(
                     code,
                     format!("{field} must be 1-255 printable characters"),
                 ));
@@ -133,13 +131,13 @@ impl NewTenant {
         let subdomain =
             Subdomain::parse(&subdomain_raw, &domain.reserved).map_err(|e| match e {
                 crate::domain::subdomain::SubdomainError::Reserved(_) => {
-                    ApiError::bad_request("subdomain_reserved", e.to_string())
+                    invalid("subdomain_reserved", e.to_string())
                 }
-                e => ApiError::bad_request("invalid_subdomain", e.to_string()),
+                e => invalid("invalid_subdomain", e.to_string()),
             })?;
         let email_raw = text(input.admin_email, "admin_email", "invalid_email")?;
-        let admin_email = Email::parse(&email_raw)
-            .map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?;
+        let admin_email =
+            Email::parse(&email_raw).map_err(|e| invalid("invalid_email", e.to_string()))?;
         let admin_name = text(input.admin_name, "admin_name", "invalid_admin_name")?;
         Ok(Self {
             company_name,
@@ -157,11 +155,19 @@ impl NewTenant {
     }
 }
 
-/// Control-plane failures; `From<ControlPlaneError> for ApiError` is their only HTTP mapping.
+/// A request the control plane refuses as malformed: a stable code and a message for people.
+fn invalid(code: &'static str, message: impl Into<String>) -> ControlPlaneError {
+    ControlPlaneError::Invalid {
+        code,
+        message: message.into(),
+    }
+}
+
+/// Control-plane failures.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlPlaneError {
-    #[error(transparent)]
-    Invalid(ApiError),
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
     #[error("the subdomain {0} is already taken")]
     SubdomainTaken(String),
     #[error("this Idempotency-Key was used for a different request")]
@@ -194,44 +200,6 @@ fn step_err<E: std::error::Error + Send + Sync + 'static>(
     what: &'static str,
 ) -> impl FnOnce(E) -> ControlPlaneError {
     move |e| ControlPlaneError::Step(what.to_owned(), Box::new(e))
-}
-
-impl From<ControlPlaneError> for ApiError {
-    fn from(err: ControlPlaneError) -> Self {
-        use http::StatusCode as S;
-        match err {
-            ControlPlaneError::Invalid(e) => e,
-            e @ ControlPlaneError::SubdomainTaken(_) => {
-                ApiError::new(S::CONFLICT, "subdomain_taken", e.to_string())
-            }
-            e @ ControlPlaneError::IdempotencyKeyReused => ApiError::new(
-                S::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                e.to_string(),
-            ),
-            e @ ControlPlaneError::InProgress(_) => {
-                ApiError::new(S::CONFLICT, "provisioning_in_progress", e.to_string())
-            }
-            e @ ControlPlaneError::NotFound(_) => {
-                ApiError::not_found("tenant_not_found", e.to_string())
-            }
-            e @ ControlPlaneError::InvalidState { .. } => {
-                ApiError::new(S::CONFLICT, "invalid_tenant_state", e.to_string())
-            }
-            e @ ControlPlaneError::StepFailed { .. } => {
-                tracing::error!(error = %e, "provisioning failed");
-                ApiError::new(
-                    S::INTERNAL_SERVER_ERROR,
-                    "provisioning_failed",
-                    e.to_string(),
-                )
-            }
-            ControlPlaneError::Registry(RegistryError::BadCursor) => {
-                ApiError::bad_request("invalid_cursor", "the cursor is not one this API returned")
-            }
-            e => ApiError::internal(&e),
-        }
-    }
 }
 
 /// Settings of the control plane.
@@ -791,10 +759,10 @@ fn validate_idempotency_key(key: &str) -> Result<(), ControlPlaneError> {
     if ok {
         Ok(())
     } else {
-        Err(ControlPlaneError::Invalid(ApiError::bad_request(
+        Err(invalid(
             "invalid_idempotency_key",
             "Idempotency-Key must be 8-128 characters of letters, digits, - _ . :",
-        )))
+        ))
     }
 }
 

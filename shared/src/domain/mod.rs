@@ -1,6 +1,8 @@
 //! The platform's vocabulary, validated once and trusted from then on: `Subdomain`, `Email`,
-//! `Role`. Parsing lives here; nothing here does I/O.
+//! `Role` and `Access`, and which surface a host names. Parsing lives here; nothing here does
+//! I/O.
 
 pub mod email;
+pub mod host;
 pub mod role;
 pub mod subdomain;

@@ -1,4 +1,5 @@
-//! `Role`: what a tenant user may do. Roles are ordered: each route names the least it needs.
+//! `Role`: what a tenant user may do (ordered: each route names the least it needs), and
+//! `Access`: who may call a route at all.
 
 use serde::{Deserialize, Serialize};
 
@@ -40,4 +41,18 @@ impl Role {
             Role::Admin => "admin",
         }
     }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health checks, sign-in, discovery.
+    Public,
+    /// A signed-in user of the host's tenant, even one who still has to change the temporary
+    /// password (`me`, the password change itself).
+    SignedIn,
+    /// A signed-in user of the host's tenant with at least this role and a changed password.
+    Tenant(Role),
+    /// A platform administrator (`api.` surface).
+    PlatformAdmin,
 }

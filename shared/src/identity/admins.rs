@@ -8,14 +8,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use crate::domain::email::Email;
+use crate::identity::IdentityError;
 use crate::security::password::{
     burn_verification, hash_password, validate_new_password, verify_password,
 };
-use crate::security::tokens::{Expectations, KeyRing, SigningKey, issue, verify};
+use crate::security::tokens::{Expectations, KeyRing, SigningKey, bearer, issue, verify};
 use crate::store::registry::{AdminRecord, Put, Registry};
 use crate::store::secrets::{SecretStore, get_or_create_json, platform_secret_name};
-use crate::web::error::ApiError;
-use crate::web::http::bearer_token;
 
 /// The audience of platform-admin tokens; tenant tokens never carry it.
 pub const PLATFORM_AUDIENCE: &str = "taskifai-platform-admin";
@@ -42,14 +41,6 @@ pub struct AdminAuth<S> {
     keys: OnceCell<KeyRing>,
 }
 
-fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        http::StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "email or password is wrong",
-    )
-}
-
 impl<S: SecretStore> AdminAuth<S> {
     /// `issuer` is the admin API's URL (`https://api.<domain>`).
     pub fn new(
@@ -68,16 +59,16 @@ impl<S: SecretStore> AdminAuth<S> {
     }
 
     /// The platform key ring, created on first use and cached for the container's life.
-    async fn keys(&self) -> Result<&KeyRing, ApiError> {
-        self.keys
+    async fn keys(&self) -> Result<&KeyRing, IdentityError> {
+        Ok(self
+            .keys
             .get_or_try_init(|| async {
                 get_or_create_json(&self.secrets, &self.key_ring_name, || KeyRing {
                     keys: vec![SigningKey::generate()],
                 })
                 .await
-                .map_err(|e| ApiError::internal(&e))
             })
-            .await
+            .await?)
     }
 
     /// Creates a platform admin (the CLI's bootstrap); `false` if the email already exists.
@@ -85,49 +76,41 @@ impl<S: SecretStore> AdminAuth<S> {
         &self,
         email: &Email,
         password: &SecretString,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, IdentityError> {
         use secrecy::ExposeSecret;
-        validate_new_password(password.expose_secret())
-            .map_err(|e| ApiError::bad_request("weak_password", e.to_string()))?;
-        let hash = hash_password(password).map_err(|e| ApiError::internal(&e))?;
+        validate_new_password(password.expose_secret()).map_err(IdentityError::WeakPassword)?;
+        let hash = hash_password(password).map_err(IdentityError::Hashing)?;
         let record = AdminRecord {
             email: email.to_string(),
             password_hash: hash,
             created_at: Utc::now(),
         };
-        match self
-            .registry
-            .create_admin(&record)
-            .await
-            .map_err(|e| ApiError::internal(&e))?
-        {
+        match self.registry.create_admin(&record).await? {
             Put::Created => Ok(true),
             Put::Exists(_) => Ok(false),
         }
     }
 
     /// Email + password → a signed token. Unknown emails cost as much as wrong passwords.
-    pub async fn login(&self, email: &str, password: &SecretString) -> Result<String, ApiError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &SecretString,
+    ) -> Result<String, IdentityError> {
         let Ok(email) = Email::parse(email) else {
             burn_verification(password);
-            return Err(invalid_credentials());
+            return Err(IdentityError::InvalidCredentials);
         };
-        let admin = self
-            .registry
-            .get_admin(email.as_str())
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
+        let admin = self.registry.get_admin(email.as_str()).await?;
         let Some(admin) = admin else {
             burn_verification(password);
-            return Err(invalid_credentials());
+            return Err(IdentityError::InvalidCredentials);
         };
         if !verify_password(password, &admin.password_hash) {
-            return Err(invalid_credentials());
+            return Err(IdentityError::InvalidCredentials);
         }
         let keys = self.keys().await?;
-        let key = keys
-            .current()
-            .ok_or_else(|| ApiError::internal(&std::io::Error::other("no platform signing key")))?;
+        let key = keys.current().ok_or(IdentityError::NoSigningKey)?;
         let now = Utc::now().timestamp();
         let claims = AdminClaims {
             sub: admin.email,
@@ -137,12 +120,15 @@ impl<S: SecretStore> AdminAuth<S> {
             iss: self.issuer.clone(),
             aud: PLATFORM_AUDIENCE.into(),
         };
-        issue(key, &claims).map_err(|e| ApiError::internal(&e))
+        issue(key, &claims).map_err(IdentityError::Issue)
     }
 
     /// Checks `Authorization: Bearer <token>`.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<AdminClaims, ApiError> {
-        let token = bearer_token(authorization)?;
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<AdminClaims, IdentityError> {
+        let token = bearer(authorization).ok_or(IdentityError::MissingToken)?;
         let keys = self.keys().await?;
         let expect = Expectations {
             issuer: self.issuer.clone(),
@@ -151,18 +137,10 @@ impl<S: SecretStore> AdminAuth<S> {
         };
         let claims: AdminClaims = verify(token, keys, &expect).map_err(|e| {
             tracing::info!(reason = %e, "admin token rejected");
-            ApiError::new(
-                http::StatusCode::UNAUTHORIZED,
-                e.code(),
-                "the token is missing, invalid or expired",
-            )
+            IdentityError::InvalidToken(e)
         })?;
         if claims.role != "platform_admin" {
-            return Err(ApiError::new(
-                http::StatusCode::FORBIDDEN,
-                "forbidden",
-                "platform administrators only",
-            ));
+            return Err(IdentityError::NotPlatformAdmin);
         }
         Ok(claims)
     }

@@ -8,13 +8,13 @@ use uuid::Uuid;
 
 use crate::domain::email::Email;
 use crate::domain::role::Role;
+use crate::identity::IdentityError;
 use crate::security::password::{
     burn_verification, hash_password, validate_new_password, verify_password,
 };
 use crate::security::throttle::{Throttle, ThrottleKey};
 use crate::store::secrets::SecretStore;
 use crate::tenancy::context::{Caller, Tenant, TenantContext};
-use crate::web::error::ApiError;
 
 /// A successful sign-in.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -36,10 +36,6 @@ pub struct UserView {
     pub password_change_required: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub last_login_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-fn invalid_credentials() -> ApiError {
-    ApiError::unauthorized("invalid_credentials", "email or password is wrong")
 }
 
 /// Argon2 is CPU-bound: keep it off the async worker.
@@ -64,7 +60,7 @@ pub async fn login<S: SecretStore>(
     email: &str,
     password: &SecretString,
     source_ip: Option<&str>,
-) -> Result<Session, ApiError> {
+) -> Result<Session, IdentityError> {
     let email = Email::parse(email).ok();
     let mut keys = Vec::new();
     if let Some(email) = &email {
@@ -81,37 +77,37 @@ pub async fn login<S: SecretStore>(
                 "SELECT user_id, email, role, password_hash, must_change_password FROM users WHERE email = $1",
                 &[&email.as_str()],
             )
-            .await
-            .map_err(|e| ApiError::internal(&e))?
+            .await?
         }
         None => None,
     };
-    let hash = user.as_ref().map(|u| u.get::<_, String>(3));
+    let hash = user
+        .as_ref()
+        .map(|u| u.try_get::<_, String>("password_hash"))
+        .transpose()?;
     if !verify_blocking(password, hash).await {
         throttle.record_failure(&keys).await?;
-        return Err(invalid_credentials());
+        return Err(IdentityError::InvalidCredentials);
     }
     let Some(user) = user else {
-        return Err(invalid_credentials());
+        return Err(IdentityError::InvalidCredentials);
     };
     if let Some(email) = &email {
         throttle
             .reset(&ThrottleKey::login_email(&tenant.tenant_id, email))
             .await?;
     }
-    let user_id: Uuid = user.get(0);
-    let role = Role::parse(user.get(2))
-        .ok_or_else(|| ApiError::internal(&std::io::Error::other("unknown role in users")))?;
-    let must_change: bool = user.get(4);
+    let user_id: Uuid = user.try_get("user_id")?;
+    let role = parse_role(user.try_get("role")?)?;
+    let must_change: bool = user.try_get("must_change_password")?;
     let db = ctx.connect(tenant).await?;
     db.execute(
         "UPDATE users SET last_login_at = now() WHERE user_id = $1",
         &[&user_id],
     )
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .await?;
     let (access_token, expires_in) =
-        ctx.issue_token(tenant, user_id, user.get(1), role, must_change)?;
+        ctx.issue_token(tenant, user_id, user.try_get("email")?, role, must_change)?;
     Ok(Session {
         access_token,
         token_type: "Bearer",
@@ -125,7 +121,7 @@ pub async fn me<S: SecretStore>(
     ctx: &TenantContext<S>,
     tenant: &Tenant,
     caller: &Caller,
-) -> Result<UserView, ApiError> {
+) -> Result<UserView, IdentityError> {
     let db = ctx.connect(tenant).await?;
     let row = db
         .query_opt(
@@ -133,26 +129,29 @@ pub async fn me<S: SecretStore>(
              FROM users WHERE user_id = $1",
             &[&caller.user_id],
         )
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this user no longer exists"))?;
+        .await?
+        .ok_or(IdentityError::UserGone)?;
     user_view(tenant.tenant_id, &row)
 }
 
 /// Builds a `UserView` from a row of `user_id, email, full_name, role, must_change_password,
 /// created_at, last_login_at`.
-pub fn user_view(tenant_id: Uuid, row: &tokio_postgres::Row) -> Result<UserView, ApiError> {
+pub fn user_view(tenant_id: Uuid, row: &tokio_postgres::Row) -> Result<UserView, IdentityError> {
     Ok(UserView {
-        user_id: row.get(0),
+        user_id: row.try_get("user_id")?,
         tenant_id,
-        email: row.get(1),
-        full_name: row.get(2),
-        role: Role::parse(row.get(3))
-            .ok_or_else(|| ApiError::internal(&std::io::Error::other("unknown role in users")))?,
-        password_change_required: row.get(4),
-        created_at: row.get(5),
-        last_login_at: row.get(6),
+        email: row.try_get("email")?,
+        full_name: row.try_get("full_name")?,
+        role: parse_role(row.try_get("role")?)?,
+        password_change_required: row.try_get("must_change_password")?,
+        created_at: row.try_get("created_at")?,
+        last_login_at: row.try_get("last_login_at")?,
     })
+}
+
+/// A role as stored; anything else means the row was written by something other than us.
+fn parse_role(stored: &str) -> Result<Role, IdentityError> {
+    Role::parse(stored).ok_or(IdentityError::Corrupt("unknown role in users"))
 }
 
 /// Changes the caller's password (the current one is required) and returns a fresh token
@@ -163,14 +162,10 @@ pub async fn change_password<S: SecretStore>(
     caller: &Caller,
     current: &SecretString,
     new: &SecretString,
-) -> Result<Session, ApiError> {
-    validate_new_password(new.expose_secret())
-        .map_err(|e| ApiError::bad_request("weak_password", e.to_string()))?;
+) -> Result<Session, IdentityError> {
+    validate_new_password(new.expose_secret()).map_err(IdentityError::WeakPassword)?;
     if new.expose_secret() == current.expose_secret() {
-        return Err(ApiError::bad_request(
-            "password_unchanged",
-            "the new password must differ from the current one",
-        ));
+        return Err(IdentityError::PasswordUnchanged);
     }
     let db = ctx.connect(tenant).await?;
     let hash: Option<String> = db
@@ -178,29 +173,24 @@ pub async fn change_password<S: SecretStore>(
             "SELECT password_hash FROM users WHERE user_id = $1",
             &[&caller.user_id],
         )
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map(|r| r.get(0));
+        .await?
+        .map(|r| r.try_get("password_hash"))
+        .transpose()?;
     if hash.is_none() {
-        return Err(ApiError::unauthorized(
-            "invalid_token",
-            "this user no longer exists",
-        ));
+        return Err(IdentityError::UserGone);
     }
     if !verify_blocking(current, hash).await {
-        return Err(invalid_credentials());
+        return Err(IdentityError::InvalidCredentials);
     }
     let new_owned = SecretString::from(new.expose_secret().to_owned());
     let new_hash = tokio::task::spawn_blocking(move || hash_password(&new_owned))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::internal(&e))?;
+        .await?
+        .map_err(IdentityError::Hashing)?;
     db.execute(
         "UPDATE users SET password_hash = $1, must_change_password = false, updated_at = now() WHERE user_id = $2",
         &[&new_hash, &caller.user_id],
     )
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .await?;
     let (access_token, expires_in) =
         ctx.issue_token(tenant, caller.user_id, &caller.email, caller.role, false)?;
     Ok(Session {

@@ -10,14 +10,16 @@ use uuid::Uuid;
 
 use crate::domain::email::{Email, InvalidEmail};
 use crate::domain::role::Role;
+use crate::identity::IdentityError;
 use crate::identity::login::{UserView, user_view};
+use crate::platform::telemetry::ErrorChain;
 use crate::security::password::{PasswordError, generate_password, hash_password};
 use crate::security::tokens::KeyRing;
 use crate::store::audit::{AuditEvent, AuditLog, Outcome};
 use crate::store::registry::{Membership, Registry, RegistryError};
 use crate::store::secrets::{SecretStore, SecretsError, tenant_secret_name};
+use crate::tenancy::TenancyError;
 use crate::tenancy::context::{Caller, Tenant, TenantContext};
-use crate::web::error::{ApiError, ErrorChain};
 
 /// Longest `full_name`, in characters.
 pub const MAX_FULL_NAME_LEN: usize = 255;
@@ -27,8 +29,7 @@ const REGISTRY_WRITE_TRIES: usize = 5;
 const USER_COLUMNS: &str =
     "user_id, email, full_name, role, must_change_password, created_at, last_login_at";
 
-/// Why a user-management request failed; `From<UserAdminError> for ApiError` is the only HTTP
-/// mapping.
+/// Why a user-management request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UserAdminError {
     #[error("{0} is required")]
@@ -70,36 +71,9 @@ pub enum UserAdminError {
     #[error("tenant {0}'s registry record kept changing under the key rotation")]
     Contention(Uuid),
     #[error(transparent)]
-    Api(#[from] ApiError),
-}
-
-impl From<UserAdminError> for ApiError {
-    fn from(err: UserAdminError) -> Self {
-        use UserAdminError as E;
-        use http::StatusCode as S;
-        let message = err.to_string();
-        match err {
-            E::MissingField(_) => ApiError::bad_request("missing_field", message),
-            E::InvalidEmail(_) => ApiError::bad_request("invalid_email", message),
-            E::InvalidRole => ApiError::bad_request("invalid_role", message),
-            E::InvalidFullName => ApiError::bad_request("invalid_full_name", message),
-            E::InvalidUserId => ApiError::bad_request("invalid_user_id", message),
-            E::UserExists => ApiError::new(S::CONFLICT, "user_exists", message),
-            E::NotFound => ApiError::not_found("user_not_found", message),
-            E::LastAdmin => ApiError::new(S::CONFLICT, "last_admin", message),
-            E::CannotDeleteSelf => ApiError::new(S::CONFLICT, "cannot_delete_self", message),
-            E::NoLongerAdmin => ApiError::forbidden("forbidden", message),
-            E::Api(e) => e,
-            e @ (E::Db(_)
-            | E::Registry(_)
-            | E::Secrets(_)
-            | E::BadSecret(_)
-            | E::Hash(_)
-            | E::Task(_)
-            | E::TenantGone(_)
-            | E::Contention(_)) => ApiError::internal(&e),
-        }
-    }
+    Tenancy(#[from] TenancyError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
 }
 
 /// The body of `POST /api/auth/users`, before validation.
@@ -496,6 +470,7 @@ async fn bump_keys_version(registry: &Registry, tenant_id: Uuid) -> Result<(), U
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::error::ApiError;
 
     fn input(email: Option<&str>, name: Option<&str>, role: Option<&str>) -> NewUserInput {
         NewUserInput {

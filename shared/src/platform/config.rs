@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+pub use crate::domain::host::DomainConfig;
 use crate::domain::subdomain::{RESERVED_SUBDOMAINS, Subdomain};
 
 /// A configuration problem, always naming the variable at fault.
@@ -57,15 +58,6 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     }
-}
-
-/// Where the platform lives and which subdomains no tenant may take.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DomainConfig {
-    /// Apex domain, lower-case, e.g. `taskifai.com` or `localhost`.
-    pub root_domain: String,
-    /// The built-in reserved names plus `RESERVED_SUBDOMAINS`.
-    pub reserved: BTreeSet<String>,
 }
 
 impl DomainConfig {

@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::try_join_all;
@@ -16,8 +17,17 @@ use uuid::Uuid;
 
 use crate::domain::email::Email;
 use crate::platform::config::{ConfigError, Env};
-use crate::store::registry::Registry;
-use crate::web::error::ApiError;
+use crate::store::registry::{Registry, RegistryError};
+
+/// Why an attempt may not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ThrottleError {
+    /// Over the limit: try again in `retry_after` seconds.
+    #[error("too many attempts; try again in {retry_after} s")]
+    Limited { retry_after: u64 },
+    #[error("throttle counters unavailable")]
+    Counters(#[from] RegistryError),
+}
 
 /// At most `max` hits per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,23 +235,38 @@ pub fn retry_after(window_end: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
 fn refusal(
     refusing_window_ends: impl IntoIterator<Item = DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Option<ApiError> {
+) -> Option<ThrottleError> {
     refusing_window_ends
         .into_iter()
         .max()
-        .map(|end| ApiError::too_many_requests(retry_after(end, now)))
+        .map(|end| ThrottleError::Limited {
+            retry_after: retry_after(end, now),
+        })
 }
+
+/// What time it is for the throttle: the system clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Counts attempts against [`Limits`] in the registry.
 #[derive(Clone)]
 pub struct Throttle {
     registry: Registry,
     limits: Limits,
+    clock: Clock,
 }
 
 impl Throttle {
     pub fn new(registry: Registry, limits: Limits) -> Self {
-        Self { registry, limits }
+        Self {
+            registry,
+            limits,
+            clock: Arc::new(Utc::now),
+        }
+    }
+
+    /// The same throttle reading time from `clock` (tests move time instead of sleeping).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
     }
 
     /// With [`Limits::from_env`].
@@ -258,17 +283,16 @@ impl Throttle {
 
     /// Refuses (429) when any key has used up its window, without counting this attempt: call
     /// it before checking a password, and [`Self::record_failure`] when the password is wrong.
-    pub async fn check(&self, keys: &[ThrottleKey]) -> Result<(), ApiError> {
-        let now = Utc::now();
+    pub async fn check(&self, keys: &[ThrottleKey]) -> Result<(), ThrottleError> {
+        let now = (self.clock)();
         let counts = try_join_all(keys.iter().map(|key| async move {
             let count = self
                 .registry
                 .read_counter(key.scope.as_str(), &key.subject, now)
                 .await?;
-            Ok::<_, crate::store::registry::RegistryError>((key, count))
+            Ok::<_, RegistryError>((key, count))
         }))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .await?;
         let refusing = counts.into_iter().filter_map(|(key, count)| {
             count.and_then(|(hits, end)| {
                 (!self.limits.of(key.scope).allows(hits + 1)).then_some(end)
@@ -278,14 +302,14 @@ impl Throttle {
     }
 
     /// Counts a failed attempt against every key.
-    pub async fn record_failure(&self, keys: &[ThrottleKey]) -> Result<(), ApiError> {
+    pub async fn record_failure(&self, keys: &[ThrottleKey]) -> Result<(), ThrottleError> {
         self.bump(keys).await.map(|_| ())
     }
 
     /// Counts this request against every key and refuses it (429) when any key is over its limit:
     /// for requests that are limited whether or not they succeed (discovery).
-    pub async fn hit(&self, keys: &[ThrottleKey]) -> Result<(), ApiError> {
-        let now = Utc::now();
+    pub async fn hit(&self, keys: &[ThrottleKey]) -> Result<(), ThrottleError> {
+        let now = (self.clock)();
         let counts = self.bump(keys).await?;
         let refusing = counts.into_iter().filter_map(|(key, hits, end)| {
             (!self.limits.of(key.scope).allows(hits)).then_some(end)
@@ -295,29 +319,29 @@ impl Throttle {
 
     /// Forgets a key's count: a successful login resets its email key (not its IP key, so one
     /// valid account cannot launder an address's failures).
-    pub async fn reset(&self, key: &ThrottleKey) -> Result<(), ApiError> {
-        self.registry
+    pub async fn reset(&self, key: &ThrottleKey) -> Result<(), ThrottleError> {
+        Ok(self
+            .registry
             .reset_counter(key.scope.as_str(), &key.subject)
-            .await
-            .map_err(|e| ApiError::internal(&e))
+            .await?)
     }
 
     /// Adds one to every key's counter; each key's hits in its window and the window's end.
     async fn bump<'k>(
         &self,
         keys: &'k [ThrottleKey],
-    ) -> Result<Vec<(&'k ThrottleKey, i64, DateTime<Utc>)>, ApiError> {
-        let now = Utc::now();
+    ) -> Result<Vec<(&'k ThrottleKey, i64, DateTime<Utc>)>, ThrottleError> {
+        let now = (self.clock)();
         try_join_all(keys.iter().map(|key| async move {
             let window = self.limits.of(key.scope).window;
             let (hits, end) = self
                 .registry
                 .bump_counter(key.scope.as_str(), &key.subject, now, window)
                 .await?;
-            Ok::<_, crate::store::registry::RegistryError>((key, hits, end))
+            Ok::<_, RegistryError>((key, hits, end))
         }))
         .await
-        .map_err(|e| ApiError::internal(&e))
+        .map_err(ThrottleError::from)
     }
 }
 
@@ -449,13 +473,15 @@ mod tests {
     #[test]
     fn a_refusal_waits_for_the_last_refusing_window() {
         let now = Utc::now();
-        assert_eq!(refusal([], now), None);
+        assert!(refusal([], now).is_none());
         let err = refusal(
             [now + Duration::seconds(30), now + Duration::seconds(900)],
             now,
         )
         .unwrap();
-        assert_eq!(err.status, http::StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(err.retry_after, Some(900));
+        assert!(
+            matches!(err, ThrottleError::Limited { retry_after: 900 }),
+            "{err:?}"
+        );
     }
 }

@@ -29,6 +29,18 @@ pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// Attacker-chosen header values are cut to this length before they reach an error (and logs).
 const MAX_ECHOED_LEN: usize = 64;
 
+/// The token of an `Authorization: Bearer …` header value; `None` when there is none, it is
+/// empty, or it is longer than any token of ours.
+pub fn bearer(authorization: Option<&str>) -> Option<&str> {
+    authorization
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
+}
+
 /// Why a token was refused (or could not be issued). Variants are for logs; clients get
 /// [`TokenError::code`] only.
 #[derive(Debug, thiserror::Error)]

@@ -79,7 +79,7 @@ impl AuditLog {
     /// already failing and must finish their cleanup).
     pub async fn record_best_effort(&self, event: &AuditEvent) {
         if let Err(err) = self.record(event).await {
-            tracing::error!(error = %crate::web::error::ErrorChain(&err), action = event.action, "audit write failed");
+            tracing::error!(error = %crate::platform::telemetry::ErrorChain(&err), action = event.action, "audit write failed");
         }
     }
 

@@ -1,9 +1,8 @@
-//! The tenant context every tenant-host function builds a request on (DESIGN §4):
-//! host → validated subdomain → registry record (short TTL; suspension bites within it) →
-//! tenant secret (≈15 min cache, refetched at once when the registry says the keys changed) →
-//! a connection to the tenant database as the tenant's own role, from a small per-container
-//! cache (capped per tenant, idle ones closed, validated before reuse, no session `SET`) →
-//! the caller, verified with that tenant's signing keys, when the route needs one.
+//! The tenant context every tenant-host function builds a request on (DESIGN §4): a host's
+//! subdomain → registry record (short TTL; suspension bites within it) → tenant secret (≈15 min
+//! cache, refetched at once when the registry says the keys changed) → a pooled connection to the
+//! tenant database as the tenant's own role → the caller, verified with that tenant's signing
+//! keys, when the route needs one. Reading the request itself is the web layer's job.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,18 +15,16 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::role::Role;
+use crate::domain::role::{Access, Role};
 use crate::domain::subdomain::Subdomain;
 use crate::platform::config::{ConfigError, DomainConfig, Env};
-use crate::security::tokens::{Expectations, issue, verify};
+use crate::security::tokens::{Expectations, bearer, issue, verify};
+use crate::store::postgres::pool::{TenantConnection, TenantPools};
 use crate::store::registry::TenantRecord;
 use crate::store::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
+use crate::tenancy::TenancyError;
 use crate::tenancy::directory::{ResolvedTenant, TenantDirectory};
 use crate::tenancy::secret::TenantSecret;
-use crate::web::error::ApiError;
-use crate::web::host::HostKind;
-use crate::web::http::{Health, Surface, bearer_token, expect_host, header, route_not_found};
-use crate::web::router::Access;
 
 /// The audience of tenant tokens; platform-admin tokens never carry it.
 pub const TENANT_AUDIENCE: &str = "taskifai-tenant";
@@ -35,12 +32,6 @@ pub const TENANT_AUDIENCE: &str = "taskifai-tenant";
 pub const ACCESS_TOKEN_TTL_SECONDS: i64 = 3600;
 /// How long a tenant secret is cached unless the registry says its keys changed.
 pub const SECRET_TTL: Duration = Duration::from_secs(15 * 60);
-/// Idle connections kept per tenant per container (a container serves one request at a time).
-pub const MAX_IDLE_PER_TENANT: usize = 2;
-/// Idle connections older than this are closed rather than reused.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-/// Idle connections older than this are checked with a round trip before reuse.
-const VALIDATE_AFTER: Duration = Duration::from_secs(30);
 
 /// The claims of a tenant access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +62,6 @@ pub struct Caller {
 pub struct Tenant {
     pub tenant_id: Uuid,
     pub subdomain: Subdomain,
-    pub host: HostKind,
     pub record: TenantRecord,
     secret: Arc<TenantSecret>,
 }
@@ -88,15 +78,9 @@ struct CachedSecret {
     secret: Arc<TenantSecret>,
 }
 
-struct IdleConnection {
-    client: tokio_postgres::Client,
-    since: Instant,
-}
-
 /// What the context did, for benchmarks: warm requests should add nothing here.
 #[derive(Debug, Default)]
 pub struct ContextStats {
-    pub connections_opened: AtomicU64,
     pub secret_fetches: AtomicU64,
 }
 
@@ -108,7 +92,7 @@ pub struct TenantContext<S = AwsSecretStore> {
     secrets_prefix: String,
     tenant_url_format: String,
     secret_cache: Mutex<HashMap<Uuid, CachedSecret>>,
-    idle: Mutex<HashMap<Uuid, Vec<IdleConnection>>>,
+    pools: TenantPools,
     pub stats: ContextStats,
 }
 
@@ -144,7 +128,7 @@ impl<S: SecretStore> TenantContext<S> {
             secrets_prefix,
             tenant_url_format,
             secret_cache: Mutex::new(HashMap::new()),
-            idle: Mutex::new(HashMap::new()),
+            pools: TenantPools::default(),
             stats: ContextStats::default(),
         }
     }
@@ -158,69 +142,43 @@ impl<S: SecretStore> TenantContext<S> {
         )
     }
 
-    /// Host → active tenant (with its secret). Unknown 404, not active 403, invalid 400.
-    pub async fn resolve(&self, req: &lambda_http::Request) -> Result<Tenant, ApiError> {
-        let host = expect_host(req, &self.domain, Surface::Tenant)?;
-        let HostKind::Tenant(subdomain) = &host else {
-            return Err(route_not_found());
-        };
+    /// The active tenant at `subdomain`, with its secret. Unknown, suspended or otherwise not
+    /// active tenants are errors.
+    pub async fn resolve(&self, subdomain: &Subdomain) -> Result<Tenant, TenancyError> {
         let resolved = self.directory.resolve(subdomain).await?;
         let secret = self.secret(&resolved.record).await?;
         Ok(Tenant {
             tenant_id: resolved.tenant_id,
             subdomain: resolved.subdomain,
-            host,
             record: resolved.record,
             secret,
         })
     }
 
-    /// `GET …/health` on a tenant host: the resolved tenant's id.
-    pub async fn health(
-        &self,
-        req: &lambda_http::Request,
-        function: &'static str,
-    ) -> Result<Health, ApiError> {
-        let (host, tenant) = self.live_tenant(req).await?;
-        let mut health = Health::new(function, &host);
-        health.tenant_id = Some(tenant.tenant_id.to_string());
-        Ok(health)
+    /// The active tenant at `subdomain`, without its secret: what public tenant routes need,
+    /// so nothing answers on the host of a tenant that is not live.
+    pub async fn live_tenant(&self, subdomain: &Subdomain) -> Result<ResolvedTenant, TenancyError> {
+        self.directory.resolve(subdomain).await
     }
 
-    /// Host → active tenant, without its secret: what public tenant routes need (unknown 404,
-    /// not active 403), so nothing answers on the host of a tenant that is not live.
-    pub async fn live_tenant(
+    /// The caller a route's [`Access`] asks for, from its `Authorization` header: `None` for
+    /// a public route.
+    pub fn caller(
         &self,
-        req: &lambda_http::Request,
-    ) -> Result<(HostKind, ResolvedTenant), ApiError> {
-        let host = expect_host(req, &self.domain, Surface::Tenant)?;
-        let HostKind::Tenant(subdomain) = &host else {
-            return Err(route_not_found());
-        };
-        let tenant = self.directory.resolve(subdomain).await?;
-        Ok((host, tenant))
-    }
-
-    /// The caller a route's [`Access`] asks for: `None` for a public route.
-    pub async fn caller(
-        &self,
-        req: &lambda_http::Request,
+        authorization: Option<&str>,
         tenant: &Tenant,
         access: Access,
-    ) -> Result<Option<Caller>, ApiError> {
+    ) -> Result<Option<Caller>, TenancyError> {
         match access {
             Access::Public => Ok(None),
-            Access::SignedIn => self.authenticate_any(req, tenant).await.map(Some),
-            Access::Tenant(role) => self.authenticate(req, tenant, role).await.map(Some),
+            Access::SignedIn => self.authenticate_any(authorization, tenant).map(Some),
+            Access::Tenant(role) => self.authenticate(authorization, tenant, role).map(Some),
             // A platform route in a tenant function's table: refuse rather than guess.
-            Access::PlatformAdmin => Err(ApiError::forbidden(
-                "forbidden",
-                "platform administrators only",
-            )),
+            Access::PlatformAdmin => Err(TenancyError::PlatformOnly),
         }
     }
 
-    async fn secret(&self, record: &TenantRecord) -> Result<Arc<TenantSecret>, ApiError> {
+    async fn secret(&self, record: &TenantRecord) -> Result<Arc<TenantSecret>, TenancyError> {
         let cached = self.secret_cache.lock().ok().and_then(|cache| {
             cache
                 .get(&record.tenant_id)
@@ -234,26 +192,20 @@ impl<S: SecretStore> TenantContext<S> {
         }
         self.stats.secret_fetches.fetch_add(1, Ordering::Relaxed);
         let name = tenant_secret_name(&self.secrets_prefix, &record.tenant_id);
+        let bad = |reason| TenancyError::BadSecret {
+            name: name.clone(),
+            reason,
+        };
         let raw = self
             .secrets
             .get(&name)
-            .await
-            .map_err(|e| ApiError::internal(&e))?
-            .ok_or_else(|| {
-                ApiError::internal(&std::io::Error::other(format!(
-                    "tenant secret {name} is missing"
-                )))
-            })?;
-        let secret: TenantSecret = serde_json::from_str(raw.expose_secret()).map_err(|_| {
-            ApiError::internal(&std::io::Error::other(format!(
-                "tenant secret {name} is malformed"
-            )))
-        })?;
+            .await?
+            .ok_or_else(|| bad("missing"))?;
+        let secret: TenantSecret =
+            serde_json::from_str(raw.expose_secret()).map_err(|_| bad("malformed"))?;
         if secret.tenant_id != record.tenant_id {
             // A secret that names another tenant must never be used for this one.
-            return Err(ApiError::internal(&std::io::Error::other(format!(
-                "tenant secret {name} belongs to another tenant"
-            ))));
+            return Err(bad("it names another tenant"));
         }
         let secret = Arc::new(secret);
         if let Ok(mut cache) = self.secret_cache.lock() {
@@ -276,86 +228,41 @@ impl<S: SecretStore> TenantContext<S> {
         }
     }
 
-    /// A connection to the tenant's database, as the tenant's role; returned to the cache
-    /// when dropped.
-    pub async fn connect(&self, tenant: &Tenant) -> Result<TenantConnection<'_, S>, ApiError> {
-        loop {
-            let candidate = self.idle.lock().ok().and_then(|mut idle| {
-                let list = idle.get_mut(&tenant.tenant_id)?;
-                list.retain(|c| c.since.elapsed() < IDLE_TIMEOUT && !c.client.is_closed());
-                list.pop()
-            });
-            let Some(conn) = candidate else { break };
-            if conn.since.elapsed() >= VALIDATE_AFTER && conn.client.simple_query("").await.is_err()
-            {
-                continue;
-            }
-            return Ok(TenantConnection {
-                client: Some(conn.client),
-                tenant_id: tenant.tenant_id,
-                context: self,
-            });
-        }
-        self.stats
-            .connections_opened
-            .fetch_add(1, Ordering::Relaxed);
-        let db = &tenant.secret.db;
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host(&db.host)
-            .port(db.port)
-            .dbname(&db.database)
-            .user(&db.username)
-            .password(db.password.expose_secret())
-            .application_name("taskifai-tenant")
-            .connect_timeout(Duration::from_secs(5));
-        let (client, connection) = config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "tenant connection closed");
-            }
-        });
-        Ok(TenantConnection {
-            client: Some(client),
-            tenant_id: tenant.tenant_id,
-            context: self,
-        })
+    /// A pooled connection to the tenant's database, as the tenant's role.
+    pub async fn connect(&self, tenant: &Tenant) -> Result<TenantConnection, TenancyError> {
+        Ok(self.pools.get(tenant.tenant_id, &tenant.secret.db).await?)
+    }
+
+    /// Connections opened so far (benchmarks check that warm requests open none).
+    pub fn connections_opened(&self) -> u64 {
+        self.pools.connections_opened()
     }
 
     /// Verifies the bearer token against this tenant's keys and requires `need`; a caller
-    /// whose temporary password is unchanged gets 403 `password_change_required`.
-    pub async fn authenticate(
+    /// whose temporary password is unchanged is refused (`PasswordChangeRequired`).
+    pub fn authenticate(
         &self,
-        req: &lambda_http::Request,
+        authorization: Option<&str>,
         tenant: &Tenant,
         need: Role,
-    ) -> Result<Caller, ApiError> {
-        let caller = self.authenticate_any(req, tenant).await?;
+    ) -> Result<Caller, TenancyError> {
+        let caller = self.authenticate_any(authorization, tenant)?;
         if caller.password_change_required {
-            return Err(ApiError::forbidden(
-                "password_change_required",
-                "change the temporary password first (POST /api/auth/password)",
-            ));
+            return Err(TenancyError::PasswordChangeRequired);
         }
         if caller.role < need {
-            return Err(ApiError::forbidden(
-                "forbidden",
-                format!("this needs the {} role", need.as_str()),
-            ));
+            return Err(TenancyError::Forbidden(need));
         }
         Ok(caller)
     }
 
     /// Verifies the bearer token without the password-change gate (`me`, password change).
-    pub async fn authenticate_any(
+    pub fn authenticate_any(
         &self,
-        req: &lambda_http::Request,
+        authorization: Option<&str>,
         tenant: &Tenant,
-    ) -> Result<Caller, ApiError> {
-        let token = bearer_token(header(req, "authorization"))?;
+    ) -> Result<Caller, TenancyError> {
+        let token = bearer(authorization).ok_or(TenancyError::MissingToken)?;
         let expect = Expectations {
             issuer: self.tenant_url(tenant.subdomain.as_str()),
             audience: TENANT_AUDIENCE.into(),
@@ -363,14 +270,11 @@ impl<S: SecretStore> TenantContext<S> {
         };
         let claims: TenantClaims = verify(token, &tenant.secret.jwt, &expect).map_err(|e| {
             tracing::info!(reason = %e, "tenant token rejected");
-            ApiError::unauthorized(e.code(), "the token is missing, invalid or expired")
+            TenancyError::InvalidToken(e)
         })?;
         if claims.tenant_id != tenant.tenant_id {
             tracing::warn!(claimed = %claims.tenant_id, "token of another tenant");
-            return Err(ApiError::unauthorized(
-                "invalid_token",
-                "the token is missing, invalid or expired",
-            ));
+            return Err(TenancyError::OtherTenant(claims.tenant_id));
         }
         Ok(Caller {
             user_id: claims.sub,
@@ -388,10 +292,12 @@ impl<S: SecretStore> TenantContext<S> {
         email: &str,
         role: Role,
         password_change_required: bool,
-    ) -> Result<(String, i64), ApiError> {
-        let key = tenant.secret.jwt.current().ok_or_else(|| {
-            ApiError::internal(&std::io::Error::other("tenant has no signing key"))
-        })?;
+    ) -> Result<(String, i64), TenancyError> {
+        let key = tenant
+            .secret
+            .jwt
+            .current()
+            .ok_or(TenancyError::NoSigningKey(tenant.tenant_id))?;
         let now = Utc::now().timestamp();
         let claims = TenantClaims {
             sub: user_id,
@@ -404,7 +310,7 @@ impl<S: SecretStore> TenantContext<S> {
             aud: TENANT_AUDIENCE.into(),
             pcr: password_change_required,
         };
-        let token = issue(key, &claims).map_err(|e| ApiError::internal(&e))?;
+        let token = issue(key, &claims).map_err(TenancyError::Issue)?;
         Ok((token, ACCESS_TOKEN_TTL_SECONDS))
     }
 
@@ -414,42 +320,5 @@ impl<S: SecretStore> TenantContext<S> {
 
     pub fn secrets_prefix(&self) -> &str {
         &self.secrets_prefix
-    }
-
-    fn give_back(&self, tenant_id: Uuid, client: tokio_postgres::Client) {
-        if client.is_closed() {
-            return;
-        }
-        if let Ok(mut idle) = self.idle.lock() {
-            let list = idle.entry(tenant_id).or_default();
-            if list.len() < MAX_IDLE_PER_TENANT {
-                list.push(IdleConnection {
-                    client,
-                    since: Instant::now(),
-                });
-            }
-        }
-    }
-}
-
-/// A tenant database connection on loan from the context's cache.
-pub struct TenantConnection<'a, S: SecretStore> {
-    client: Option<tokio_postgres::Client>,
-    tenant_id: Uuid,
-    context: &'a TenantContext<S>,
-}
-
-impl<S: SecretStore> std::ops::Deref for TenantConnection<'_, S> {
-    type Target = tokio_postgres::Client;
-    fn deref(&self) -> &Self::Target {
-        self.client.as_ref().expect("present until dropped")
-    }
-}
-
-impl<S: SecretStore> Drop for TenantConnection<'_, S> {
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            self.context.give_back(self.tenant_id, client);
-        }
     }
 }

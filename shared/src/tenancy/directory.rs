@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::domain::subdomain::Subdomain;
 use crate::platform::config::{ConfigError, Env};
 use crate::store::registry::{Registry, TenantRecord, TenantStatus};
-use crate::web::error::ApiError;
+use crate::tenancy::TenancyError;
 
 /// Registry lookups are cached this long unless `REGISTRY_CACHE_TTL_SECONDS` says otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
@@ -72,7 +72,7 @@ impl TenantDirectory {
     }
 
     /// The active tenant living at `subdomain`.
-    pub async fn resolve(&self, subdomain: &Subdomain) -> Result<ResolvedTenant, ApiError> {
+    pub async fn resolve(&self, subdomain: &Subdomain) -> Result<ResolvedTenant, TenancyError> {
         let cached = self.cache.lock().ok().and_then(|c| {
             c.get(subdomain.as_str())
                 .filter(|(at, _)| at.elapsed() < self.ttl)
@@ -86,8 +86,7 @@ impl TenantDirectory {
                 let record = self
                     .registry
                     .tenant_by_subdomain(subdomain.as_str())
-                    .await
-                    .map_err(|e| ApiError::internal(&e))?;
+                    .await?;
                 if let Ok(mut cache) = self.cache.lock() {
                     cache.insert(
                         subdomain.as_str().to_owned(),
@@ -98,27 +97,12 @@ impl TenantDirectory {
             }
         };
         let Some(record) = record else {
-            return Err(ApiError::not_found(
-                "tenant_not_found",
-                "no tenant lives at this address",
-            ));
+            return Err(TenancyError::TenantNotFound);
         };
         match record.status {
             TenantStatus::Active => {}
-            TenantStatus::Suspended => {
-                return Err(ApiError::new(
-                    http::StatusCode::FORBIDDEN,
-                    "tenant_suspended",
-                    "this tenant is suspended",
-                ));
-            }
-            _ => {
-                return Err(ApiError::new(
-                    http::StatusCode::FORBIDDEN,
-                    "tenant_unavailable",
-                    "this tenant is not available",
-                ));
-            }
+            TenantStatus::Suspended => return Err(TenancyError::Suspended),
+            status => return Err(TenancyError::Unavailable(status)),
         }
         tracing::Span::current().record("tenant_id", tracing::field::display(record.tenant_id));
         Ok(ResolvedTenant {

@@ -4,8 +4,15 @@
 use http::StatusCode;
 use serde::Serialize;
 
+use crate::platform::telemetry::ErrorChain;
+
+use crate::control_plane::provisioning::ControlPlaneError;
+use crate::domain::host::HostError;
 use crate::domain::subdomain::SubdomainError;
-use crate::web::host::HostError;
+use crate::identity::{IdentityError, UserAdminError};
+use crate::security::throttle::ThrottleError;
+use crate::store::registry::RegistryError;
+use crate::tenancy::TenancyError;
 
 /// An error as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,18 +113,148 @@ impl From<HostError> for ApiError {
     }
 }
 
-/// Displays an error with its sources: `outer: middle: root`.
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(err) = source {
-            write!(f, ": {err}")?;
-            source = err.source();
+/// The one place area errors become HTTP answers: a stable code, a message for people, and the
+/// cause chain in the logs only (internal errors).
+impl From<TenancyError> for ApiError {
+    fn from(err: TenancyError) -> Self {
+        use TenancyError as E;
+        let message = err.to_string();
+        match err {
+            E::TenantNotFound => Self::not_found("tenant_not_found", message),
+            E::Suspended => Self::forbidden("tenant_suspended", message),
+            E::Unavailable(_) => {
+                Self::forbidden("tenant_unavailable", "this tenant is not available")
+            }
+            E::MissingToken => Self::unauthorized("missing_token", message),
+            E::InvalidToken(e) => Self::unauthorized(e.code(), message),
+            E::OtherTenant(_) => {
+                Self::unauthorized("invalid_token", "the token is missing, invalid or expired")
+            }
+            E::PasswordChangeRequired => Self::forbidden("password_change_required", message),
+            E::Forbidden(_) | E::PlatformOnly => Self::forbidden("forbidden", message),
+            E::Registry(RegistryError::BadCursor) => Self::bad_cursor(),
+            e @ (E::BadSecret { .. }
+            | E::NoSigningKey(_)
+            | E::Issue(_)
+            | E::Registry(_)
+            | E::Secrets(_)
+            | E::Pool(_)
+            | E::Database(_)) => Self::internal(&e),
         }
-        Ok(())
+    }
+}
+
+impl From<ThrottleError> for ApiError {
+    fn from(err: ThrottleError) -> Self {
+        match err {
+            ThrottleError::Limited { retry_after } => Self::too_many_requests(retry_after),
+            e @ ThrottleError::Counters(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(err: IdentityError) -> Self {
+        use IdentityError as E;
+        let message = err.to_string();
+        match err {
+            E::InvalidCredentials => Self::unauthorized("invalid_credentials", message),
+            E::UserGone => Self::unauthorized("invalid_token", message),
+            E::WeakPassword(_) => Self::bad_request("weak_password", message),
+            E::PasswordUnchanged => Self::bad_request("password_unchanged", message),
+            E::MissingToken => Self::unauthorized("missing_token", message),
+            E::InvalidToken(e) => Self::unauthorized(e.code(), message),
+            E::NotPlatformAdmin => Self::forbidden("forbidden", message),
+            E::Throttle(e) => e.into(),
+            E::Tenancy(e) => e.into(),
+            e @ (E::NoSigningKey
+            | E::Issue(_)
+            | E::Corrupt(_)
+            | E::Hashing(_)
+            | E::Task(_)
+            | E::Registry(_)
+            | E::Secrets(_)
+            | E::Database(_)) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<UserAdminError> for ApiError {
+    fn from(err: UserAdminError) -> Self {
+        use UserAdminError as E;
+        use http::StatusCode as S;
+        let message = err.to_string();
+        match err {
+            E::MissingField(_) => ApiError::bad_request("missing_field", message),
+            E::InvalidEmail(_) => ApiError::bad_request("invalid_email", message),
+            E::InvalidRole => ApiError::bad_request("invalid_role", message),
+            E::InvalidFullName => ApiError::bad_request("invalid_full_name", message),
+            E::InvalidUserId => ApiError::bad_request("invalid_user_id", message),
+            E::UserExists => ApiError::new(S::CONFLICT, "user_exists", message),
+            E::NotFound => ApiError::not_found("user_not_found", message),
+            E::LastAdmin => ApiError::new(S::CONFLICT, "last_admin", message),
+            E::CannotDeleteSelf => ApiError::new(S::CONFLICT, "cannot_delete_self", message),
+            E::NoLongerAdmin => ApiError::forbidden("forbidden", message),
+            E::Tenancy(e) => e.into(),
+            E::Identity(e) => e.into(),
+            e @ (E::Db(_)
+            | E::Registry(_)
+            | E::Secrets(_)
+            | E::BadSecret(_)
+            | E::Hash(_)
+            | E::Task(_)
+            | E::TenantGone(_)
+            | E::Contention(_)) => ApiError::internal(&e),
+        }
+    }
+}
+
+impl From<ControlPlaneError> for ApiError {
+    fn from(err: ControlPlaneError) -> Self {
+        use http::StatusCode as S;
+        match err {
+            ControlPlaneError::Invalid { code, message } => ApiError::bad_request(code, message),
+            e @ ControlPlaneError::SubdomainTaken(_) => {
+                ApiError::new(S::CONFLICT, "subdomain_taken", e.to_string())
+            }
+            e @ ControlPlaneError::IdempotencyKeyReused => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            e @ ControlPlaneError::InProgress(_) => {
+                ApiError::new(S::CONFLICT, "provisioning_in_progress", e.to_string())
+            }
+            e @ ControlPlaneError::NotFound(_) => {
+                ApiError::not_found("tenant_not_found", e.to_string())
+            }
+            e @ ControlPlaneError::InvalidState { .. } => {
+                ApiError::new(S::CONFLICT, "invalid_tenant_state", e.to_string())
+            }
+            ControlPlaneError::StepFailed {
+                tenant_id, step, ..
+            } => {
+                // The reason (SQL, AWS errors) went to the logs and the audit log; the client
+                // learns which step failed and that nothing was left behind.
+                tracing::error!(error = %ErrorChain(&err), "provisioning failed");
+                ApiError::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "provisioning_failed",
+                    format!(
+                        "provisioning tenant {tenant_id} failed at step {step}; the completed \
+                         steps were undone and the audit log has the cause"
+                    ),
+                )
+            }
+            ControlPlaneError::Registry(RegistryError::BadCursor) => ApiError::bad_cursor(),
+            e => ApiError::internal(&e),
+        }
+    }
+}
+
+impl ApiError {
+    fn bad_cursor() -> Self {
+        Self::bad_request("invalid_cursor", "the cursor is not one this API returned")
     }
 }
 

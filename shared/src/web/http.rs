@@ -5,9 +5,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
+use crate::domain::host::{HostKind, classify_host};
 use crate::platform::config::DomainConfig;
 use crate::web::error::ApiError;
-use crate::web::host::{HostKind, classify_host};
 
 /// The host the client addressed: API Gateway's `requestContext.domainName`, else `Host`.
 pub fn request_host(req: &Request) -> Option<String> {
@@ -118,7 +118,8 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     }
 }
 
-fn response(status: http::StatusCode, body: String) -> Response<Body> {
+/// A JSON response from an already serialised body.
+pub fn response(status: http::StatusCode, body: String) -> Response<Body> {
     let mut res = Response::new(Body::Text(body));
     *res.status_mut() = status;
     res.headers_mut().insert(
@@ -179,19 +180,6 @@ where
     async move { respond(route(req).await) }
         .instrument(span)
         .await
-}
-
-/// `200` with the surface's OpenAPI document (`GET /api/openapi.json`).
-pub fn openapi_response(surface: Surface) -> Response<Body> {
-    let mut res = response(
-        http::StatusCode::OK,
-        crate::web::api::openapi::document_json(surface),
-    );
-    res.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("public, max-age=300"),
-    );
-    res
 }
 
 /// `204`, no body.
@@ -262,22 +250,4 @@ pub fn source_ip(req: &Request) -> Option<String> {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
         _ => None,
     }
-}
-
-/// The token of an `Authorization: Bearer …` header.
-pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ApiError> {
-    authorization
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 8192)
-        .ok_or_else(|| {
-            ApiError::new(
-                http::StatusCode::UNAUTHORIZED,
-                "missing_token",
-                "send Authorization: Bearer <token>",
-            )
-        })
 }

@@ -3,6 +3,6 @@
 
 pub mod api;
 pub mod error;
-pub mod host;
 pub mod http;
 pub mod router;
+pub mod tenant;

@@ -9,23 +9,9 @@ use std::collections::BTreeMap;
 use http::Method;
 use utoipa::openapi::{RefOr, Schema};
 
-use crate::domain::role::Role;
+use crate::domain::role::Access;
 use crate::web::error::ApiError;
 use crate::web::http::route_not_found;
-
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone: health checks, sign-in, discovery.
-    Public,
-    /// A signed-in user of the host's tenant, even one who still has to change the temporary
-    /// password (`me`, the password change itself).
-    SignedIn,
-    /// A signed-in user of the host's tenant with at least this role and a changed password.
-    Tenant(Role),
-    /// A platform administrator (`api.` surface).
-    PlatformAdmin,
-}
 
 /// A type in the API contract: its component name and schema, with the schemas it refers to.
 pub struct TypeDoc {

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use shared::control_plane::provisioning::{NewTenant, NewTenantInput, Step, StepEvent};
+use shared::platform::telemetry::ErrorChain;
 use shared::store::postgres::sql::quote_ident;
-use shared::web::error::ErrorChain;
 
 use crate::concurrent::for_each_concurrent;
 use crate::platform::{Plane, Platform};

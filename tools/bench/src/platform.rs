@@ -10,10 +10,10 @@ use local_platform::stack::{self, Deployed, StackSettings};
 use local_platform::template::Template;
 use shared::control_plane::provisioning::{ControlPlane, control_plane_from_env};
 use shared::platform::config::Env;
+use shared::platform::telemetry::ErrorChain;
 use shared::store::mail::SesMailer;
 use shared::store::postgres::admin::TenantDbNames;
 use shared::store::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
-use shared::web::error::ErrorChain;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 

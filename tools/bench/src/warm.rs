@@ -47,7 +47,7 @@ pub struct Counters {
 impl Counters {
     fn of(app: &auth::App) -> Self {
         Self {
-            connections_opened: app.tenant.stats.connections_opened.load(Ordering::Relaxed),
+            connections_opened: app.tenant.connections_opened(),
             secret_fetches: app.tenant.stats.secret_fetches.load(Ordering::Relaxed),
             registry_lookups: app.tenant.directory.registry_lookups(),
         }

@@ -210,7 +210,10 @@ impl<I: Invoke> Gateway<I> {
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned)
         });
-        let Some(host) = raw_host.as_deref().map(shared::web::host::normalize_host) else {
+        let Some(host) = raw_host
+            .as_deref()
+            .map(shared::domain::host::normalize_host)
+        else {
             return gateway_error(StatusCode::BAD_REQUEST, "Bad Request");
         };
         if host.is_empty()

@@ -17,11 +17,12 @@ use shared::control_plane::provisioning::{
     ControlPlane, ControlPlaneError, NewTenant, NewTenantInput, StepEvent, control_plane_from_env,
 };
 use shared::domain::email::Email;
+use shared::identity::IdentityError;
 use shared::identity::admins::AdminAuth;
 use shared::platform::config::{ConfigError, DomainConfig, Env};
+use shared::platform::telemetry::ErrorChain;
 use shared::store::mail::SesMailer;
 use shared::store::secrets::AwsSecretStore;
-use shared::web::error::ErrorChain;
 use uuid::Uuid;
 
 use crate::cli::{AdminCommand, Cli, Command, CreateTenant, TenantsCommand};
@@ -71,16 +72,28 @@ impl From<ApiError> for CliError {
     }
 }
 
-impl From<ControlPlaneError> for CliError {
+impl CliError {
     /// The API's code and status; for server-side failures the whole cause chain instead of
     /// the API's generic message, since the operator at the terminal is the one to act on it.
-    fn from(e: ControlPlaneError) -> Self {
+    fn with_chain<E: std::error::Error + Into<ApiError> + 'static>(e: E) -> Self {
         let chain = ErrorChain(&e).to_string();
-        let mut err = CliError::from(ApiError::from(e));
+        let mut err = CliError::from(e.into());
         if err.exit_code == 1 {
             err.message = chain;
         }
         err
+    }
+}
+
+impl From<ControlPlaneError> for CliError {
+    fn from(e: ControlPlaneError) -> Self {
+        Self::with_chain(e)
+    }
+}
+
+impl From<IdentityError> for CliError {
+    fn from(e: IdentityError) -> Self {
+        Self::with_chain(e)
     }
 }
 

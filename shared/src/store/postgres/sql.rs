@@ -35,9 +35,6 @@ pub fn quote_literal(s: &str) -> String {
     out
 }
 
-/// Advisory-lock namespaces (first key of the two-key form) on the admin database: one for a
-/// template's creation/migration (exclusive) vs. cloning it (shared), one per tenant database.
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,10 +7,11 @@ use uuid::Uuid;
 
 use crate::control_plane::lifecycle::{DeleteReport, MigrationRun};
 use crate::control_plane::provisioning::NewTenantInput;
+use crate::domain::role::Access;
 use crate::store::audit::AuditEvent;
 use crate::store::registry::{Failure, StepProgress, TenantRecord, TenantStatus};
 use crate::web::api::auth::Credentials;
-use crate::web::router::{Access, DocFn, PAGING, QueryParam, Route, RouteSpec, doc};
+use crate::web::router::{DocFn, PAGING, QueryParam, Route, RouteSpec, doc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

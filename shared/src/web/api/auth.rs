@@ -5,10 +5,11 @@ use http::Method;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::role::Access;
 use crate::domain::role::Role;
 use crate::identity::login::{Session, UserView};
 use crate::identity::users::{KeyRotation, NewUserInput};
-use crate::web::router::{Access, DocFn, Route, RouteSpec, doc};
+use crate::web::router::{DocFn, Route, RouteSpec, doc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

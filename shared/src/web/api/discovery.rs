@@ -4,7 +4,8 @@ use http::Method;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::web::router::{Access, Route, RouteSpec, doc};
+use crate::domain::role::Access;
+use crate::web::router::{Route, RouteSpec, doc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

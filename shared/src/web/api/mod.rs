@@ -12,7 +12,8 @@ pub mod uploads;
 use http::Method;
 use serde::Serialize;
 
-use crate::web::router::{Access, Route, RouteSpec, doc};
+use crate::domain::role::Access;
+use crate::web::router::{Route, RouteSpec, doc};
 
 /// `GET <path>`, public, answering [`crate::web::http::Health`]: every function's health check.
 pub(crate) const fn health<Op>(op: Op, path: &'static str) -> Route<Op> {

@@ -14,8 +14,9 @@ use utoipa::openapi::{
 };
 
 use super::{ErrorBody, admin, analytics, auth, discovery, uploads};
+use crate::domain::role::Access;
 use crate::web::http::Surface;
-use crate::web::router::{Access, Route, RouteSpec, TypeDoc, doc};
+use crate::web::router::{Route, RouteSpec, TypeDoc, doc};
 
 /// Every route served on `surface`, in table order.
 pub fn routes_of(surface: Surface) -> Vec<&'static RouteSpec> {
@@ -178,6 +179,16 @@ pub fn document_json(surface: Surface) -> String {
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     json.push('\n');
     json
+}
+
+/// `200` with the surface's document (`GET /api/openapi.json`), cacheable for a few minutes.
+pub fn response(surface: Surface) -> lambda_http::Response<lambda_http::Body> {
+    let mut res = crate::web::http::response(http::StatusCode::OK, document_json(surface));
+    res.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("public, max-age=300"),
+    );
+    res
 }
 
 fn string_schema() -> utoipa::openapi::schema::Object {

@@ -2,7 +2,16 @@
 //! `app.<root>` → central login, `api.<root>` → platform admin, `<label>.<root>` → a tenant.
 
 use crate::domain::subdomain::{Subdomain, SubdomainError};
-use crate::platform::config::DomainConfig;
+use std::collections::BTreeSet;
+
+/// Where the platform lives and which subdomains no tenant may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainConfig {
+    /// Apex domain, lower-case, e.g. `taskifai.com` or `localhost`.
+    pub root_domain: String,
+    /// The built-in reserved names plus `RESERVED_SUBDOMAINS`.
+    pub reserved: BTreeSet<String>,
+}
 
 /// The platform surface a host names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,14 +72,16 @@ pub fn normalize_host(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::config::Env;
+    use crate::domain::subdomain::RESERVED_SUBDOMAINS;
 
     fn domain(root: &str) -> DomainConfig {
-        let root = root.to_owned();
-        DomainConfig::from_env(&Env(move |name: &str| {
-            (name == "ROOT_DOMAIN").then(|| root.clone())
-        }))
-        .unwrap()
+        DomainConfig {
+            root_domain: root.to_owned(),
+            reserved: RESERVED_SUBDOMAINS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
     }
 
     fn tenant(s: &str) -> HostKind {
