@@ -359,7 +359,7 @@ impl TestApp {
                 admin_email: Some(format!("admin@{subdomain}.example")),
                 admin_name: Some("Ada Admin".into()),
             },
-            &plane.settings.domain,
+            &plane.settings.platform.domain,
         )
         .expect("valid request");
         plane

@@ -486,7 +486,7 @@ async fn a_fault_at_any_step_leaves_nothing_behind() {
                 admin_email: Some(format!("admin@{subdomain}.example")),
                 admin_name: Some("F".into()),
             },
-            &plane.settings.domain,
+            &plane.settings.platform.domain,
         )
         .unwrap();
         let key = format!("fault-{}", Uuid::new_v4());

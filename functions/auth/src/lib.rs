@@ -10,9 +10,9 @@ use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::identity::login;
 use shared::platform::config::{ConfigError, Env};
-use shared::security::throttle::Throttle;
+use shared::security::throttle::{Limits, Throttle};
 use shared::store::registry::Registry;
-use shared::tenancy::context::TenantContext;
+use shared::tenancy::context::{TenantContext, TenantSettings};
 use shared::web::api::auth::{Credentials, Op, PasswordChange, ROUTES};
 use shared::web::http::{
     Surface, expect_host, json_body, json_response, request_path, serve, source_ip,
@@ -21,6 +21,23 @@ use shared::web::router::Router;
 
 /// The function's name, as deployed and as reported by its health check.
 pub const NAME: &str = "auth";
+
+/// What the function reads at cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tenant: TenantSettings,
+    pub limits: Limits,
+}
+
+impl Settings {
+    /// The tenant-host settings and the login throttle's limits.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            tenant: TenantSettings::from_env(env)?,
+            limits: Limits::from_env(env)?,
+        })
+    }
+}
 
 /// What the handler needs, built once per cold start.
 pub struct App {
@@ -36,14 +53,19 @@ impl App {
         env: &Env<F>,
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
-        let tenant = TenantContext::from_env(env, sdk)?;
+        Ok(Self::from_settings(Settings::from_env(env)?, sdk))
+    }
+
+    /// One registry client for the tenant context, the throttle and user management.
+    pub fn from_settings(settings: Settings, sdk: &aws_config::SdkConfig) -> Self {
+        let tenant = TenantContext::from_settings(settings.tenant, sdk);
         let registry = tenant.directory.registry().clone();
-        Ok(Self {
-            throttle: Throttle::from_env(env, registry.clone())?,
+        Self {
+            throttle: Throttle::new(registry.clone(), settings.limits),
             registry,
             tenant,
             router: Router::new(&ROUTES),
-        })
+        }
     }
 }
 
@@ -53,7 +75,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    expect_host(req, &app.tenant.domain, Surface::Tenant)?;
+    expect_host(req, &app.tenant.platform.domain, Surface::Tenant)?;
     let found = app.router.find(req.method(), request_path(req))?;
     match found.op() {
         Op::Health => Ok(json_response(

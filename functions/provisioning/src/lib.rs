@@ -55,7 +55,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let host = expect_host(req, &app.plane.settings.domain, Surface::Api)?;
+    let host = expect_host(req, &app.plane.settings.platform.domain, Surface::Api)?;
     let found = app.router.find(req.method(), request_path(req))?;
     let actor = match found.access() {
         Access::PlatformAdmin => {
@@ -150,7 +150,7 @@ async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
 
 async fn create_tenant(app: &App, req: &Request, actor: &str) -> Result<Response<Body>, ApiError> {
     let input: NewTenantInput = json_body(req)?;
-    let request = NewTenant::parse(input, &app.plane.settings.domain)?;
+    let request = NewTenant::parse(input, &app.plane.settings.platform.domain)?;
     let key = header(req, "idempotency-key")
         .map(str::to_owned)
         .unwrap_or_else(|| Uuid::new_v4().to_string());
@@ -176,7 +176,7 @@ async fn create_tenant(app: &App, req: &Request, actor: &str) -> Result<Response
 }
 
 fn tenant_view(app: &App, t: &TenantRecord) -> TenantView {
-    TenantView::new(t, app.plane.settings.access_url(&t.subdomain))
+    TenantView::new(t, app.plane.settings.platform.tenant_url(&t.subdomain))
 }
 
 fn tenant_id(raw: &str) -> Result<Uuid, ApiError> {

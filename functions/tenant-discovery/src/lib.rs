@@ -7,10 +7,9 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::domain::email::Email;
-use shared::platform::config::{ConfigError, DomainConfig, Env};
-use shared::security::throttle::{Throttle, ThrottleKey};
+use shared::platform::config::{ConfigError, Env, PlatformSettings};
+use shared::security::throttle::{Limits, Throttle, ThrottleKey};
 use shared::store::registry::{Registry, TenantStatus};
-use shared::tenancy::directory::{format_tenant_url, tenant_url_format};
 use shared::web::api::discovery::{DiscoveredTenant, Discovery, Op, ROUTES};
 use shared::web::http::{
     Health, Surface, expect_host, json_body, json_response, request_path, serve, source_ip,
@@ -24,42 +23,59 @@ pub const NAME: &str = "tenant-discovery";
 /// Tenant records read at once for one discovery.
 const CONCURRENT_LOOKUPS: usize = 8;
 
+/// What the function reads at cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub platform: PlatformSettings,
+    pub limits: Limits,
+}
+
+impl Settings {
+    /// The platform's settings and the throttle's limits.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            platform: PlatformSettings::from_env(env)?,
+            limits: Limits::from_env(env)?,
+        })
+    }
+}
+
 /// What the handler needs, built once per cold start.
 pub struct App {
-    pub domain: DomainConfig,
+    pub platform: PlatformSettings,
     pub registry: Registry,
     pub throttle: Throttle,
-    /// `TENANT_URL_FORMAT`, as provisioning writes tenant URLs.
-    pub tenant_url_format: String,
     pub router: Router<Op>,
 }
 
 impl App {
-    /// Reads the configuration through `env` (`Env::process()` in Lambda): `ROOT_DOMAIN`,
-    /// `REGISTRY_TABLE`, `TENANT_URL_FORMAT` and the throttle's limits.
+    /// Reads the configuration through `env` (`Env::process()` in Lambda).
     pub fn new<F: Fn(&str) -> Option<String>>(
         env: &Env<F>,
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
-        let domain = DomainConfig::from_env(env)?;
+        Ok(Self::from_settings(Settings::from_env(env)?, sdk))
+    }
+
+    /// Builds the registry client once; the throttle shares it.
+    pub fn from_settings(settings: Settings, sdk: &aws_config::SdkConfig) -> Self {
         let registry = Registry::new(
             aws_sdk_dynamodb::Client::new(sdk),
-            env.required("REGISTRY_TABLE")?,
+            settings.platform.registry_table.clone(),
         );
-        Ok(Self {
-            throttle: Throttle::from_env(env, registry.clone())?,
-            tenant_url_format: tenant_url_format(env),
+        Self {
+            throttle: Throttle::new(registry.clone(), settings.limits),
             registry,
-            domain,
+            platform: settings.platform,
             router: Router::new(&ROUTES),
-        })
+        }
     }
 }
 
 /// Handles one API Gateway request.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     serve(&req, |req| async move {
-        let host = expect_host(req, &app.domain, Surface::App)?;
+        let host = expect_host(req, &app.platform.domain, Surface::App)?;
         match app.router.find(req.method(), request_path(req))?.op() {
             Op::Health => Ok(json_response(
                 http::StatusCode::OK,
@@ -136,11 +152,7 @@ async fn active_tenants_of(app: &App, email: &Email) -> Result<Vec<DiscoveredTen
             let record = record.filter(|r| r.status == TenantStatus::Active)?;
             Some(DiscoveredTenant {
                 tenant_id: record.tenant_id,
-                login_url: format_tenant_url(
-                    &app.tenant_url_format,
-                    &record.subdomain,
-                    &app.domain.root_domain,
-                ),
+                login_url: app.platform.tenant_url(&record.subdomain),
                 subdomain: record.subdomain,
                 display_name: membership.display_name,
             })

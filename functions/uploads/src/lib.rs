@@ -5,7 +5,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::platform::config::{ConfigError, Env};
-use shared::tenancy::context::TenantContext;
+use shared::tenancy::context::{TenantContext, TenantSettings};
 use shared::web::api::uploads::{Op, ROUTES};
 use shared::web::http::{Surface, expect_host, json_response, request_path, serve};
 use shared::web::router::Router;
@@ -26,7 +26,7 @@ impl App {
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
-            tenant: TenantContext::from_env(env, sdk)?,
+            tenant: TenantContext::from_settings(TenantSettings::from_env(env)?, sdk),
             router: Router::new(&ROUTES),
         })
     }
@@ -38,7 +38,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    expect_host(req, &app.tenant.domain, Surface::Tenant)?;
+    expect_host(req, &app.tenant.platform.domain, Surface::Tenant)?;
     let found = app.router.find(req.method(), request_path(req))?;
     match found.op() {
         Op::Health => Ok(json_response(

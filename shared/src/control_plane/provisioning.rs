@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::control_plane::seeds::seed_defaults;
 use crate::domain::email::Email;
 use crate::domain::subdomain::Subdomain;
-use crate::platform::config::DomainConfig;
+use crate::platform::config::{DomainConfig, PlatformSettings};
 use crate::platform::telemetry::ErrorChain;
 use crate::security::password::{generate_password, hash_password, random_token};
 use crate::security::tokens::{KeyRing, SigningKey};
@@ -205,21 +205,9 @@ fn step_err<E: std::error::Error + Send + Sync + 'static>(
 /// Settings of the control plane.
 #[derive(Debug, Clone)]
 pub struct ControlPlaneSettings {
-    pub domain: DomainConfig,
+    pub platform: PlatformSettings,
     pub secrets_prefix: String,
-    /// `https://{subdomain}.{root_domain}` unless configured (`http://{subdomain}.localhost:9000`).
-    pub tenant_url_format: String,
     pub uploads_bucket: String,
-}
-
-impl ControlPlaneSettings {
-    pub fn access_url(&self, subdomain: &str) -> String {
-        crate::tenancy::directory::format_tenant_url(
-            &self.tenant_url_format,
-            subdomain,
-            &self.domain.root_domain,
-        )
-    }
 }
 
 /// A finished (or replayed) provisioning.
@@ -317,7 +305,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             match t.status {
                 TenantStatus::Active | TenantStatus::Suspended => {
                     return Ok(Provisioned {
-                        access_url: self.settings.access_url(&t.subdomain),
+                        access_url: self.settings.platform.tenant_url(&t.subdomain),
                         tenant: t.clone(),
                         admin_temporary_password: None,
                         replayed: true,
@@ -416,7 +404,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             }
         }
         Ok(Provisioned {
-            access_url: self.settings.access_url(subdomain),
+            access_url: self.settings.platform.tenant_url(subdomain),
             tenant: record,
             admin_temporary_password: carry.admin_password,
             replayed: false,
@@ -587,7 +575,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                         "no admin password".into(),
                     )
                 })?;
-                let access_url = self.settings.access_url(&record.subdomain);
+                let access_url = self.settings.platform.tenant_url(&record.subdomain);
                 let message = welcome_email(
                     request.admin_email.as_str(),
                     &request.admin_name,
@@ -800,17 +788,15 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
     crate::platform::config::ConfigError,
 > {
     use crate::platform::config::ConfigError;
-    let domain = DomainConfig::from_env(env)?;
     let secrets_prefix = env.required("SECRETS_PREFIX")?;
     let settings = ControlPlaneSettings {
-        tenant_url_format: crate::tenancy::directory::tenant_url_format(env),
+        platform: PlatformSettings::from_env(env)?,
         uploads_bucket: env.required("UPLOADS_BUCKET")?,
         secrets_prefix: secrets_prefix.clone(),
-        domain,
     };
     let registry = Registry::new(
         aws_sdk_dynamodb::Client::new(sdk),
-        env.required("REGISTRY_TABLE")?,
+        settings.platform.registry_table.clone(),
     );
     let secrets =
         crate::store::secrets::AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk));
@@ -853,7 +839,7 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
         .optional("TEMPLATE_DATABASE")
         .unwrap_or_else(|| "taskifai_template".into());
     let mail_from = env.required("MAIL_FROM")?;
-    let issuer = settings.access_url("api");
+    let issuer = settings.platform.tenant_url("api");
     let admin_auth = crate::identity::admins::AdminAuth::new(
         registry.clone(),
         secrets.clone(),

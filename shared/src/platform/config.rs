@@ -105,6 +105,38 @@ impl DomainConfig {
     }
 }
 
+/// What every function reads about the platform: its domain, its registry table, and how tenant
+/// URLs are written. Read once at cold start; each function's settings start from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSettings {
+    pub domain: DomainConfig,
+    /// `REGISTRY_TABLE`.
+    pub registry_table: String,
+    /// `TENANT_URL_FORMAT`, default `https://{subdomain}.{root_domain}`
+    /// (`http://{subdomain}.localhost:9000` locally).
+    pub tenant_url_format: String,
+}
+
+impl PlatformSettings {
+    /// `ROOT_DOMAIN`, `RESERVED_SUBDOMAINS`, `REGISTRY_TABLE`, `TENANT_URL_FORMAT`.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            domain: DomainConfig::from_env(env)?,
+            registry_table: env.required("REGISTRY_TABLE")?,
+            tenant_url_format: env
+                .optional("TENANT_URL_FORMAT")
+                .unwrap_or_else(|| "https://{subdomain}.{root_domain}".into()),
+        })
+    }
+
+    /// A tenant's URL (its sign-in page, and the issuer of its tokens).
+    pub fn tenant_url(&self, subdomain: &str) -> String {
+        self.tenant_url_format
+            .replace("{subdomain}", subdomain)
+            .replace("{root_domain}", &self.domain.root_domain)
+    }
+}
+
 /// Unwraps configuration at cold start; on error, logs which variable is at fault and exits,
 /// so the function never serves with a half-read configuration.
 pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {

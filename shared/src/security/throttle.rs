@@ -269,14 +269,6 @@ impl Throttle {
         Self { clock, ..self }
     }
 
-    /// With [`Limits::from_env`].
-    pub fn from_env<F: Fn(&str) -> Option<String>>(
-        env: &Env<F>,
-        registry: Registry,
-    ) -> Result<Self, ConfigError> {
-        Ok(Self::new(registry, Limits::from_env(env)?))
-    }
-
     pub fn limits(&self) -> &Limits {
         &self.limits
     }

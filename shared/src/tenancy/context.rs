@@ -17,13 +17,13 @@ use uuid::Uuid;
 
 use crate::domain::role::{Access, Role};
 use crate::domain::subdomain::Subdomain;
-use crate::platform::config::{ConfigError, DomainConfig, Env};
+use crate::platform::config::{ConfigError, Env, PlatformSettings};
 use crate::security::tokens::{Expectations, bearer, issue, verify};
 use crate::store::postgres::pool::{TenantConnection, TenantPools};
-use crate::store::registry::TenantRecord;
+use crate::store::registry::{Registry, TenantRecord};
 use crate::store::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
 use crate::tenancy::TenancyError;
-use crate::tenancy::directory::{ResolvedTenant, TenantDirectory};
+use crate::tenancy::directory::{DEFAULT_TTL, ResolvedTenant, TenantDirectory};
 use crate::tenancy::secret::TenantSecret;
 
 /// The audience of tenant tokens; platform-admin tokens never carry it.
@@ -84,49 +84,67 @@ pub struct ContextStats {
     pub secret_fetches: AtomicU64,
 }
 
+/// What a tenant-host function reads at cold start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSettings {
+    pub platform: PlatformSettings,
+    /// `SECRETS_PREFIX`: tenant secrets are `<prefix>/tenants/<tenant_id>`.
+    pub secrets_prefix: String,
+    /// `REGISTRY_CACHE_TTL_SECONDS` (default 5): how soon a suspension bites.
+    pub registry_cache_ttl: Duration,
+}
+
+impl TenantSettings {
+    /// The platform's settings, `SECRETS_PREFIX` and `REGISTRY_CACHE_TTL_SECONDS`.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let registry_cache_ttl = match env.optional("REGISTRY_CACHE_TTL_SECONDS") {
+            None => DEFAULT_TTL,
+            Some(raw) => Duration::from_secs(raw.parse().map_err(|_| ConfigError::Invalid {
+                name: "REGISTRY_CACHE_TTL_SECONDS",
+                reason: format!("{raw:?} is not a number of seconds"),
+            })?),
+        };
+        Ok(Self {
+            platform: PlatformSettings::from_env(env)?,
+            secrets_prefix: env.required("SECRETS_PREFIX")?,
+            registry_cache_ttl,
+        })
+    }
+}
+
 /// Per-container tenant context (see the module docs).
 pub struct TenantContext<S = AwsSecretStore> {
-    pub domain: DomainConfig,
+    pub platform: PlatformSettings,
     pub directory: TenantDirectory,
     secrets: S,
     secrets_prefix: String,
-    tenant_url_format: String,
     secret_cache: Mutex<HashMap<Uuid, CachedSecret>>,
     pools: TenantPools,
     pub stats: ContextStats,
 }
 
 impl TenantContext<AwsSecretStore> {
-    /// `ROOT_DOMAIN`, `REGISTRY_TABLE`, `SECRETS_PREFIX`, `TENANT_URL_FORMAT` (optional),
-    /// `REGISTRY_CACHE_TTL_SECONDS` (optional).
-    pub fn from_env<F: Fn(&str) -> Option<String>>(
-        env: &Env<F>,
-        sdk: &aws_config::SdkConfig,
-    ) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            DomainConfig::from_env(env)?,
-            TenantDirectory::from_env(env, sdk)?,
+    /// The context with its AWS clients, built once per cold start.
+    pub fn from_settings(settings: TenantSettings, sdk: &aws_config::SdkConfig) -> Self {
+        let registry = Registry::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            settings.platform.registry_table.clone(),
+        );
+        Self::new(
+            settings,
+            registry,
             AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk)),
-            env.required("SECRETS_PREFIX")?,
-            crate::tenancy::directory::tenant_url_format(env),
-        ))
+        )
     }
 }
 
 impl<S: SecretStore> TenantContext<S> {
-    pub fn new(
-        domain: DomainConfig,
-        directory: TenantDirectory,
-        secrets: S,
-        secrets_prefix: String,
-        tenant_url_format: String,
-    ) -> Self {
+    pub fn new(settings: TenantSettings, registry: Registry, secrets: S) -> Self {
         Self {
-            domain,
-            directory,
+            platform: settings.platform,
+            directory: TenantDirectory::new(registry, settings.registry_cache_ttl),
             secrets,
-            secrets_prefix,
-            tenant_url_format,
+            secrets_prefix: settings.secrets_prefix,
             secret_cache: Mutex::new(HashMap::new()),
             pools: TenantPools::default(),
             stats: ContextStats::default(),
@@ -135,11 +153,7 @@ impl<S: SecretStore> TenantContext<S> {
 
     /// The tenant's URL: the issuer of its tokens.
     pub fn tenant_url(&self, subdomain: &str) -> String {
-        crate::tenancy::directory::format_tenant_url(
-            &self.tenant_url_format,
-            subdomain,
-            &self.domain.root_domain,
-        )
+        self.platform.tenant_url(subdomain)
     }
 
     /// The active tenant at `subdomain`, with its secret. Unknown, suspended or otherwise not

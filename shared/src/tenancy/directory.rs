@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::domain::subdomain::Subdomain;
-use crate::platform::config::{ConfigError, Env};
 use crate::store::registry::{Registry, TenantRecord, TenantStatus};
 use crate::tenancy::TenancyError;
 
@@ -40,25 +39,6 @@ impl TenantDirectory {
             cache: Mutex::new(HashMap::new()),
             lookups: Default::default(),
         }
-    }
-
-    /// From `REGISTRY_TABLE` and `REGISTRY_CACHE_TTL_SECONDS` (default 5).
-    pub fn from_env<F: Fn(&str) -> Option<String>>(
-        env: &Env<F>,
-        sdk: &aws_config::SdkConfig,
-    ) -> Result<Self, ConfigError> {
-        let ttl = match env.optional("REGISTRY_CACHE_TTL_SECONDS") {
-            None => DEFAULT_TTL,
-            Some(raw) => Duration::from_secs(raw.parse().map_err(|_| ConfigError::Invalid {
-                name: "REGISTRY_CACHE_TTL_SECONDS",
-                reason: format!("{raw:?} is not a number of seconds"),
-            })?),
-        };
-        let registry = Registry::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            env.required("REGISTRY_TABLE")?,
-        );
-        Ok(Self::new(registry, ttl))
     }
 
     /// The registry it reads, for the other users of one per-container client.
@@ -111,17 +91,4 @@ impl TenantDirectory {
             record,
         })
     }
-}
-
-/// How tenant URLs are written: `TENANT_URL_FORMAT`, default `https://{subdomain}.{root_domain}`.
-pub fn tenant_url_format<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> String {
-    env.optional("TENANT_URL_FORMAT")
-        .unwrap_or_else(|| "https://{subdomain}.{root_domain}".into())
-}
-
-/// A tenant's URL from the format.
-pub fn format_tenant_url(format: &str, subdomain: &str, root_domain: &str) -> String {
-    format
-        .replace("{subdomain}", subdomain)
-        .replace("{root_domain}", root_domain)
 }

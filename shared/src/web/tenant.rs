@@ -17,7 +17,7 @@ pub fn subdomain<S: SecretStore>(
     ctx: &TenantContext<S>,
     req: &Request,
 ) -> Result<Subdomain, ApiError> {
-    match expect_host(req, &ctx.domain, Surface::Tenant)? {
+    match expect_host(req, &ctx.platform.domain, Surface::Tenant)? {
         HostKind::Tenant(subdomain) => Ok(subdomain),
         HostKind::App | HostKind::Api => Err(route_not_found()),
     }

@@ -59,7 +59,7 @@ fn request(plane: &Plane, subdomain: &str) -> Result<NewTenant> {
             admin_email: Some(format!("admin@{subdomain}.example")),
             admin_name: Some("Bench Admin".to_owned()),
         },
-        &plane.settings.domain,
+        &plane.settings.platform.domain,
     )?)
 }
 

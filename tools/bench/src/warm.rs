@@ -211,7 +211,7 @@ pub async fn run(platform: &Platform, iterations: usize) -> Result<Warm> {
             admin_email: Some(email.clone()),
             admin_name: Some("Bench Admin".into()),
         },
-        &plane.settings.domain,
+        &plane.settings.platform.domain,
     )?;
     let provisioned = plane
         .provision(

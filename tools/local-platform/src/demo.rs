@@ -50,7 +50,7 @@ pub async fn bootstrap(
             admin_email: Some(DEMO_ADMIN_EMAIL.into()),
             admin_name: Some("Demo Admin".into()),
         },
-        &plane.settings.domain,
+        &plane.settings.platform.domain,
     )
     .map_err(anyhow::Error::msg)?;
     let provisioned = plane
