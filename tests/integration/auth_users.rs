@@ -12,6 +12,7 @@ use shared::identity::users::{self as tenant_users, UserAdminError};
 use shared::platform::config::Env;
 use shared::tenancy::context::Caller;
 
+use crate::helpers::http_event;
 use crate::helpers::{TestApp, spawn_app, unique_subdomain};
 
 /// The new password every user in these tests picks.
@@ -556,32 +557,9 @@ async fn bad_requests_get_their_codes() {
     assert_eq!(status, 401);
 }
 
-/// A v2 API Gateway event for `method path` on `host`.
+/// `http_event` as the request lambda_http hands a handler.
 fn event(method: &str, host: &str, path: &str, token: Option<&str>) -> lambda_http::Request {
-    let mut headers = json!({"host": host});
-    if let Some(token) = token {
-        headers["authorization"] = json!(format!("Bearer {token}"));
-    }
-    let event = json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {path}"),
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "TenantApi",
-            "domainName": host,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "test"},
-            "requestId": uuid::Uuid::new_v4().to_string(),
-            "routeKey": format!("{method} {path}"),
-            "stage": "$default",
-            "time": "22/Nov/2026:10:00:00 +0000",
-            "timeEpoch": 1_795_341_600_000_u64,
-        },
-        "isBase64Encoded": false,
-    });
-    lambda_http::request::from_str(&event.to_string()).unwrap()
+    lambda_http::request::from_str(&http_event(method, host, path, token).to_string()).unwrap()
 }
 
 #[tokio::test]

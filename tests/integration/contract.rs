@@ -12,7 +12,7 @@ use shared::web::api::{admin, analytics, auth, discovery, uploads};
 use shared::web::http::Surface;
 use shared::web::router::RouteSpec;
 
-use crate::helpers::{spawn_app, template};
+use crate::helpers::{http_event, spawn_app, template};
 
 const SURFACES: [Surface; 3] = [Surface::App, Surface::Api, Surface::Tenant];
 
@@ -53,19 +53,6 @@ fn every_template_route_is_in_its_functions_table_and_back() {
     }
 }
 
-/// A v2 event for `method host path`, from a sample event's shape.
-fn event(method: &str, host: &str, path: &str) -> Value {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/auth/health.json");
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    event["rawPath"] = path.into();
-    event["routeKey"] = format!("{method} {path}").into();
-    event["headers"]["host"] = host.into();
-    event["requestContext"]["domainName"] = host.into();
-    event["requestContext"]["http"]["method"] = method.into();
-    event["requestContext"]["http"]["path"] = path.into();
-    event
-}
-
 fn host_of(function: &str) -> &'static str {
     match function {
         "tenant-discovery" => "app.localhost",
@@ -91,7 +78,10 @@ async fn a_method_the_table_lacks_gets_405_with_allow_from_the_table_on_every_fu
             // WHEN it is called with a method none of its routes has
             let res = app
                 .functions
-                .invoke_http(function, &event("PUT", host_of(function), &concrete))
+                .invoke_http(
+                    function,
+                    &http_event("PUT", host_of(function), &concrete, None),
+                )
                 .await
                 .unwrap();
             // THEN 405, with exactly the table's methods in Allow

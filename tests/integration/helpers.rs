@@ -31,6 +31,33 @@ pub fn access_of(method: &str, path: &str) -> shared::domain::role::Access {
         .unwrap_or_else(|| panic!("{method} {path} is in no route table"))
 }
 
+/// A v2 API Gateway event for `method path` on `host`.
+pub fn http_event(method: &str, host: &str, path: &str, token: Option<&str>) -> Value {
+    let mut headers = json!({"host": host});
+    if let Some(token) = token {
+        headers["authorization"] = json!(format!("Bearer {token}"));
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "TenantApi",
+            "domainName": host,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "test"},
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "22/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1_795_341_600_000_u64,
+        },
+        "isBase64Encoded": false,
+    })
+}
+
 /// The functions, as Lambda would run them, called in-process.
 pub struct InProcess {
     pub discovery: tenant_discovery::App,
