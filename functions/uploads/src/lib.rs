@@ -1,21 +1,55 @@
-//! `uploads` on a tenant's host. In this version it answers its health check; the feature routes
-//! follow. Routes come from `shared::web::api::uploads::ROUTES`.
+//! `uploads` on a tenant's host: upload batches (a presigned PUT per file; processing happens in
+//! `upload-processor`), their rejected rows, the tenant's vendor configs and FX rates. Routes come
+//! from `shared::web::api::uploads::ROUTES`; the work is in `shared::ingest`.
+
+use std::time::Duration;
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
+use shared::ingest::batches::{self, BatchStatus, NewUpload, UploadRequest};
+use shared::ingest::{IngestError, fx, vendors};
 use shared::platform::config::{ConfigError, Env};
-use shared::tenancy::context::{TenantContext, TenantSettings};
-use shared::web::api::uploads::{Op, ROUTES};
-use shared::web::http::{Surface, expect_host, json_response, request_path, serve};
+use shared::store::audit::{AuditEvent, AuditLog, Outcome};
+use shared::store::objects::ObjectStore;
+use shared::tenancy::context::{Caller, Tenant, TenantContext, TenantSettings};
+use shared::web;
+use shared::web::api::uploads::{Op, ROUTES, UploadTicket};
+use shared::web::http::{
+    Surface, expect_host, json_body, json_response, no_content, paging, query, request_path,
+    serve,
+};
 use shared::web::router::Router;
+use uuid::Uuid;
 
 /// The function's name, as deployed and as reported by its health check.
 pub const NAME: &str = "uploads";
 
+/// How long a presigned upload URL is valid.
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// What the function reads at cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tenant: TenantSettings,
+    /// `UPLOADS_BUCKET`.
+    pub uploads_bucket: String,
+}
+
+impl Settings {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            tenant: TenantSettings::from_env(env)?,
+            uploads_bucket: env.required("UPLOADS_BUCKET")?,
+        })
+    }
+}
+
 /// What the handler needs, built once per cold start.
 pub struct App {
     pub tenant: TenantContext,
+    pub objects: ObjectStore,
+    pub audit: AuditLog,
     pub router: Router<Op>,
 }
 
@@ -25,8 +59,15 @@ impl App {
         env: &Env<F>,
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
+        let settings = Settings::from_env(env)?;
+        let tenant = TenantContext::from_settings(settings.tenant, sdk);
         Ok(Self {
-            tenant: TenantContext::from_settings(TenantSettings::from_env(env)?, sdk),
+            audit: AuditLog::new(tenant.directory.registry().clone()),
+            objects: ObjectStore::new(
+                shared::platform::aws::s3_client(sdk),
+                settings.uploads_bucket,
+            ),
+            tenant,
             router: Router::new(&ROUTES),
         })
     }
@@ -40,10 +81,139 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     expect_host(req, &app.tenant.platform.domain, Surface::Tenant)?;
     let found = app.router.find(req.method(), request_path(req))?;
-    match found.op() {
-        Op::Health => Ok(json_response(
+    if found.op() == Op::Health {
+        return Ok(json_response(
             StatusCode::OK,
-            &shared::web::tenant::health(&app.tenant, req, NAME).await?,
-        )),
+            &web::tenant::health(&app.tenant, req, NAME).await?,
+        ));
     }
+    let tenant = web::tenant::resolve(&app.tenant, req).await?;
+    let caller = web::tenant::caller(&app.tenant, req, &tenant, found.access())?
+        .ok_or_else(|| ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>"))?;
+    let mut db = app
+        .tenant
+        .connect(&tenant)
+        .await
+        .map_err(IngestError::from)?;
+    match found.op() {
+        Op::Health => unreachable_route(),
+        Op::CreateUpload => create_upload(app, req, &tenant, &caller, &db).await,
+        Op::ListBatches => {
+            let (limit, cursor) = paging(req)?;
+            let status = query(req, "status")
+                .map(|s| BatchStatus::parse(&s).ok_or(IngestError::InvalidStatus))
+                .transpose()?;
+            Ok(json_response(StatusCode::OK, &batches::list(&db, status, limit, cursor.as_deref()).await?))
+        }
+        Op::GetBatch => Ok(json_response(StatusCode::OK, &batch(&db, found.param("id")).await?)),
+        Op::BatchErrors => {
+            let batch = batch(&db, found.param("id")).await?;
+            let (limit, cursor) = paging(req)?;
+            Ok(json_response(StatusCode::OK, &batches::errors(&db, &batch.batch_id, limit, cursor.as_deref()).await?))
+        }
+        Op::BatchErrorsCsv => {
+            let batch = batch(&db, found.param("id")).await?;
+            let csv = batches::errors_csv(&db, &batch.batch_id).await?;
+            Ok(csv_response(csv, &format!("{}-errors.csv", batch.batch_id)))
+        }
+        Op::DeleteBatch => {
+            let id = batch_id(found.param("id"))?;
+            let deleted = batches::delete(&mut db, &id).await?;
+            app.audit
+                .record_best_effort(
+                    &AuditEvent::new(
+                        &format!("user:{}", caller.email),
+                        "batch.delete",
+                        Some(tenant.tenant_id),
+                        Outcome::Success,
+                    )
+                    .with_detail(format!(
+                        "batch {} ({}, {} rows loaded)",
+                        deleted.batch_id, deleted.file_name, deleted.rows_loaded
+                    )),
+                )
+                .await;
+            Ok(no_content())
+        }
+        Op::ListVendors => Ok(json_response(StatusCode::OK, &vendors::list(&db).await?)),
+        Op::GetVendor => Ok(json_response(StatusCode::OK, &vendors::get(&db, found.param("name")).await?)),
+        Op::PutVendor => {
+            let json: serde_json::Value = json_body(req)?;
+            Ok(json_response(StatusCode::OK, &vendors::put(&mut db, found.param("name"), &json, &caller.user_id).await?))
+        }
+        Op::DeleteVendor => {
+            vendors::deactivate(&db, found.param("name")).await?;
+            Ok(no_content())
+        }
+        Op::GetFxRates => Ok(json_response(StatusCode::OK, &fx::list(&db).await?)),
+        Op::PutFxRates => {
+            let rates: fx::FxRates = json_body(req)?;
+            fx::put(&db, &rates).await?;
+            Ok(json_response(StatusCode::OK, &fx::list(&db).await?))
+        }
+    }
+}
+
+/// Answered above; kept out of `unreachable!` so no request can panic the function.
+fn unreachable_route() -> Result<Response<Body>, ApiError> {
+    Err(shared::web::http::route_not_found())
+}
+
+async fn create_upload(
+    app: &App,
+    req: &Request,
+    tenant: &Tenant,
+    caller: &Caller,
+    db: &tokio_postgres::Client,
+) -> Result<Response<Body>, ApiError> {
+    let upload = NewUpload::parse(json_body::<UploadRequest>(req)?)?;
+    let (batch, key) = batches::create(db, &tenant.tenant_id, &caller.user_id, &upload).await?;
+    let put = app
+        .objects
+        .presign_put(&key, &upload.content_type, upload.size_bytes, UPLOAD_URL_TTL)
+        .await
+        .map_err(IngestError::from)?;
+    tracing::info!(batch_id = %batch.batch_id, vendor = upload.vendor, "upload started");
+    Ok(json_response(
+        StatusCode::CREATED,
+        &UploadTicket {
+            batch_id: batch.batch_id,
+            upload_url: put.url,
+            upload_headers: put.headers,
+            expires_at: put.expires_at,
+            batch,
+        },
+    ))
+}
+
+fn batch_id(raw: &str) -> Result<Uuid, IngestError> {
+    Uuid::parse_str(raw).map_err(|_| IngestError::InvalidBatchId)
+}
+
+async fn batch(
+    db: &tokio_postgres::Client,
+    raw_id: &str,
+) -> Result<batches::BatchView, IngestError> {
+    batches::get(db, &batch_id(raw_id)?)
+        .await?
+        .ok_or(IngestError::BatchNotFound)
+}
+
+fn csv_response(bytes: Vec<u8>, file_name: &str) -> Response<Body> {
+    let mut res = Response::new(Body::Binary(bytes));
+    let headers = res.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    if let Ok(value) =
+        http::HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+    {
+        headers.insert(http::header::CONTENT_DISPOSITION, value);
+    }
+    res
 }

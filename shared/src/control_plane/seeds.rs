@@ -16,6 +16,10 @@ pub async fn seed_defaults(client: &Client) -> Result<(), TenantDbError> {
                  insert into vendor_configs (vendor_name, config_data, is_active) \
                  select v, c::jsonb, true from unnest($1::text[], $2::text[]) as t(v, c) \
                  on conflict (vendor_name) do nothing \
+                 returning vendor_name, version, config_data \
+             ), versions as ( \
+                 insert into vendor_config_versions (vendor_name, version, config_data) \
+                 select * from vendors \
              ) \
              insert into resellers (name, country) \
              select * from unnest($3::text[], $4::text[]) \

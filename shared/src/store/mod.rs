@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod mail;
+pub mod objects;
 pub mod postgres;
 pub mod registry;
 pub mod secrets;

@@ -23,7 +23,7 @@ use crate::store::postgres::pool::{TenantConnection, TenantPools};
 use crate::store::registry::{Registry, TenantRecord};
 use crate::store::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
 use crate::tenancy::TenancyError;
-use crate::tenancy::directory::{DEFAULT_TTL, ResolvedTenant, TenantDirectory};
+use crate::tenancy::directory::{DEFAULT_TTL, ResolvedTenant, TenantDirectory, require_active};
 use crate::tenancy::secret::TenantSecret;
 
 /// The audience of tenant tokens; platform-admin tokens never carry it.
@@ -165,6 +165,27 @@ impl<S: SecretStore> TenantContext<S> {
             tenant_id: resolved.tenant_id,
             subdomain: resolved.subdomain,
             record: resolved.record,
+            secret,
+        })
+    }
+
+    /// The active tenant with this id, with its secret: for work that does not come in through a
+    /// tenant's host (the upload processor). Read from the registry each time, uncached.
+    pub async fn resolve_id(&self, tenant_id: &Uuid) -> Result<Tenant, TenancyError> {
+        let record = self
+            .directory
+            .registry()
+            .get_tenant(tenant_id)
+            .await?
+            .ok_or(TenancyError::TenantNotFound)?;
+        require_active(&record)?;
+        let subdomain = Subdomain::parse(&record.subdomain, &std::collections::BTreeSet::new())
+            .map_err(|_| TenancyError::CorruptRecord(record.tenant_id))?;
+        let secret = self.secret(&record).await?;
+        Ok(Tenant {
+            tenant_id: record.tenant_id,
+            subdomain,
+            record,
             secret,
         })
     }

@@ -76,19 +76,23 @@ impl TenantDirectory {
                 record
             }
         };
-        let Some(record) = record else {
-            return Err(TenancyError::TenantNotFound);
-        };
-        match record.status {
-            TenantStatus::Active => {}
-            TenantStatus::Suspended => return Err(TenancyError::Suspended),
-            status => return Err(TenancyError::Unavailable(status)),
-        }
+        let record = record.ok_or(TenancyError::TenantNotFound)?;
+        require_active(&record)?;
         tracing::Span::current().record("tenant_id", tracing::field::display(record.tenant_id));
         Ok(ResolvedTenant {
             tenant_id: record.tenant_id,
             subdomain: subdomain.clone(),
             record,
         })
+    }
+}
+
+/// Only an active tenant is served: a suspended one is refused as such, every other state as
+/// unavailable.
+pub fn require_active(record: &TenantRecord) -> Result<(), TenancyError> {
+    match record.status {
+        TenantStatus::Active => Ok(()),
+        TenantStatus::Suspended => Err(TenancyError::Suspended),
+        status => Err(TenancyError::Unavailable(status)),
     }
 }

@@ -34,6 +34,8 @@ pub enum TenancyError {
     PlatformOnly,
     #[error("tenant secret {name} is unusable: {reason}")]
     BadSecret { name: String, reason: &'static str },
+    #[error("tenant {0}'s registry record is not one this code writes")]
+    CorruptRecord(uuid::Uuid),
     #[error("tenant {0} has no signing key")]
     NoSigningKey(uuid::Uuid),
     #[error("issuing a token failed")]

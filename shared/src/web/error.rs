@@ -10,6 +10,7 @@ use crate::control_plane::provisioning::ControlPlaneError;
 use crate::domain::host::HostError;
 use crate::domain::subdomain::SubdomainError;
 use crate::identity::{IdentityError, UserAdminError};
+use crate::ingest::IngestError;
 use crate::security::throttle::ThrottleError;
 use crate::store::registry::RegistryError;
 use crate::tenancy::TenancyError;
@@ -134,12 +135,49 @@ impl From<TenancyError> for ApiError {
             E::Forbidden(_) | E::PlatformOnly => Self::forbidden("forbidden", message),
             E::Registry(RegistryError::BadCursor) => Self::bad_cursor(),
             e @ (E::BadSecret { .. }
+            | E::CorruptRecord(_)
             | E::NoSigningKey(_)
             | E::Issue(_)
             | E::Registry(_)
             | E::Secrets(_)
             | E::Pool(_)
             | E::Database(_)) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(err: IngestError) -> Self {
+        use IngestError as E;
+        use StatusCode as S;
+        let message = err.to_string();
+        match err {
+            E::MissingField(_) => Self::bad_request("missing_field", message),
+            E::UnknownVendor(_) => Self::new(S::UNPROCESSABLE_ENTITY, "unknown_vendor", message),
+            E::InvalidFileName => Self::bad_request("invalid_file_name", message),
+            E::UnsupportedFileType => Self::bad_request("unsupported_file_type", message),
+            E::InvalidSize => Self::bad_request("invalid_size", message),
+            E::InvalidContentType => Self::bad_request("invalid_content_type", message),
+            E::BatchNotFound => Self::not_found("batch_not_found", message),
+            E::BatchBusy => Self::new(S::CONFLICT, "batch_processing", message),
+            E::BadCursor => Self::bad_cursor(),
+            E::InvalidStatus => Self::bad_request("invalid_status", message),
+            E::InvalidBatchId => Self::bad_request("invalid_batch_id", message),
+            E::InvalidRate(_) => Self::new(S::UNPROCESSABLE_ENTITY, "invalid_fx_rate", message),
+            E::VendorNotFound => Self::not_found("vendor_not_found", message),
+            E::InvalidConfig(issues) => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                "invalid_vendor_config",
+                issues
+                    .iter()
+                    .map(|i| format!("{}: {}", i.field, i.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            E::Tenancy(e) => e.into(),
+            e @ (E::Corrupt(_) | E::Csv(_) | E::Objects(_) | E::Database(_)) => {
+                Self::internal(&e)
+            }
         }
     }
 }

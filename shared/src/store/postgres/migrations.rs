@@ -31,11 +31,18 @@ impl Migration {
 }
 
 /// Every migration of the tenant schema, versions 1..n in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "tenant_schema",
-    sql: include_str!("../../../migrations/0001_tenant_schema.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tenant_schema",
+        sql: include_str!("../../../migrations/0001_tenant_schema.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "upload_pipeline",
+        sql: include_str!("../../../migrations/0002_upload_pipeline.sql"),
+    },
+];
 
 /// The version a fully migrated tenant database is at.
 pub fn latest_version() -> i32 {

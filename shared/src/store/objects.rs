@@ -1,0 +1,128 @@
+//! The uploads bucket (S3): presigned PUT URLs for browsers and clients, and streaming an object
+//! to a local file for the processor (constant memory whatever the object's size).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use chrono::{DateTime, Utc};
+use tokio::io::AsyncWriteExt;
+
+/// Object-store failures. `NotFound` is final; the others may pass.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error("object {0} does not exist")]
+    NotFound(String),
+    #[error("object store request failed: {0}")]
+    Aws(String, #[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("writing the local copy failed")]
+    Local(#[from] std::io::Error),
+}
+
+/// A presigned upload: PUT the bytes to `url` with exactly `headers`.
+#[derive(Debug, Clone)]
+pub struct PresignedPut {
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One bucket.
+#[derive(Clone)]
+pub struct ObjectStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl ObjectStore {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// A URL that lets its holder PUT one object at `key` for `ttl`, with the content type and
+    /// length bound into the signature (S3 refuses a different length or type).
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: i64,
+        ttl: Duration,
+    ) -> Result<PresignedPut, ObjectError> {
+        let config = PresigningConfig::expires_in(ttl)
+            .map_err(|e| ObjectError::Aws("presigning".into(), Box::new(e)))?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(content_length)
+            .presigned(config)
+            .await
+            .map_err(|e| ObjectError::Aws("presign put".into(), Box::new(e)))?;
+        let headers = BTreeMap::from([("Content-Type".to_owned(), content_type.to_owned())]);
+        let expires_at = Utc::now()
+            + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::minutes(15));
+        Ok(PresignedPut {
+            url: request.uri().to_owned(),
+            headers,
+            expires_at,
+        })
+    }
+
+    /// Streams the object at `key` into `file`; the number of bytes written.
+    pub async fn download_to(&self, key: &str, file: &mut tokio::fs::File) -> Result<u64, ObjectError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|e| e.is_no_such_key()) {
+                    ObjectError::NotFound(key.to_owned())
+                } else {
+                    ObjectError::Aws("get object".into(), Box::new(e))
+                }
+            })?;
+        let mut body = out.body;
+        let mut written = 0u64;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| ObjectError::Aws("read object".into(), Box::new(e)))?
+        {
+            file.write_all(&chunk).await?;
+            written += chunk.len() as u64;
+        }
+        file.flush().await?;
+        Ok(written)
+    }
+
+    /// Writes `bytes` at `key` (exports, tests, the demo data).
+    pub async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), ObjectError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| ObjectError::Aws("put object".into(), Box::new(e)))?;
+        Ok(())
+    }
+}
