@@ -153,6 +153,37 @@ pub async fn change_password(
     .await
 }
 
+/// A user of `admin`'s tenant with `role`, invited by the admin and signed in with a password of
+/// their own; their token.
+pub async fn signed_in_user(app: &TestApp, admin: &TenantAdmin, role: &str) -> String {
+    let email = format!("{role}-{}@{}.example", uuid::Uuid::new_v4().simple(), admin.subdomain);
+    let invited = call(
+        app,
+        Method::POST,
+        &admin.host,
+        "/api/auth/users",
+        Some(&admin.token),
+        Some(&json!({"email": email, "full_name": "Test User", "role": role})),
+    )
+    .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let temporary = invited.body["temporary_password"].as_str().expect("password");
+    let session = login(app, &admin.host, &email, temporary).await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    let changed = call(
+        app,
+        Method::POST,
+        &admin.host,
+        "/api/auth/password",
+        session.body["access_token"].as_str(),
+        Some(&json!({"current_password": temporary,
+                     "new_password": format!("own passphrase {}", uuid::Uuid::new_v4().simple())})),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    changed.body["access_token"].as_str().expect("token").to_owned()
+}
+
 /// A token's header and payload, decoded without any verification.
 pub fn decode_token(token: &str) -> (Value, Value) {
     let mut parts = token.split('.');

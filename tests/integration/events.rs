@@ -90,30 +90,38 @@ async fn http_events_give_their_documented_status() {
     assert_eq!(body["tenants"][0]["subdomain"], "acme", "{body}");
 }
 
-#[test]
-fn sqs_events_report_only_unreadable_messages() {
-    let run = |file: &str| {
+#[tokio::test]
+async fn sqs_events_report_only_unreadable_messages() {
+    // GIVEN the processor of a platform where none of the events' tenants exist
+    let app = spawn_app().await;
+    let processor = &app.functions.processor;
+    let run = |file: &'static str| async move {
         let batch: SqsEvent = serde_json::from_value(event(file)).unwrap();
-        upload_processor::process_batch(batch)
+        upload_processor::process_batch(processor, batch)
+            .await
             .batch_item_failures
             .into_iter()
             .map(|f| f.item_identifier)
             .collect::<Vec<_>>()
     };
+    // WHEN each event is processed THEN readable ones are acknowledged (unknown uploads are
+    // ignored, not retried) and only unreadable messages come back
     assert!(
-        run("upload-processor/s3-object-created.json").is_empty(),
+        run("upload-processor/s3-object-created.json").await.is_empty(),
         "real AWS record"
     );
     assert!(
-        run("upload-processor/s3-object-created-emulator.json").is_empty(),
+        run("upload-processor/s3-object-created-emulator.json")
+            .await
+            .is_empty(),
         "emulator record"
     );
     assert!(
-        run("upload-processor/s3-test-event.json").is_empty(),
+        run("upload-processor/s3-test-event.json").await.is_empty(),
         "test event is skipped"
     );
     assert_eq!(
-        run("upload-processor/malformed.json"),
+        run("upload-processor/malformed.json").await,
         [
             "0e1f3c2a-0000-4000-8000-000000000001",
             "0e1f3c2a-0000-4000-8000-000000000002"

@@ -65,6 +65,7 @@ pub struct InProcess {
     pub uploads: uploads::App,
     pub analytics: analytics::App,
     pub provisioning: provisioning::App,
+    pub processor: upload_processor::App,
 }
 
 /// The environment the template gives the functions on this stack, plus test overrides.
@@ -91,6 +92,7 @@ impl InProcess {
             provisioning: provisioning::App::new(&env, sdk)
                 .await
                 .expect("provisioning config"),
+            processor: upload_processor::App::new(&env, sdk).expect("upload-processor config"),
         }
     }
 
@@ -129,7 +131,8 @@ impl Invoke for InProcess {
                     payload: e.to_string(),
                 })?;
             return Ok(
-                serde_json::to_value(upload_processor::process_batch(batch)).expect("serialisable")
+                serde_json::to_value(upload_processor::process_batch(&self.processor, batch).await)
+                    .expect("serialisable")
             );
         }
         self.invoke_http(function, &event).await

@@ -17,3 +17,4 @@ mod provisioning;
 mod secrets;
 mod tenant_db;
 mod tenantctl;
+mod uploads;

@@ -74,6 +74,16 @@ async fn process_message(app: &App, message: &SqsMessage) -> bool {
     };
     let mut done = true;
     for object in objects {
+        tracing::info!(
+            message_id,
+            bucket = object.bucket,
+            key = object.key,
+            size = object.size,
+            tenant_id = object.upload.tenant_id,
+            batch_id = object.upload.batch_id,
+            file_name = object.upload.file_name,
+            "upload received"
+        );
         let span = tracing::info_span!(
             "upload",
             message_id,

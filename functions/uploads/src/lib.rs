@@ -167,7 +167,7 @@ async fn create_upload(
     db: &tokio_postgres::Client,
 ) -> Result<Response<Body>, ApiError> {
     let upload = NewUpload::parse(json_body::<UploadRequest>(req)?)?;
-    let (batch, key) = batches::create(db, &tenant.tenant_id, &caller.user_id, &upload).await?;
+    let (batch, key) = batches::create(db, &tenant.tenant_id, Some(&caller.user_id), &upload).await?;
     let put = app
         .objects
         .presign_put(&key, &upload.content_type, upload.size_bytes, UPLOAD_URL_TTL)

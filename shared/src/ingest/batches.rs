@@ -231,7 +231,7 @@ fn batch_view(row: &Row) -> Result<BatchView, IngestError> {
 pub async fn create(
     db: &Client,
     tenant_id: &Uuid,
-    uploaded_by: &Uuid,
+    uploaded_by: Option<&Uuid>,
     upload: &NewUpload,
 ) -> Result<(BatchView, String), IngestError> {
     let batch_id = Uuid::new_v4();

@@ -1,5 +1,5 @@
-//! What `make dev` puts on a fresh platform: a platform admin, a `demo` tenant with a little
-//! sample data, and one credentials file (`.local/credentials.json`) saying how to get in.
+//! What `make dev` puts on a fresh platform: a platform admin, a `demo` tenant whose sample sales
+//! file arrives through the upload pipeline, and one credentials file (`.local/credentials.json`) saying how to get in.
 //! Idempotent: a second run finds both and keeps the passwords already written down.
 
 use std::collections::BTreeMap;
@@ -10,6 +10,8 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use shared::control_plane::provisioning::{NewTenant, NewTenantInput, control_plane_from_env};
 use shared::platform::config::map_env;
+use shared::ingest::batches::{self, NewUpload, UploadRequest};
+use shared::store::objects::ObjectStore;
 use shared::store::postgres::admin::TenantDbNames;
 
 pub const ADMIN_EMAIL: &str = "ops@taskifai.localhost";
@@ -60,14 +62,9 @@ pub async fn bootstrap(
     let tenant = &provisioned.tenant;
     let demo_password = match &provisioned.admin_temporary_password {
         Some(p) => {
-            let client = plane
-                .db
-                .connect_tenant(&TenantDbNames::for_tenant(&tenant.tenant_id))
-                .await?;
-            client
-                .batch_execute(SAMPLE_DATA)
+            upload_sample(&plane, &tenant.tenant_id)
                 .await
-                .context("loading the demo sample data")?;
+                .context("uploading the demo sample file")?;
             Some(p.expose_secret().to_owned())
         }
         None => previous["demo_tenant"]["admin_password"]
@@ -115,33 +112,47 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// A few months of sales from two resellers, with the monthly rollup to match.
-const SAMPLE_DATA: &str = r#"
-INSERT INTO products (ean, functional_name, brand) VALUES
-  ('4260123456789', 'Hydrating Serum 30ml', 'TaskifAI Demo'),
-  ('4260123456796', 'Night Cream 50ml', 'TaskifAI Demo'),
-  ('4260123456802', 'Cleansing Foam 150ml', 'TaskifAI Demo')
-ON CONFLICT (ean) DO NOTHING;
+/// Almost two years of Boxnox sales (8 products, 6 resellers), with two rows a person would have
+/// to fix, as a vendor would send them.
+pub const SAMPLE_FILE: &str = include_str!("../sample/boxnox-demo.csv");
+pub const SAMPLE_FILE_NAME: &str = "boxnox-demo.csv";
 
-WITH batch AS (
-  INSERT INTO upload_batches (vendor_name, file_name, file_size_bytes, status, rows_total, rows_loaded, completed_at)
-  VALUES ('boxnox', 'demo-sample.xlsx', 4096, 'completed', 6, 6, now())
-  RETURNING batch_id
-)
-INSERT INTO sellout_entries (batch_id, source_row, product_ean, functional_name, reseller, vendor_name, quantity, sales_eur, month, year)
-SELECT batch_id, r.source_row, r.ean, r.name, r.reseller, 'boxnox', r.qty, r.eur, r.month, 2026
-FROM batch, (VALUES
-  (1, '4260123456789', 'Hydrating Serum 30ml', 'Galilu', 40, 1196.00, 8),
-  (2, '4260123456796', 'Night Cream 50ml', 'Galilu', 25, 1122.50, 8),
-  (3, '4260123456789', 'Hydrating Serum 30ml', 'Boxnox', 60, 1794.00, 9),
-  (4, '4260123456802', 'Cleansing Foam 150ml', 'Boxnox', 80, 1592.00, 9),
-  (5, '4260123456796', 'Night Cream 50ml', 'Skins SA', 30, 1347.00, 10),
-  (6, '4260123456789', 'Hydrating Serum 30ml', 'Skins SA', 55, 1644.50, 10)
-) AS r(source_row, ean, name, reseller, qty, eur, month);
-
-INSERT INTO sales_monthly (year, month, reseller, product_ean, vendor_name, quantity, sales_eur)
-SELECT year, month, reseller, product_ean, vendor_name, sum(quantity), sum(sales_eur)
-FROM sellout_entries GROUP BY year, month, reseller, product_ean, vendor_name
-ON CONFLICT (year, month, vendor_name, reseller, product_ean) DO UPDATE
-  SET quantity = EXCLUDED.quantity, sales_eur = EXCLUDED.sales_eur;
-"#;
+/// Uploads the sample file for the demo tenant as its admin would: a batch, then the object at
+/// the batch's key; the queue and `upload-processor` do the rest.
+async fn upload_sample(
+    plane: &shared::control_plane::provisioning::ControlPlane<
+        shared::store::secrets::AwsSecretStore,
+        shared::store::mail::SesMailer,
+    >,
+    tenant_id: &uuid::Uuid,
+) -> Result<()> {
+    let client = plane
+        .db
+        .connect_tenant(&TenantDbNames::for_tenant(tenant_id))
+        .await?;
+    let admin: uuid::Uuid = client
+        .query_one(
+            "select user_id from users where email = $1",
+            &[&DEMO_ADMIN_EMAIL],
+        )
+        .await?
+        .try_get("user_id")?;
+    let upload = NewUpload::parse(UploadRequest {
+        vendor: Some("boxnox".into()),
+        file_name: Some(SAMPLE_FILE_NAME.into()),
+        size_bytes: Some(SAMPLE_FILE.len() as i64),
+        content_type: None,
+    })
+    .map_err(anyhow::Error::msg)?;
+    let (batch, key) = batches::create(&client, tenant_id, Some(&admin), &upload)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    ObjectStore::new(
+        plane.archive.clone(),
+        plane.settings.uploads_bucket.clone(),
+    )
+    .put(&key, SAMPLE_FILE.as_bytes().to_vec(), &upload.content_type)
+    .await?;
+    println!("demo: uploaded {SAMPLE_FILE_NAME} as batch {}", batch.batch_id);
+    Ok(())
+}

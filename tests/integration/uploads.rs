@@ -1,0 +1,492 @@
+//! The upload pipeline end to end on the emulator and real PostgreSQL: `POST /api/uploads` → PUT
+//! to the presigned URL → S3 notification → SQS → `upload-processor` → rows, rejected rows,
+//! rollup and batch status in the tenant's database.
+
+use std::time::Duration;
+
+use local_platform::poller::{self, SqsTrigger};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::{TenantAdmin, call, signed_in_admin, signed_in_user};
+use crate::helpers::{TestApp, spawn_app, template};
+
+/// A Boxnox file: a header, `good` valid rows (reseller R1/R2, months 1-2 of 2025) and the
+/// bad rows given.
+fn boxnox_csv(good: usize, bad: &[&str]) -> String {
+    let mut csv = String::from(
+        "Product EAN,Functional Name,Sold Qty,Sales Amount (EUR),Reseller,Month,Year\n",
+    );
+    for i in 0..good {
+        csv.push_str(&format!(
+            "{},Product {},{},{}.50,R{},{},2025\n",
+            4_006_381_333_900_u64 + (i % 7) as u64,
+            i % 7,
+            1 + i % 5,
+            10 + i,
+            1 + i % 2,
+            1 + i % 2
+        ));
+    }
+    for row in bad {
+        csv.push_str(row);
+        csv.push('\n');
+    }
+    csv
+}
+
+fn trigger(app: &TestApp) -> SqsTrigger {
+    poller::triggers(template(), &app.deployed, "us-east-1")
+        .unwrap()
+        .into_iter()
+        .find(|t| t.function == "upload-processor")
+        .expect("upload-processor is triggered by a queue")
+}
+
+/// Starts an upload and PUTs `bytes` to its URL; the batch id.
+async fn upload(app: &TestApp, admin: &TenantAdmin, name: &str, bytes: Vec<u8>) -> Uuid {
+    let res = call(
+        app,
+        Method::POST,
+        &admin.host,
+        "/api/uploads",
+        Some(&admin.token),
+        Some(&json!({"vendor": "boxnox", "file_name": name, "size_bytes": bytes.len()})),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let mut put = app
+        .client
+        .put(res.body["upload_url"].as_str().unwrap())
+        .body(bytes);
+    for (k, v) in res.body["upload_headers"].as_object().unwrap() {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    let put = put.send().await.unwrap();
+    assert!(put.status().is_success(), "PUT: {}", put.status());
+    res.body["batch_id"].as_str().unwrap().parse().unwrap()
+}
+
+/// Polls the queue until the batch is finished; its view.
+async fn processed(app: &TestApp, admin: &TenantAdmin, batch: &Uuid) -> Value {
+    let sqs = aws_sdk_sqs::Client::new(&app.sdk);
+    let trigger = trigger(app);
+    for _ in 0..20 {
+        poller::poll_once(&sqs, &trigger, &app.functions, Duration::from_millis(200))
+            .await
+            .unwrap();
+        let view = get_batch(app, admin, batch).await;
+        if matches!(view["status"].as_str(), Some("completed" | "failed")) {
+            return view;
+        }
+    }
+    panic!("batch {batch} never finished; logs: {}", app.logs.text())
+}
+
+async fn get_batch(app: &TestApp, admin: &TenantAdmin, batch: &Uuid) -> Value {
+    let res = call(
+        app,
+        Method::GET,
+        &admin.host,
+        &format!("/api/uploads/batches/{batch}"),
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body
+}
+
+/// `(rows, quantity, sales_eur)` of the raw table and of the rollup, straight from the tenant
+/// database.
+async fn totals(app: &TestApp, admin: &TenantAdmin) -> ((i64, i64, String), (i64, i64, String)) {
+    let db = app
+        .db_admin()
+        .connect_tenant(&shared::store::postgres::admin::TenantDbNames::for_tenant(
+            &admin.tenant.tenant_id,
+        ))
+        .await
+        .unwrap();
+    let raw = db
+        .query_one(
+            "select count(*), coalesce(sum(quantity), 0)::bigint, coalesce(sum(sales_eur), 0)::text \
+             from sellout_entries",
+            &[],
+        )
+        .await
+        .unwrap();
+    let rollup = db
+        .query_one(
+            "select coalesce(sum(entries), 0)::bigint, coalesce(sum(quantity), 0)::bigint, \
+                    coalesce(sum(sales_eur), 0)::text from sales_monthly",
+            &[],
+        )
+        .await
+        .unwrap();
+    (
+        (raw.get(0), raw.get(1), raw.get(2)),
+        (rollup.get(0), rollup.get(1), rollup.get(2)),
+    )
+}
+
+#[tokio::test]
+async fn a_new_tenant_starts_with_no_batches() {
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "fresh").await;
+    let res = call(
+        &app,
+        Method::GET,
+        &admin.host,
+        "/api/uploads/batches",
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    assert_eq!((res.status, res.body["batches"].clone()), (200, json!([])));
+}
+
+#[tokio::test]
+async fn an_uploaded_file_is_loaded_with_its_bad_rows_reported() {
+    // GIVEN a signed-in admin and a Boxnox file with 40 good rows and 3 bad ones
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "upload").await;
+    let csv = boxnox_csv(
+        40,
+        &[
+            "123,Short EAN,1,1.00,R1,1,2025",
+            "4006381333931,Bad qty,abc,1.00,R1,1,2025",
+            "4006381333931,Bad month,1,1.00,R1,13,2025",
+        ],
+    );
+
+    // WHEN it is uploaded as a user would
+    let batch = upload(&app, &admin, "boxnox-2025.csv", csv.into_bytes()).await;
+    let view = processed(&app, &admin, &batch).await;
+
+    // THEN the batch is completed with the right counts
+    assert_eq!(view["status"], "completed", "{view}");
+    assert_eq!(
+        (view["rows_total"].clone(), view["rows_loaded"].clone(), view["rows_rejected"].clone()),
+        (json!(43), json!(40), json!(3)),
+        "{view}"
+    );
+    assert_eq!(view["uploaded_by_email"], admin.email.as_str());
+    // AND the errors name each bad row as the user sees it (header = row 1), with its column
+    let errors = call(
+        &app,
+        Method::GET,
+        &admin.host,
+        &format!("/api/uploads/batches/{batch}/errors"),
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    assert_eq!(errors.status, 200, "{}", errors.body);
+    let rows: Vec<(i64, String)> = errors.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row_number"].as_i64().unwrap(), e["code"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (42, "invalid_ean".to_owned()),
+            (43, "invalid_quantity".to_owned()),
+            (44, "month_out_of_range".to_owned())
+        ],
+        "{}",
+        errors.body
+    );
+    assert_eq!(errors.body["errors"][1]["raw"]["Sold Qty"], "abc");
+    // AND the CSV download carries them too
+    let csv = app
+        .request(
+            Method::GET,
+            &admin.host,
+            &format!("/api/uploads/batches/{batch}/errors.csv"),
+        )
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with('\u{feff}'), "BOM for spreadsheets");
+    assert_eq!(text.lines().count(), 4, "{text}");
+    // AND the rollup holds exactly the loaded rows
+    let (raw, rollup) = totals(&app, &admin).await;
+    assert_eq!(raw.0, 40);
+    assert_eq!(raw, rollup);
+}
+
+#[tokio::test]
+async fn redelivery_never_duplicates_rows_and_deleting_a_batch_restores_the_rollup() {
+    // GIVEN a tenant with one loaded batch
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "redeliver").await;
+    let first = upload(&app, &admin, "a.csv", boxnox_csv(10, &[]).into_bytes()).await;
+    processed(&app, &admin, &first).await;
+    let before = totals(&app, &admin).await;
+
+    // WHEN a second batch is loaded and its notification is delivered three more times
+    let second = upload(&app, &admin, "b.csv", boxnox_csv(25, &[]).into_bytes()).await;
+    processed(&app, &admin, &second).await;
+    let key = format!(
+        "tenants/{}/uploads/{second}/b.csv",
+        admin.tenant.tenant_id
+    );
+    let record = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": app.bucket()}, "object": {"key": key, "size": 1}}}]});
+    for _ in 0..3 {
+        let event = json!({"Records": [{"messageId": Uuid::new_v4().to_string(),
+            "body": record.to_string(), "attributes": {"ApproximateReceiveCount": "1"}}]});
+        let response = local_platform::invoke::Invoke::invoke(
+            app.functions.as_ref(),
+            "upload-processor",
+            event,
+        )
+        .await
+        .unwrap();
+        assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+    }
+
+    // THEN the rows are there once
+    let (raw, rollup) = totals(&app, &admin).await;
+    assert_eq!(raw.0, 35);
+    assert_eq!(raw, rollup);
+
+    // WHEN the second batch is deleted THEN everything is as before it
+    let res = call(
+        &app,
+        Method::DELETE,
+        &admin.host,
+        &format!("/api/uploads/batches/{second}"),
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    assert_eq!(totals(&app, &admin).await, before);
+    let gone = call(
+        &app,
+        Method::GET,
+        &admin.host,
+        &format!("/api/uploads/batches/{second}"),
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    assert_eq!((gone.status, gone.code()), (404, "batch_not_found"));
+}
+
+#[tokio::test]
+async fn bad_files_fail_their_batch_with_a_reason() {
+    // GIVEN a tenant
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "badfiles").await;
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.csv", vec![], "empty"),
+        ("header.csv", boxnox_csv(0, &[]).into_bytes(), "no data rows"),
+        ("garbage.csv", garbage, "not a CSV or XLSX"),
+        (
+            "columns.csv",
+            b"EAN,Qty\n4006381333931,1\n".to_vec(),
+            "Sold Qty",
+        ),
+        (
+            "allbad.csv",
+            boxnox_csv(0, &["x,y,z,w,R1,1,2025", "1,2,3,4,R1,14,2025"]).into_bytes(),
+            "none of the file's 2 rows",
+        ),
+    ];
+    for (name, bytes, reason) in cases {
+        // WHEN each is uploaded
+        let batch = if bytes.is_empty() {
+            // S3 refuses a zero-length presigned declaration; put it directly.
+            let res = call(
+                &app,
+                Method::POST,
+                &admin.host,
+                "/api/uploads",
+                Some(&admin.token),
+                Some(&json!({"vendor": "boxnox", "file_name": name, "size_bytes": 1})),
+            )
+            .await;
+            let id: Uuid = res.body["batch_id"].as_str().unwrap().parse().unwrap();
+            shared::platform::aws::s3_client(&app.sdk)
+                .put_object()
+                .bucket(app.bucket())
+                .key(format!("tenants/{}/uploads/{id}/{name}", admin.tenant.tenant_id))
+                .body(Vec::new().into())
+                .send()
+                .await
+                .unwrap();
+            id
+        } else {
+            upload(&app, &admin, name, bytes).await
+        };
+        let view = processed(&app, &admin, &batch).await;
+        // THEN it failed, saying why in words a person understands
+        assert_eq!(view["status"], "failed", "{name}: {view}");
+        let why = view["failure_reason"].as_str().unwrap_or_default();
+        assert!(why.contains(reason), "{name}: {why:?} lacks {reason:?}");
+    }
+    // AND nothing was loaded
+    assert_eq!(totals(&app, &admin).await.0.0, 0);
+}
+
+#[tokio::test]
+async fn a_fault_before_commit_loads_nothing_and_the_retry_completes() {
+    // GIVEN the processor failing between COPY and commit
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "fault").await;
+    app.functions
+        .processor
+        .processor
+        .fail_before_commit
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let batch = upload(&app, &admin, "f.csv", boxnox_csv(12, &[]).into_bytes()).await;
+    let sqs = aws_sdk_sqs::Client::new(&app.sdk);
+    let trigger = trigger(&app);
+    let mut failed = 0;
+    for _ in 0..5 {
+        failed += poller::poll_once(&sqs, &trigger, &app.functions, Duration::from_millis(200))
+            .await
+            .unwrap()
+            .failed;
+        if failed > 0 {
+            break;
+        }
+    }
+    // THEN the message is retried, nothing is loaded and the batch waits
+    assert_eq!(failed, 1, "the attempt is reported for a retry");
+    assert_eq!(totals(&app, &admin).await.0.0, 0);
+    assert_eq!(get_batch(&app, &admin, &batch).await["status"], "pending");
+
+    // WHEN the fault is gone and the message comes back
+    app.functions
+        .processor
+        .processor
+        .fail_before_commit
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    sqs.set_queue_attributes()
+        .queue_url(app.queue_url())
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "0")
+        .send()
+        .await
+        .unwrap();
+    let view = processed(&app, &admin, &batch).await;
+    // THEN it completes, once
+    assert_eq!(view["status"], "completed", "{view}");
+    assert_eq!(view["attempts"], 2);
+    assert_eq!(totals(&app, &admin).await.0.0, 12);
+}
+
+#[tokio::test]
+async fn a_message_naming_another_tenant_loads_nothing_there() {
+    // GIVEN tenants A and B, and a pending batch of A
+    let app = spawn_app().await;
+    let a = signed_in_admin(&app, "tena").await;
+    let b = signed_in_admin(&app, "tenb").await;
+    let res = call(
+        &app,
+        Method::POST,
+        &a.host,
+        "/api/uploads",
+        Some(&a.token),
+        Some(&json!({"vendor": "boxnox", "file_name": "x.csv", "size_bytes": 100})),
+    )
+    .await;
+    let batch = res.body["batch_id"].as_str().unwrap().to_owned();
+
+    // WHEN a file is put under B's prefix with A's batch id
+    let key = format!("tenants/{}/uploads/{batch}/x.csv", b.tenant.tenant_id);
+    shared::platform::aws::s3_client(&app.sdk)
+        .put_object()
+        .bucket(app.bucket())
+        .key(&key)
+        .body(boxnox_csv(5, &[]).into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&app.sdk);
+    for _ in 0..3 {
+        poller::poll_once(&sqs, &trigger(&app), &app.functions, Duration::from_millis(200))
+            .await
+            .unwrap();
+    }
+
+    // THEN nothing is loaded in either tenant and A's batch still waits for its own file
+    assert_eq!(totals(&app, &a).await.0.0, 0);
+    assert_eq!(totals(&app, &b).await.0.0, 0);
+    let view = get_batch(&app, &a, &batch.parse().unwrap()).await;
+    assert_eq!(view["status"], "pending");
+    // AND A's batch is not visible on B's host
+    let res = call(
+        &app,
+        Method::GET,
+        &b.host,
+        &format!("/api/uploads/batches/{batch}"),
+        Some(&b.token),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 404);
+}
+
+#[tokio::test]
+async fn viewers_read_batches_but_cannot_upload_or_delete() {
+    // GIVEN a viewer of a tenant with a loaded batch
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "roles").await;
+    let batch = upload(&app, &admin, "v.csv", boxnox_csv(3, &[]).into_bytes()).await;
+    processed(&app, &admin, &batch).await;
+    let viewer = signed_in_user(&app, &admin, "viewer").await;
+
+    // WHEN the viewer lists, uploads and deletes
+    let list = call(&app, Method::GET, &admin.host, "/api/uploads/batches", Some(&viewer), None).await;
+    let post = call(
+        &app,
+        Method::POST,
+        &admin.host,
+        "/api/uploads",
+        Some(&viewer),
+        Some(&json!({"vendor": "boxnox", "file_name": "x.csv", "size_bytes": 10})),
+    )
+    .await;
+    let delete = call(
+        &app,
+        Method::DELETE,
+        &admin.host,
+        &format!("/api/uploads/batches/{batch}"),
+        Some(&viewer),
+        None,
+    )
+    .await;
+
+    // THEN reading works and the rest is forbidden, with nothing changed
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["batches"].as_array().unwrap().len(), 1);
+    assert_eq!((post.status, post.code()), (403, "forbidden"));
+    assert_eq!((delete.status, delete.code()), (403, "forbidden"));
+    assert_eq!(totals(&app, &admin).await.0.0, 3);
+}
+
+#[tokio::test]
+async fn upload_requests_are_validated() {
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "validate").await;
+    for (body, status, code) in [
+        (json!({"vendor": "nope", "file_name": "a.csv", "size_bytes": 10}), 422, "unknown_vendor"),
+        (json!({"vendor": "boxnox", "file_name": "a.pdf", "size_bytes": 10}), 400, "unsupported_file_type"),
+        (json!({"vendor": "boxnox", "file_name": "a.csv", "size_bytes": 0}), 400, "invalid_size"),
+        (json!({"vendor": "boxnox", "file_name": "a.csv", "size_bytes": 104_857_601}), 400, "invalid_size"),
+        (json!({"vendor": "boxnox", "size_bytes": 10}), 400, "missing_field"),
+    ] {
+        let res = call(&app, Method::POST, &admin.host, "/api/uploads", Some(&admin.token), Some(&body)).await;
+        assert_eq!((res.status, res.code()), (status, code), "{body}: {}", res.body);
+    }
+}
