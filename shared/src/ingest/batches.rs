@@ -245,7 +245,7 @@ pub async fn create(
              returning batch_id",
             &[
                 &batch_id,
-                uploaded_by,
+                &uploaded_by,
                 &upload.file_name,
                 &upload.size_bytes,
                 &key,

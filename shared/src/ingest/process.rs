@@ -36,9 +36,10 @@ use crate::store::secrets::SecretStore;
 use crate::tenancy::TenancyError;
 use crate::tenancy::context::TenantContext;
 
-/// How long a claimed batch belongs to the run that claimed it (longer than the function's
-/// timeout, so a live run is never taken over).
-pub const LEASE: Duration = Duration::from_secs(20 * 60);
+/// How long a claimed batch belongs to the run that claimed it: longer than the processor's
+/// timeout (120 s in the template), so a live run is never taken over, and shorter than the
+/// queue's visibility timeout, so the redelivery after a crashed run takes it over.
+pub const LEASE: Duration = Duration::from_secs(3 * 60);
 /// Receives after which a transient failure fails the batch (the queue's `maxReceiveCount`).
 pub const MAX_RECEIVES: u32 = 3;
 /// Sales rows handed from the reading thread to the loader at once.

@@ -392,6 +392,34 @@ async fn create_bucket(
             .await
             .with_context(|| format!("blocking public access to {name}"))?;
     }
+    let rules: Vec<s3t::CorsRule> = list(&props["CorsConfiguration"]["CorsRules"])
+        .map(|rule| {
+            let strings = |k: &str| -> Result<Vec<String>> {
+                list(&rule[k]).map(|v| resolver.resolve(v)).collect()
+            };
+            let mut origins = strings("AllowedOrigins")?;
+            // The tenant origins as the local gateway serves them (plain HTTP, a port).
+            origins.push(resolver.local_tenant_origin());
+            Ok(s3t::CorsRule::builder()
+                .set_allowed_methods(Some(strings("AllowedMethods")?))
+                .set_allowed_origins(Some(origins))
+                .set_allowed_headers(Some(strings("AllowedHeaders")?))
+                .set_max_age_seconds(rule["MaxAge"].as_i64().and_then(|n| i32::try_from(n).ok()))
+                .build()?)
+        })
+        .collect::<Result<_>>()?;
+    if !rules.is_empty() {
+        s3.put_bucket_cors()
+            .bucket(name)
+            .cors_configuration(
+                s3t::CorsConfiguration::builder()
+                    .set_cors_rules(Some(rules))
+                    .build()?,
+            )
+            .send()
+            .await
+            .with_context(|| format!("setting CORS on {name}"))?;
+    }
     let mut notifications = s3t::NotificationConfiguration::builder();
     for q in list(&props["NotificationConfiguration"]["QueueConfigurations"]) {
         let mut config = s3t::QueueConfiguration::builder()

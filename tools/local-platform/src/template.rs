@@ -291,6 +291,20 @@ pub struct Physical {
 }
 
 impl Resolver {
+    /// The origin of every tenant host as `TenantUrlFormat` writes it, with the subdomain as a
+    /// wildcard (`http://*.localhost:9000` locally).
+    pub fn local_tenant_origin(&self) -> String {
+        let format = self
+            .parameters
+            .get("TenantUrlFormat")
+            .map_or("https://{subdomain}.{root_domain}", String::as_str);
+        let root = self
+            .parameters
+            .get("RootDomain")
+            .map_or("localhost", String::as_str);
+        format.replace("{subdomain}", "*").replace("{root_domain}", root)
+    }
+
     pub fn resolve(&self, v: &Value) -> Result<String, TemplateError> {
         match v {
             Value::String(s) => Ok(s.clone()),
