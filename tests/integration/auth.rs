@@ -156,7 +156,11 @@ pub async fn change_password(
 /// A user of `admin`'s tenant with `role`, invited by the admin and signed in with a password of
 /// their own; their token.
 pub async fn signed_in_user(app: &TestApp, admin: &TenantAdmin, role: &str) -> String {
-    let email = format!("{role}-{}@{}.example", uuid::Uuid::new_v4().simple(), admin.subdomain);
+    let email = format!(
+        "{role}-{}@{}.example",
+        uuid::Uuid::new_v4().simple(),
+        admin.subdomain
+    );
     let invited = call(
         app,
         Method::POST,
@@ -167,7 +171,9 @@ pub async fn signed_in_user(app: &TestApp, admin: &TenantAdmin, role: &str) -> S
     )
     .await;
     assert_eq!(invited.status, 201, "{}", invited.body);
-    let temporary = invited.body["temporary_password"].as_str().expect("password");
+    let temporary = invited.body["temporary_password"]
+        .as_str()
+        .expect("password");
     let session = login(app, &admin.host, &email, temporary).await;
     assert_eq!(session.status, 200, "{}", session.body);
     let changed = call(
@@ -181,7 +187,10 @@ pub async fn signed_in_user(app: &TestApp, admin: &TenantAdmin, role: &str) -> S
     )
     .await;
     assert_eq!(changed.status, 200, "{}", changed.body);
-    changed.body["access_token"].as_str().expect("token").to_owned()
+    changed.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned()
 }
 
 /// A token's header and payload, decoded without any verification.

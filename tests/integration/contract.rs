@@ -80,12 +80,12 @@ async fn a_method_the_table_lacks_gets_405_with_allow_from_the_table_on_every_fu
                 .functions
                 .invoke_http(
                     function,
-                    &http_event("PUT", host_of(function), &concrete, None),
+                    &http_event("TRACE", host_of(function), &concrete, None),
                 )
                 .await
                 .unwrap();
             // THEN 405, with exactly the table's methods in Allow
-            assert_eq!(res["statusCode"], 405, "{function} PUT {path}: {res}");
+            assert_eq!(res["statusCode"], 405, "{function} TRACE {path}: {res}");
             assert_eq!(
                 res["headers"]["allow"],
                 allowed.join(", "),

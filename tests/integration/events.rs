@@ -107,7 +107,9 @@ async fn sqs_events_report_only_unreadable_messages() {
     // WHEN each event is processed THEN readable ones are acknowledged (unknown uploads are
     // ignored, not retried) and only unreadable messages come back
     assert!(
-        run("upload-processor/s3-object-created.json").await.is_empty(),
+        run("upload-processor/s3-object-created.json")
+            .await
+            .is_empty(),
         "real AWS record"
     );
     assert!(

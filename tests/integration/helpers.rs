@@ -130,10 +130,10 @@ impl Invoke for InProcess {
                     function: function.into(),
                     payload: e.to_string(),
                 })?;
-            return Ok(
-                serde_json::to_value(upload_processor::process_batch(&self.processor, batch).await)
-                    .expect("serialisable")
-            );
+            return Ok(serde_json::to_value(
+                upload_processor::process_batch(&self.processor, batch).await,
+            )
+            .expect("serialisable"));
         }
         self.invoke_http(function, &event).await
     }

@@ -6,13 +6,13 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
-use tracing::Instrument;
 use shared::ingest::process::{Outcome, Processor};
 use shared::ingest::upload_event::created_objects;
 use shared::platform::config::{ConfigError, Env};
 use shared::store::objects::ObjectStore;
 use shared::store::secrets::AwsSecretStore;
 use shared::tenancy::context::{TenantContext, TenantSettings};
+use tracing::Instrument;
 
 /// The function's name, as deployed.
 pub const NAME: &str = "upload-processor";
@@ -91,9 +91,8 @@ async fn process_message(app: &App, message: &SqsMessage) -> bool {
             size = object.size,
             tenant_id = tracing::field::Empty
         );
-        let outcome = app
-            .processor
-            .process(&object, receives)
+        // Boxed: processing is a deep future; the runtime's own nesting would add to it.
+        let outcome = Box::pin(app.processor.process(&object, receives))
             .instrument(span.clone())
             .await;
         let _entered = span.enter();

@@ -16,8 +16,7 @@ use shared::tenancy::context::{Caller, Tenant, TenantContext, TenantSettings};
 use shared::web;
 use shared::web::api::uploads::{Op, ROUTES, UploadTicket};
 use shared::web::http::{
-    Surface, expect_host, json_body, json_response, no_content, paging, query, request_path,
-    serve,
+    Surface, expect_host, json_body, json_response, no_content, paging, query, request_path, serve,
 };
 use shared::web::router::Router;
 use uuid::Uuid;
@@ -88,8 +87,10 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         ));
     }
     let tenant = web::tenant::resolve(&app.tenant, req).await?;
-    let caller = web::tenant::caller(&app.tenant, req, &tenant, found.access())?
-        .ok_or_else(|| ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>"))?;
+    let caller =
+        web::tenant::caller(&app.tenant, req, &tenant, found.access())?.ok_or_else(|| {
+            ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
+        })?;
     let mut db = app
         .tenant
         .connect(&tenant)
@@ -103,13 +104,22 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             let status = query(req, "status")
                 .map(|s| BatchStatus::parse(&s).ok_or(IngestError::InvalidStatus))
                 .transpose()?;
-            Ok(json_response(StatusCode::OK, &batches::list(&db, status, limit, cursor.as_deref()).await?))
+            Ok(json_response(
+                StatusCode::OK,
+                &batches::list(&db, status, limit, cursor.as_deref()).await?,
+            ))
         }
-        Op::GetBatch => Ok(json_response(StatusCode::OK, &batch(&db, found.param("id")).await?)),
+        Op::GetBatch => Ok(json_response(
+            StatusCode::OK,
+            &batch(&db, found.param("id")).await?,
+        )),
         Op::BatchErrors => {
             let batch = batch(&db, found.param("id")).await?;
             let (limit, cursor) = paging(req)?;
-            Ok(json_response(StatusCode::OK, &batches::errors(&db, &batch.batch_id, limit, cursor.as_deref()).await?))
+            Ok(json_response(
+                StatusCode::OK,
+                &batches::errors(&db, &batch.batch_id, limit, cursor.as_deref()).await?,
+            ))
         }
         Op::BatchErrorsCsv => {
             let batch = batch(&db, found.param("id")).await?;
@@ -136,10 +146,16 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             Ok(no_content())
         }
         Op::ListVendors => Ok(json_response(StatusCode::OK, &vendors::list(&db).await?)),
-        Op::GetVendor => Ok(json_response(StatusCode::OK, &vendors::get(&db, found.param("name")).await?)),
+        Op::GetVendor => Ok(json_response(
+            StatusCode::OK,
+            &vendors::get(&db, found.param("name")).await?,
+        )),
         Op::PutVendor => {
             let json: serde_json::Value = json_body(req)?;
-            Ok(json_response(StatusCode::OK, &vendors::put(&mut db, found.param("name"), &json, &caller.user_id).await?))
+            Ok(json_response(
+                StatusCode::OK,
+                &vendors::put(&mut db, found.param("name"), &json, &caller.user_id).await?,
+            ))
         }
         Op::DeleteVendor => {
             vendors::deactivate(&db, found.param("name")).await?;
@@ -167,10 +183,16 @@ async fn create_upload(
     db: &tokio_postgres::Client,
 ) -> Result<Response<Body>, ApiError> {
     let upload = NewUpload::parse(json_body::<UploadRequest>(req)?)?;
-    let (batch, key) = batches::create(db, &tenant.tenant_id, Some(&caller.user_id), &upload).await?;
+    let (batch, key) =
+        batches::create(db, &tenant.tenant_id, Some(&caller.user_id), &upload).await?;
     let put = app
         .objects
-        .presign_put(&key, &upload.content_type, upload.size_bytes, UPLOAD_URL_TTL)
+        .presign_put(
+            &key,
+            &upload.content_type,
+            upload.size_bytes,
+            UPLOAD_URL_TTL,
+        )
         .await
         .map_err(IngestError::from)?;
     tracing::info!(batch_id = %batch.batch_id, vendor = upload.vendor, "upload started");
@@ -210,8 +232,7 @@ fn csv_response(bytes: Vec<u8>, file_name: &str) -> Response<Body> {
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-store"),
     );
-    if let Ok(value) =
-        http::HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+    if let Ok(value) = http::HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
     {
         headers.insert(http::header::CONTENT_DISPOSITION, value);
     }

@@ -46,10 +46,16 @@ impl NewUpload {
         if !valid_vendor_name(&vendor) {
             return Err(IngestError::UnknownVendor(vendor));
         }
-        let file_name = sanitise_file_name(&input.file_name.ok_or(IngestError::MissingField("file_name"))?)
-            .ok_or(IngestError::InvalidFileName)?;
+        let file_name = sanitise_file_name(
+            &input
+                .file_name
+                .ok_or(IngestError::MissingField("file_name"))?,
+        )
+        .ok_or(IngestError::InvalidFileName)?;
         let kind = FileType::of(&file_name).ok_or(IngestError::UnsupportedFileType)?;
-        let size_bytes = input.size_bytes.ok_or(IngestError::MissingField("size_bytes"))?;
+        let size_bytes = input
+            .size_bytes
+            .ok_or(IngestError::MissingField("size_bytes"))?;
         if !(1..=MAX_FILE_BYTES).contains(&size_bytes) {
             return Err(IngestError::InvalidSize);
         }
@@ -128,7 +134,10 @@ pub fn sanitise_file_name(raw: &str) -> Option<String> {
     }
     let (stem, ext) = cleaned.rsplit_once('.').unwrap_or((&cleaned, ""));
     let keep = MAX_FILE_NAME.saturating_sub(ext.chars().count() + 1);
-    Some(format!("{}.{ext}", stem.chars().take(keep).collect::<String>()))
+    Some(format!(
+        "{}.{ext}",
+        stem.chars().take(keep).collect::<String>()
+    ))
 }
 
 /// Where a batch's file lives in the uploads bucket.
@@ -257,7 +266,9 @@ pub async fn create(
     if inserted.is_none() {
         return Err(IngestError::UnknownVendor(upload.vendor.clone()));
     }
-    let view = get(db, &batch_id).await?.ok_or(IngestError::BatchNotFound)?;
+    let view = get(db, &batch_id)
+        .await?
+        .ok_or(IngestError::BatchNotFound)?;
     Ok((view, key))
 }
 
@@ -421,7 +432,8 @@ pub async fn errors_csv(db: &Client, batch_id: &Uuid) -> Result<Vec<u8>, IngestE
             .unwrap_or_default();
         out.write_record([
             number.map(|n| n.to_string()).unwrap_or_default(),
-            row.try_get::<_, Option<String>>("column_name")?.unwrap_or_default(),
+            row.try_get::<_, Option<String>>("column_name")?
+                .unwrap_or_default(),
             row.try_get("error_code")?,
             row.try_get("message")?,
             values,
@@ -447,7 +459,9 @@ pub async fn delete(db: &mut Client, batch_id: &Uuid) -> Result<BatchView, Inges
     if status == "processing" {
         return Err(IngestError::BatchBusy);
     }
-    let view = get(&tx, batch_id).await?.ok_or(IngestError::BatchNotFound)?;
+    let view = get(&tx, batch_id)
+        .await?
+        .ok_or(IngestError::BatchNotFound)?;
     tx.execute(
         "with delta as ( \
              select year, month, coalesce(reseller, '') as reseller, \
@@ -488,8 +502,11 @@ pub async fn delete(db: &mut Client, batch_id: &Uuid) -> Result<BatchView, Inges
     )
     .await?;
     // Rows and errors go with the batch (on delete cascade).
-    tx.execute("delete from upload_batches where batch_id = $1", &[batch_id])
-        .await?;
+    tx.execute(
+        "delete from upload_batches where batch_id = $1",
+        &[batch_id],
+    )
+    .await?;
     tx.commit().await?;
     Ok(view)
 }
@@ -521,8 +538,8 @@ mod tests {
     #[test]
     fn a_valid_request_gets_a_clean_name_and_a_content_type() {
         // GIVEN a request naming a path with odd characters WHEN parsed
-        let upload = NewUpload::parse(request(" Boxnox ", "C:\\reports\\März <2024>.CSV", 10))
-            .unwrap();
+        let upload =
+            NewUpload::parse(request(" Boxnox ", "C:\\reports\\März <2024>.CSV", 10)).unwrap();
         // THEN the vendor is normalised, the name is the last segment made safe
         assert_eq!(upload.vendor, "boxnox");
         assert_eq!(upload.file_name, "März _2024_.CSV");
@@ -553,7 +570,10 @@ mod tests {
         assert_eq!(name.chars().count(), MAX_FILE_NAME);
         assert!(name.ends_with(".xlsx"));
         assert_eq!(sanitise_file_name("..."), None);
-        assert_eq!(sanitise_file_name(".hidden.csv").as_deref(), Some("hidden.csv"));
+        assert_eq!(
+            sanitise_file_name(".hidden.csv").as_deref(),
+            Some("hidden.csv")
+        );
     }
 
     #[test]

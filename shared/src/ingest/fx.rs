@@ -66,7 +66,8 @@ pub async fn put(db: &Client, input: &FxRates) -> Result<usize, IngestError> {
     let mut months = Vec::with_capacity(input.rates.len());
     let mut values = Vec::with_capacity(input.rates.len());
     for (i, rate) in input.rates.iter().enumerate() {
-        let (year, month) = parse(rate).map_err(|m| IngestError::InvalidRate(format!("rates[{i}]: {m}")))?;
+        let (year, month) =
+            parse(rate).map_err(|m| IngestError::InvalidRate(format!("rates[{i}]: {m}")))?;
         currencies.push(rate.currency.as_str());
         years.push(year);
         months.push(month);
@@ -118,11 +119,35 @@ mod tests {
     #[test]
     fn valid_rates_parse_and_bad_ones_say_why() {
         assert_eq!(parse(&rate("PLN", "2024-03", "0.23")), Ok((2024, 3)));
-        assert!(parse(&rate("pln", "2024-03", "0.23")).unwrap_err().contains("ISO"));
-        assert!(parse(&rate("EUR", "2024-03", "1")).unwrap_err().contains("EUR"));
-        assert!(parse(&rate("PLN", "2024-3", "0.23")).unwrap_err().contains("YYYY-MM"));
-        assert!(parse(&rate("PLN", "2024-13", "0.23")).unwrap_err().contains("YYYY-MM"));
-        assert!(parse(&rate("PLN", "2024-03", "0")).unwrap_err().contains("positive"));
-        assert!(parse(&rate("PLN", "2024-03", "-1")).unwrap_err().contains("positive"));
+        assert!(
+            parse(&rate("pln", "2024-03", "0.23"))
+                .unwrap_err()
+                .contains("ISO")
+        );
+        assert!(
+            parse(&rate("EUR", "2024-03", "1"))
+                .unwrap_err()
+                .contains("EUR")
+        );
+        assert!(
+            parse(&rate("PLN", "2024-3", "0.23"))
+                .unwrap_err()
+                .contains("YYYY-MM")
+        );
+        assert!(
+            parse(&rate("PLN", "2024-13", "0.23"))
+                .unwrap_err()
+                .contains("YYYY-MM")
+        );
+        assert!(
+            parse(&rate("PLN", "2024-03", "0"))
+                .unwrap_err()
+                .contains("positive")
+        );
+        assert!(
+            parse(&rate("PLN", "2024-03", "-1"))
+                .unwrap_err()
+                .contains("positive")
+        );
     }
 }

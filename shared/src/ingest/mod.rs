@@ -2,7 +2,13 @@
 //! SQS upload events, and the errors of the whole area.
 
 pub mod batches;
+pub mod fx;
+pub mod mapping;
+pub mod process;
+pub mod read;
 pub mod upload_event;
+pub mod vendor;
+pub mod vendors;
 
 use crate::tenancy::TenancyError;
 

@@ -49,7 +49,11 @@ const CHUNK: usize = 2048;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Loaded (possibly with rejected rows).
-    Completed { batch_id: Uuid, loaded: u64, rejected: u64 },
+    Completed {
+        batch_id: Uuid,
+        loaded: u64,
+        rejected: u64,
+    },
     /// The file cannot be loaded; the batch says why. Never retried.
     Failed { batch_id: Uuid, reason: String },
     /// The batch was already finished: a redelivery, acknowledged and ignored.
@@ -121,12 +125,19 @@ impl<S: SecretStore> Processor<S> {
             Uuid::parse_str(&object.upload.tenant_id),
             Uuid::parse_str(&object.upload.batch_id),
         ) else {
-            return ignored(format!("key {:?} does not name a tenant and a batch", object.key));
+            return ignored(format!(
+                "key {:?} does not name a tenant and a batch",
+                object.key
+            ));
         };
         tracing::Span::current().record("tenant_id", tracing::field::display(tenant_id));
         let tenant = match self.tenants.resolve_id(&tenant_id).await {
             Ok(tenant) => tenant,
-            Err(e @ (TenancyError::TenantNotFound | TenancyError::Suspended | TenancyError::Unavailable(_))) => {
+            Err(
+                e @ (TenancyError::TenantNotFound
+                | TenancyError::Suspended
+                | TenancyError::Unavailable(_)),
+            ) => {
                 return ignored(format!("tenant {tenant_id}: {e}"));
             }
             Err(e) => return retry(&e),
@@ -219,15 +230,18 @@ impl<S: SecretStore> Processor<S> {
             let config = config.clone();
             let spool = dir.path().join("errors.tsv");
             let batch_id = claim.batch_id;
+            let vendor = claim.vendor.clone();
             tokio::task::spawn_blocking(move || {
-                read_and_map(&path, &config, &rates, &batch_id, &spool, &sender)
+                read_and_map(&path, &config, &vendor, &rates, &batch_id, &spool, &sender)
             })
         };
 
         let tx = db.transaction().await?;
         let copy_started = Instant::now();
         let loaded = match config.target {
-            Target::Sellout => copy_sellout(&tx, &claim.batch_id, &claim.vendor, &mut receiver).await?,
+            Target::Sellout => {
+                copy_sellout(&tx, &claim.batch_id, &claim.vendor, &mut receiver).await?
+            }
             Target::Ecommerce => copy_orders(&tx, &claim.batch_id, &mut receiver).await?,
         };
         let read_summary = reader
@@ -253,7 +267,9 @@ impl<S: SecretStore> Processor<S> {
         }
         let rolled = rollup_started.elapsed();
         if self.fail_before_commit.load(Ordering::Relaxed) {
-            return Err(AttemptError::Transient("injected fault before commit".into()));
+            return Err(AttemptError::Transient(
+                "injected fault before commit".into(),
+            ));
         }
         let stages = serde_json::json!({
             "download": downloaded.as_millis() as u64,
@@ -344,7 +360,9 @@ async fn claim(
         return Ok(Claimed::Yes(Claim {
             batch_id: *batch_id,
             vendor: row.try_get("vendor_name")?,
-            config_version: row.try_get::<_, Option<i32>>("vendor_config_version")?.unwrap_or(1),
+            config_version: row
+                .try_get::<_, Option<i32>>("vendor_config_version")?
+                .unwrap_or(1),
             object_key: key.to_owned(),
         }));
     }
@@ -364,7 +382,10 @@ async fn claim(
 }
 
 /// Back to `pending` for the next delivery.
-async fn release(db: &tokio_postgres::Client, batch_id: &Uuid) -> Result<(), tokio_postgres::Error> {
+async fn release(
+    db: &tokio_postgres::Client,
+    batch_id: &Uuid,
+) -> Result<(), tokio_postgres::Error> {
     db.execute(
         "update upload_batches set status = 'pending', lease_until = null \
          where batch_id = $1 and status = 'processing'",
@@ -422,7 +443,10 @@ type Rates = HashMap<(String, i16, i16), Decimal>;
 
 async fn load_rates(db: &tokio_postgres::Client) -> Result<Rates, AttemptError> {
     let rows = db
-        .query("select currency, year, month, rate_to_eur from fx_rates", &[])
+        .query(
+            "select currency, year, month, rate_to_eur from fx_rates",
+            &[],
+        )
         .await?;
     rows.iter()
         .map(|r| {
@@ -474,6 +498,7 @@ struct ReadSummary {
 fn read_and_map(
     path: &Path,
     config: &VendorConfig,
+    vendor: &str,
     rates: &Rates,
     batch_id: &Uuid,
     spool: &Path,
@@ -490,9 +515,9 @@ fn read_and_map(
     let mut errors = std::io::BufWriter::new(
         std::fs::File::create(spool).map_err(|e| AttemptError::Transient(Box::new(e)))?,
     );
-    let mut header: Vec<String> = Vec::new();
-    let mut mapper: Option<Mapper> = None;
-    let mut setup_error: Option<String> = None;
+    // Set by the header callback, read by the row callback (both alive during the read).
+    let setup: std::cell::OnceCell<(Vec<String>, Result<Mapper, String>)> =
+        std::cell::OnceCell::new();
     let mut summary = ReadSummary {
         rows: 0,
         rejected: 0,
@@ -513,15 +538,12 @@ fn read_and_map(
         path,
         &options,
         |cells| {
-            header = cells.to_vec();
-            match Mapper::new(config, cells) {
-                Ok(m) => mapper = Some(m),
-                Err(missing) => setup_error = Some(missing.to_string()),
-            }
+            let mapper = Mapper::new(config, cells).map_err(|missing| missing.message(vendor));
+            let _ = setup.set((cells.to_vec(), mapper));
             Ok(())
         },
         |raw| {
-            let Some(mapper) = &mapper else {
+            let Some((header, Ok(mapper))) = setup.get() else {
                 return ControlFlow::Break(());
             };
             summary.rows += 1;
@@ -545,7 +567,12 @@ fn read_and_map(
                     }
                     if problems.is_empty() {
                         for line in &lines {
-                            note_dimensions(&mut summary, line.row.product_ean.as_deref(), line.row.functional_name.as_deref(), line.row.reseller.as_deref());
+                            note_dimensions(
+                                &mut summary,
+                                line.row.product_ean.as_deref(),
+                                line.row.functional_name.as_deref(),
+                                line.row.reseller.as_deref(),
+                            );
                         }
                         sellout.extend(lines);
                     }
@@ -571,7 +598,12 @@ fn read_and_map(
                     }
                     if problems.is_empty() {
                         for line in &lines {
-                            note_dimensions(&mut summary, line.row.product_ean.as_deref(), line.row.functional_name.as_deref(), None);
+                            note_dimensions(
+                                &mut summary,
+                                line.row.product_ean.as_deref(),
+                                line.row.functional_name.as_deref(),
+                                None,
+                            );
                         }
                         orders.extend(lines);
                     }
@@ -583,9 +615,11 @@ fn read_and_map(
             if !problems.is_empty() {
                 summary.rejected += 1;
                 if summary.first_error.is_none() {
-                    summary.first_error = problems.first().map(|p| format!("row {}: {}", p.row, p.message));
+                    summary.first_error = problems
+                        .first()
+                        .map(|p| format!("row {}: {}", p.row, p.message));
                 }
-                if let Err(e) = spool_errors(&mut errors, batch_id, &header, &raw.cells, &problems) {
+                if let Err(e) = spool_errors(&mut errors, batch_id, header, &raw.cells, &problems) {
                     spool_failed = Some(e);
                     return ControlFlow::Break(());
                 }
@@ -607,8 +641,8 @@ fn read_and_map(
             ControlFlow::Continue(())
         },
     )?;
-    if let Some(reason) = setup_error {
-        return Err(AttemptError::BadFile(reason));
+    if let Some((_, Err(reason))) = setup.get() {
+        return Err(AttemptError::BadFile(reason.clone()));
     }
     if let Some(e) = spool_failed {
         return Err(AttemptError::Transient(Box::new(e)));
@@ -699,7 +733,9 @@ fn spool_errors(
             out,
             "{batch_id}\t{}\t{}\t{}\t{}\t{}",
             p.row,
-            p.column.as_deref().map_or_else(|| "\\N".to_owned(), copy_text),
+            p.column
+                .as_deref()
+                .map_or_else(|| "\\N".to_owned(), copy_text),
             copy_text(p.code),
             copy_text(&p.message),
             copy_text(&raw)
@@ -753,7 +789,9 @@ async fn copy_sellout(
     let writer = BinaryCopyInWriter::new(sink, &types);
     let mut writer = std::pin::pin!(writer);
     while let Some(chunk) = rows.recv().await {
-        let Rows::Sellout(lines) = chunk else { continue };
+        let Rows::Sellout(lines) = chunk else {
+            continue;
+        };
         for SelloutLine { row, sales_eur } in &lines {
             writer
                 .as_mut()
@@ -948,7 +986,11 @@ mod tests {
             Ok(Some(Decimal::new(2300, 2)))
         );
         assert_eq!(in_eur(&rates, "EUR", 2024, 3, amount), Ok(amount));
-        assert!(in_eur(&rates, "PLN", 2024, 4, amount).unwrap_err().contains("2024-04"));
+        assert!(
+            in_eur(&rates, "PLN", 2024, 4, amount)
+                .unwrap_err()
+                .contains("2024-04")
+        );
         assert_eq!(in_eur(&rates, "PLN", 2024, 4, None), Ok(None));
     }
 }

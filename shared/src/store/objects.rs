@@ -78,7 +78,11 @@ impl ObjectStore {
     }
 
     /// Streams the object at `key` into `file`; the number of bytes written.
-    pub async fn download_to(&self, key: &str, file: &mut tokio::fs::File) -> Result<u64, ObjectError> {
+    pub async fn download_to(
+        &self,
+        key: &str,
+        file: &mut tokio::fs::File,
+    ) -> Result<u64, ObjectError> {
         let out = self
             .client
             .get_object()

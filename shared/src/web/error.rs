@@ -175,9 +175,7 @@ impl From<IngestError> for ApiError {
                     .join("; "),
             ),
             E::Tenancy(e) => e.into(),
-            e @ (E::Corrupt(_) | E::Csv(_) | E::Objects(_) | E::Database(_)) => {
-                Self::internal(&e)
-            }
+            e @ (E::Corrupt(_) | E::Csv(_) | E::Objects(_) | E::Database(_)) => Self::internal(&e),
         }
     }
 }

@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use shared::control_plane::provisioning::{NewTenant, NewTenantInput, control_plane_from_env};
-use shared::platform::config::map_env;
 use shared::ingest::batches::{self, NewUpload, UploadRequest};
+use shared::platform::config::map_env;
 use shared::store::objects::ObjectStore;
 use shared::store::postgres::admin::TenantDbNames;
 
@@ -147,12 +147,12 @@ async fn upload_sample(
     let (batch, key) = batches::create(&client, tenant_id, Some(&admin), &upload)
         .await
         .map_err(anyhow::Error::msg)?;
-    ObjectStore::new(
-        plane.archive.clone(),
-        plane.settings.uploads_bucket.clone(),
-    )
-    .put(&key, SAMPLE_FILE.as_bytes().to_vec(), &upload.content_type)
-    .await?;
-    println!("demo: uploaded {SAMPLE_FILE_NAME} as batch {}", batch.batch_id);
+    ObjectStore::new(plane.archive.clone(), plane.settings.uploads_bucket.clone())
+        .put(&key, SAMPLE_FILE.as_bytes().to_vec(), &upload.content_type)
+        .await?;
+    println!(
+        "demo: uploaded {SAMPLE_FILE_NAME} as batch {}",
+        batch.batch_id
+    );
     Ok(())
 }

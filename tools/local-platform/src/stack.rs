@@ -395,7 +395,9 @@ async fn create_bucket(
     let rules: Vec<s3t::CorsRule> = list(&props["CorsConfiguration"]["CorsRules"])
         .map(|rule| {
             let strings = |k: &str| -> Result<Vec<String>> {
-                list(&rule[k]).map(|v| resolver.resolve(v)).collect()
+                Ok(list(&rule[k])
+                    .map(|v| resolver.resolve(v))
+                    .collect::<Result<_, _>>()?)
             };
             let mut origins = strings("AllowedOrigins")?;
             // The tenant origins as the local gateway serves them (plain HTTP, a port).

@@ -302,7 +302,9 @@ impl Resolver {
             .parameters
             .get("RootDomain")
             .map_or("localhost", String::as_str);
-        format.replace("{subdomain}", "*").replace("{root_domain}", root)
+        format
+            .replace("{subdomain}", "*")
+            .replace("{root_domain}", root)
     }
 
     pub fn resolve(&self, v: &Value) -> Result<String, TemplateError> {

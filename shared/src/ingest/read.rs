@@ -1,0 +1,1530 @@
+//! An uploaded sales file, already spooled to a local path, read as a header and rows of raw
+//! text: CSV (UTF-8, UTF-16 or Windows-1252, any common delimiter) or XLSX, told apart by their
+//! bytes. Streams with hard limits, so no file can make the reader hold more than one record.
+//!
+//! Cells are handed over as the file has them (not trimmed); the mapper trims and converts.
+//! XLSX numbers come out as Excel shows them (at most 15 significant digits, no exponent, no
+//! `.0`), and XLSX dates as their Excel serial number in the 1900 date system (`45366` is
+//! 2024-03-15): the mapper converts serial dates along with the vendor's text date formats.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use calamine::{DataRef, Reader, SheetType, SheetVisible, Xlsx, XlsxError};
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
+use encoding_rs_io::DecodeReaderBytesBuilder;
+
+/// How much of a file is looked at to tell its kind and to guess its delimiter.
+const SNIFF_BYTES: usize = 64 * 1024;
+/// A zip local file header: every XLSX starts with one.
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+/// Delimiters tried when none is configured, in order of preference on a tie.
+const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+/// Days from Excel's 1904 epoch to its 1900 one: every serial date handed over is 1900-based, so
+/// the mapper converts one kind.
+const EPOCH_1904_OFFSET: f64 = 1462.0;
+
+/// What a file is, judged by its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Csv,
+    Xlsx,
+}
+
+/// Caps that bound memory and work whatever a file contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Longest CSV record, in decoded bytes of cell text.
+    pub max_record_bytes: usize,
+    /// Most cells in a file: CSV fields, or XLSX cells as the sheet stores them.
+    pub max_cells: u64,
+    /// Most bytes an XLSX may unpack to, as its zip directory declares them (zip bombs).
+    pub max_xlsx_uncompressed_bytes: u64,
+    /// Most columns in one row.
+    pub max_columns: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_record_bytes: 1024 * 1024,
+            max_cells: 20_000_000,
+            max_xlsx_uncompressed_bytes: 1024 * 1024 * 1024,
+            max_columns: 1000,
+        }
+    }
+}
+
+/// How to read one vendor's files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// 0-based index of the header row (rows before it are skipped): the spreadsheet row for
+    /// XLSX, the line for CSV, so `2` skips two title lines. The header is the first row at or
+    /// after it that is not blank.
+    pub header_row: usize,
+    /// CSV delimiter; `None` guesses among `,` `;` tab and `|` from the first 64 KiB: the one
+    /// that splits most rows from the header on into the same number (> 1) of fields.
+    pub delimiter: Option<u8>,
+    /// XLSX sheet name; `None` takes the first visible worksheet.
+    pub sheet: Option<String>,
+    pub limits: ReadLimits,
+}
+
+/// One data row as the user sees it in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRow {
+    /// 1-based row number as a spreadsheet program shows it, or for CSV the line a text editor
+    /// shows the record starting on (a record with quoted line breaks has its first line's).
+    pub number: u64,
+    /// Cell text as in the file, untrimmed; as many cells as the row has, whatever the header.
+    pub cells: Vec<String>,
+}
+
+/// What was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub kind: FileKind,
+    /// The CSV's encoding (`UTF-8`, `UTF-16LE`, `UTF-16BE`, `windows-1252`); `UTF-8` for XLSX.
+    pub encoding: &'static str,
+    /// The CSV delimiter used, configured or guessed; `None` for XLSX.
+    pub delimiter: Option<u8>,
+    /// Data rows handed over.
+    pub rows: u64,
+    /// Size of the file.
+    pub bytes: u64,
+}
+
+/// Why a file could not be read. Only [`FileError::Io`] is worth a retry; every other one is the
+/// file's fault, told in words its uploader understands.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("not a CSV or XLSX file")]
+    NotCsvOrXlsx,
+    #[error("the file has no row {}: there is no header", .header_row + 1)]
+    NoHeader { header_row: usize },
+    #[error("row {row} is longer than {}: is this really a CSV file?", size(.limit))]
+    RecordTooLong { row: u64, limit: u64 },
+    #[error("row {row} has more than {limit} columns")]
+    TooManyColumns { row: u64, limit: usize },
+    #[error("the file has more than {limit} cells")]
+    TooManyCells { limit: u64 },
+    #[error("the workbook unpacks to more than {}", size(.limit))]
+    XlsxTooLarge { limit: u64 },
+    #[error("the workbook could not be read: {0}")]
+    BadXlsx(String),
+    #[error("the workbook has no sheet named \"{0}\"")]
+    NoSheet(String),
+    #[error("row {row} is not valid CSV: {reason}")]
+    Csv { row: u64, reason: String },
+    #[error("the file could not be read")]
+    Io(#[from] io::Error),
+}
+
+impl FileError {
+    /// Stable code for clients and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Empty => "file_empty",
+            Self::NotCsvOrXlsx => "file_not_csv_or_xlsx",
+            Self::NoHeader { .. } => "file_no_header",
+            Self::RecordTooLong { .. } => "file_record_too_long",
+            Self::TooManyColumns { .. } => "file_too_many_columns",
+            Self::TooManyCells { .. } => "file_too_many_cells",
+            Self::XlsxTooLarge { .. } => "file_xlsx_too_large",
+            Self::BadXlsx(_) => "file_bad_xlsx",
+            Self::NoSheet(_) => "file_no_sheet",
+            Self::Csv { .. } => "file_bad_csv",
+            Self::Io(_) => "file_io",
+        }
+    }
+
+    /// Whether reading again may succeed: a local I/O failure, not a bad file.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Io(_))
+    }
+}
+
+/// `1048576` → `1 MiB`, for messages about limits.
+fn size(bytes: &u64) -> String {
+    let bytes = *bytes;
+    for (unit, name) in [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
+        if bytes >= unit && bytes % unit == 0 {
+            return format!("{} {name}", bytes / unit);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// Tells CSV from XLSX by the first bytes, not the name: XLSX is a zip, CSV is anything whose
+/// start decodes to text.
+pub fn detect(path: &Path) -> Result<FileKind, FileError> {
+    let mut file = File::open(path)?;
+    let prefix = read_prefix(&mut file)?;
+    Ok(match classify(&prefix)? {
+        Detected::Xlsx => FileKind::Xlsx,
+        Detected::Text { .. } => FileKind::Csv,
+    })
+}
+
+/// Reads the file: calls `on_header` once with the header cells, then `on_row` for every data
+/// row after the header (blank rows, whose cells are all empty or whitespace, are skipped and not
+/// counted). `on_row` may return `ControlFlow::Break(())` to stop early.
+pub fn read(
+    path: &Path,
+    options: &ReadOptions,
+    on_header: impl FnOnce(&[String]) -> Result<(), FileError>,
+    on_row: impl FnMut(RawRow) -> ControlFlow<()>,
+) -> Result<Summary, FileError> {
+    let mut file = File::open(path)?;
+    let bytes = file.metadata()?.len();
+    let prefix = read_prefix(&mut file)?;
+    let mut sink = RowSink {
+        header_row: options.header_row,
+        on_header: Some(on_header),
+        on_row,
+        rows: 0,
+    };
+    let (kind, encoding, delimiter) = match classify(&prefix)? {
+        Detected::Xlsx => {
+            read_xlsx(file, options, &mut sink)?;
+            (FileKind::Xlsx, UTF_8.name(), None)
+        }
+        Detected::Text { bom } => {
+            let (encoding, delimiter) = read_csv(file, bom, options, &mut sink)?;
+            (FileKind::Csv, encoding.name(), Some(delimiter))
+        }
+    };
+    Ok(Summary {
+        kind,
+        encoding,
+        delimiter,
+        rows: sink.finish()?,
+        bytes,
+    })
+}
+
+enum Detected {
+    Xlsx,
+    /// Text, with the encoding its byte order mark names, if it has one.
+    Text {
+        bom: Option<&'static Encoding>,
+    },
+}
+
+fn read_prefix(file: &mut File) -> io::Result<Vec<u8>> {
+    let mut prefix = Vec::with_capacity(SNIFF_BYTES);
+    file.by_ref()
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut prefix)?;
+    Ok(prefix)
+}
+
+fn classify(prefix: &[u8]) -> Result<Detected, FileError> {
+    if prefix.is_empty() {
+        return Err(FileError::Empty);
+    }
+    if prefix.starts_with(ZIP_MAGIC) {
+        return Ok(Detected::Xlsx);
+    }
+    let bom = Encoding::for_bom(prefix).map(|(encoding, _)| encoding);
+    let encoding = bom.unwrap_or(match first_non_ascii_is_utf8(prefix) {
+        Ok(Some(false)) => WINDOWS_1252,
+        _ => UTF_8,
+    });
+    let (text, _) = encoding.decode_with_bom_removal(prefix);
+    if looks_like_text(&text) {
+        Ok(Detected::Text { bom })
+    } else {
+        Err(FileError::NotCsvOrXlsx)
+    }
+}
+
+/// Text has no NUL and hardly any control or undecodable characters; binary files are full of
+/// them once decoded (Windows-1252 decodes any byte, so decoding alone proves nothing).
+fn looks_like_text(text: &str) -> bool {
+    let (mut total, mut odd) = (0usize, 0usize);
+    for c in text.chars() {
+        total += 1;
+        match c {
+            '\0' => return false,
+            // Tab, line breaks, form feed and the DOS end-of-file mark occur in real exports.
+            '\t' | '\n' | '\r' | '\x0c' | '\x1a' => {}
+            c if c.is_control() || c == char::REPLACEMENT_CHARACTER => odd += 1,
+            _ => {}
+        }
+    }
+    odd * 100 <= total
+}
+
+/// Whether the first non-ASCII character of `input` is valid UTF-8 (`None`: all ASCII).
+///
+/// That one character decides a file's encoding: Windows-1252 text is almost never valid UTF-8
+/// (`é` is a lone `0xE9`), and a UTF-8 file with a corrupt byte further on is still UTF-8 (that
+/// byte becomes U+FFFD) rather than mojibake throughout. Reads only up to that character, so a
+/// non-ASCII file is decided at once and an all-ASCII one (the same in both) in one pass.
+fn first_non_ascii_is_utf8(mut input: impl Read) -> io::Result<Option<bool>> {
+    let mut buf = vec![0u8; SNIFF_BYTES];
+    let mut len = 0;
+    loop {
+        let n = input.read(&mut buf[len..])?;
+        let at_eof = n == 0;
+        len += n;
+        let Some(i) = buf[..len].iter().position(|b| !b.is_ascii()) else {
+            if at_eof {
+                return Ok(None);
+            }
+            len = 0;
+            continue;
+        };
+        let candidate = &buf[i..len.min(i + 4)];
+        match std::str::from_utf8(candidate) {
+            Ok(_) => return Ok(Some(true)),
+            Err(e) if e.valid_up_to() > 0 => return Ok(Some(true)),
+            // Cut off by the buffer's end: keep its start and read the rest.
+            Err(e) if e.error_len().is_none() && !at_eof => {
+                buf.copy_within(i..len, 0);
+                len -= i;
+            }
+            Err(_) => return Ok(Some(false)),
+        }
+    }
+}
+
+/// Rows on their way to the caller: title rows before the header row and blank rows dropped,
+/// the first remaining row to `on_header`, the rest to `on_row`.
+struct RowSink<H, R> {
+    header_row: usize,
+    on_header: Option<H>,
+    on_row: R,
+    rows: u64,
+}
+
+impl<H, R> RowSink<H, R>
+where
+    H: FnOnce(&[String]) -> Result<(), FileError>,
+    R: FnMut(RawRow) -> ControlFlow<()>,
+{
+    fn push(&mut self, number: u64, cells: Vec<String>) -> Result<ControlFlow<()>, FileError> {
+        let before_header = number <= self.header_row as u64;
+        if before_header || cells.iter().all(|cell| cell.trim().is_empty()) {
+            return Ok(ControlFlow::Continue(()));
+        }
+        if let Some(on_header) = self.on_header.take() {
+            on_header(&cells)?;
+            return Ok(ControlFlow::Continue(()));
+        }
+        self.rows += 1;
+        Ok((self.on_row)(RawRow { number, cells }))
+    }
+
+    fn finish(self) -> Result<u64, FileError> {
+        match self.on_header {
+            Some(_) => Err(FileError::NoHeader {
+                header_row: self.header_row,
+            }),
+            None => Ok(self.rows),
+        }
+    }
+}
+
+fn read_csv<H, R>(
+    mut file: File,
+    bom: Option<&'static Encoding>,
+    options: &ReadOptions,
+    sink: &mut RowSink<H, R>,
+) -> Result<(&'static Encoding, u8), FileError>
+where
+    H: FnOnce(&[String]) -> Result<(), FileError>,
+    R: FnMut(RawRow) -> ControlFlow<()>,
+{
+    let encoding = match bom {
+        Some(encoding) => encoding,
+        None => {
+            file.seek(SeekFrom::Start(0))?;
+            match first_non_ascii_is_utf8(&mut file)? {
+                Some(false) => WINDOWS_1252,
+                _ => UTF_8,
+            }
+        }
+    };
+    file.seek(SeekFrom::Start(0))?;
+    // An explicit encoding strips its own BOM and replaces what does not decode with U+FFFD, so
+    // the parser below only ever sees valid UTF-8.
+    let mut decoded = DecodeReaderBytesBuilder::new()
+        .encoding(Some(encoding))
+        .build(file);
+    let mut sample = Vec::with_capacity(SNIFF_BYTES);
+    decoded
+        .by_ref()
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut sample)?;
+    if sample.is_empty() {
+        return Err(FileError::Empty);
+    }
+    let delimiter = match options.delimiter {
+        Some(delimiter) => delimiter,
+        None => guess_delimiter(&sample, sample.len() < SNIFF_BYTES, options),
+    };
+    let limits = &options.limits;
+    let input = BufReader::with_capacity(SNIFF_BYTES, io::Cursor::new(sample).chain(decoded));
+    let mut records = CsvRecords::new(input, delimiter, limits);
+    let mut cells: u64 = 0;
+    while let Some(number) = records.next_record()? {
+        cells = cells.saturating_add(records.field_count() as u64);
+        if cells > limits.max_cells {
+            return Err(FileError::TooManyCells {
+                limit: limits.max_cells,
+            });
+        }
+        if sink.push(number, records.cells())?.is_break() {
+            break;
+        }
+    }
+    Ok((encoding, delimiter))
+}
+
+/// The delimiter that splits the most sampled rows (from the header row on, blank ones aside)
+/// into one same number of fields, more than one; on a tie the one with more fields, then the
+/// earlier in [`DELIMITERS`]. A file nothing splits is one column, and `,` is as good as any.
+fn guess_delimiter(sample: &[u8], whole_file: bool, options: &ReadOptions) -> u8 {
+    let mut best: Option<((usize, usize), u8)> = None;
+    for delimiter in DELIMITERS {
+        let mut records = CsvRecords::new(sample, delimiter, &options.limits);
+        let mut counts = Vec::new();
+        // A sample cut off mid-file ends in a cut-off record: it does not count.
+        while let Ok(Some(number)) = records.next_record() {
+            counts.push((number, records.field_count(), records.is_blank()));
+        }
+        if !whole_file {
+            counts.pop();
+        }
+        let mut tally = std::collections::BTreeMap::<usize, usize>::new();
+        for (number, fields, blank) in counts {
+            if number > options.header_row as u64 && !blank {
+                *tally.entry(fields).or_default() += 1;
+            }
+        }
+        let score = tally
+            .into_iter()
+            .filter(|(fields, _)| *fields > 1)
+            .map(|(fields, rows)| (rows, fields))
+            .max();
+        if let Some(score) = score
+            && best.is_none_or(|(best, _)| score > best)
+        {
+            best = Some((score, delimiter));
+        }
+    }
+    best.map_or(b',', |(_, delimiter)| delimiter)
+}
+
+/// CSV records from decoded text, on `csv_core` so that each record's first line is exact (line
+/// breaks between records are skipped here, where they can be counted) and a record is refused
+/// as soon as it outgrows the limits rather than after it has been buffered whole.
+struct CsvRecords<I> {
+    input: I,
+    parser: csv_core::Reader,
+    /// The current record's field bytes, back to back; grows up to one byte over the limit.
+    fields: Vec<u8>,
+    /// Where each field of the current record ends in `fields`.
+    ends: Vec<usize>,
+    filled: usize,
+    count: usize,
+    lines: LineCounter,
+    max_record_bytes: usize,
+    max_columns: usize,
+    done: bool,
+}
+
+impl<I: BufRead> CsvRecords<I> {
+    fn new(input: I, delimiter: u8, limits: &ReadLimits) -> Self {
+        Self {
+            input,
+            parser: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            fields: vec![0; limits.max_record_bytes.saturating_add(1).min(8 * 1024)],
+            ends: vec![0; limits.max_columns.saturating_add(1).min(64)],
+            filled: 0,
+            count: 0,
+            lines: LineCounter::default(),
+            max_record_bytes: limits.max_record_bytes,
+            max_columns: limits.max_columns,
+            done: false,
+        }
+    }
+
+    /// Reads the next record and returns the line it starts on; `None` at the end.
+    fn next_record(&mut self) -> Result<Option<u64>, FileError> {
+        (self.filled, self.count) = (0, 0);
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            let buf = self.input.fill_buf()?;
+            let breaks = buf
+                .iter()
+                .take_while(|b| matches!(b, b'\n' | b'\r'))
+                .count();
+            let record_ahead = buf.is_empty() || breaks < buf.len();
+            self.lines.advance(&buf[..breaks]);
+            self.input.consume(breaks);
+            if record_ahead {
+                break;
+            }
+        }
+        let number = self.lines.line;
+        let mut quotes: u64 = 0;
+        loop {
+            let buf = self.input.fill_buf()?;
+            let at_eof = buf.is_empty();
+            let (result, read, written, ended) = self.parser.read_record(
+                buf,
+                &mut self.fields[self.filled..],
+                &mut self.ends[self.count..],
+            );
+            quotes += self.lines.advance(&buf[..read]);
+            self.input.consume(read);
+            self.filled += written;
+            self.count += ended;
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => {}
+                csv_core::ReadRecordResult::OutputFull => {
+                    if self.fields.len() > self.max_record_bytes {
+                        return Err(self.too_long(number));
+                    }
+                    let grown = self.fields.len().saturating_mul(2).max(1);
+                    self.fields
+                        .resize(grown.min(self.max_record_bytes.saturating_add(1)), 0);
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    if self.ends.len() > self.max_columns {
+                        return Err(FileError::TooManyColumns {
+                            row: number,
+                            limit: self.max_columns,
+                        });
+                    }
+                    let grown = self.ends.len().saturating_mul(2).max(1);
+                    self.ends
+                        .resize(grown.min(self.max_columns.saturating_add(1)), 0);
+                }
+                csv_core::ReadRecordResult::Record => {
+                    // The buffers hold one over each limit, so a record can end just over one.
+                    if self.count > self.max_columns {
+                        return Err(FileError::TooManyColumns {
+                            row: number,
+                            limit: self.max_columns,
+                        });
+                    }
+                    if self.filled > self.max_record_bytes {
+                        return Err(self.too_long(number));
+                    }
+                    // A record that the end of the file closes, over several lines and with an
+                    // odd number of quotes, is an opening quote never closed (a lone `12"`
+                    // inside a one-line field is fine, and common in product names).
+                    if at_eof && quotes % 2 == 1 && self.lines.line > number {
+                        return Err(unclosed_quote(number));
+                    }
+                    return Ok(Some(number));
+                }
+                csv_core::ReadRecordResult::End => {
+                    self.done = true;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// A record over the limit that already spans lines is a quote left open, not a long line.
+    fn too_long(&self, number: u64) -> FileError {
+        if self.lines.line > number {
+            unclosed_quote(number)
+        } else {
+            FileError::RecordTooLong {
+                row: number,
+                limit: self.max_record_bytes as u64,
+            }
+        }
+    }
+
+    fn field_count(&self) -> usize {
+        self.count
+    }
+
+    fn field_bytes(&self) -> impl Iterator<Item = &[u8]> {
+        let ends = self.ends.get(..self.count).unwrap_or_default();
+        let starts = std::iter::once(0).chain(ends.iter().copied());
+        starts
+            .zip(ends.iter().copied())
+            .map(|(start, end)| self.fields.get(start..end).unwrap_or_default())
+    }
+
+    fn cells(&self) -> Vec<String> {
+        self.field_bytes()
+            .map(|field| String::from_utf8_lossy(field).into_owned())
+            .collect()
+    }
+
+    fn is_blank(&self) -> bool {
+        self.field_bytes()
+            .all(|field| field.trim_ascii().is_empty())
+    }
+}
+
+fn unclosed_quote(row: u64) -> FileError {
+    FileError::Csv {
+        row,
+        reason: "a quote opened in this row is never closed".to_owned(),
+    }
+}
+
+/// The line a text editor shows for the next byte: `\n`, `\r\n` and a lone `\r` (old Mac
+/// exports) each end a line.
+struct LineCounter {
+    line: u64,
+    after_cr: bool,
+}
+
+impl Default for LineCounter {
+    fn default() -> Self {
+        Self {
+            line: 1,
+            after_cr: false,
+        }
+    }
+}
+
+impl LineCounter {
+    /// Moves past `bytes` and returns how many double quotes they hold.
+    fn advance(&mut self, bytes: &[u8]) -> u64 {
+        let mut quotes = 0;
+        for &b in bytes {
+            match b {
+                b'\n' if self.after_cr => {}
+                b'\n' | b'\r' => self.line += 1,
+                b'"' => quotes += 1,
+                _ => {}
+            }
+            self.after_cr = b == b'\r';
+        }
+        quotes
+    }
+}
+
+fn read_xlsx<H, R>(
+    mut file: File,
+    options: &ReadOptions,
+    sink: &mut RowSink<H, R>,
+) -> Result<(), FileError>
+where
+    H: FnOnce(&[String]) -> Result<(), FileError>,
+    R: FnMut(RawRow) -> ControlFlow<()>,
+{
+    let limits = &options.limits;
+    check_unpacked_size(&mut file, limits.max_xlsx_uncompressed_bytes)?;
+    file.seek(SeekFrom::Start(0))?;
+    let mut workbook = Xlsx::new(BufReader::new(file)).map_err(xlsx_error)?;
+    let sheet = choose_sheet(&workbook, options.sheet.as_deref())?;
+    let epoch_shift = if workbook.has_1904_epoch() {
+        EPOCH_1904_OFFSET
+    } else {
+        0.0
+    };
+    // Cell by cell rather than `worksheet_range`: one row in memory, not a dense grid that a
+    // single far-away cell could make huge.
+    let mut reader = workbook
+        .worksheet_cells_reader(&sheet)
+        .map_err(xlsx_error)?;
+    let declared = reader.dimensions();
+    let declared_cells = u64::from(declared.end.0.saturating_sub(declared.start.0)) + 1;
+    let declared_cells = declared_cells
+        .saturating_mul(u64::from(declared.end.1.saturating_sub(declared.start.1)) + 1);
+    let too_many_cells = FileError::TooManyCells {
+        limit: limits.max_cells,
+    };
+    if declared_cells > limits.max_cells {
+        return Err(too_many_cells);
+    }
+    let mut seen: u64 = 0;
+    let mut row: Option<u32> = None;
+    let mut cells: Vec<String> = Vec::new();
+    while let Some(cell) = reader.next_cell().map_err(xlsx_error)? {
+        seen += 1;
+        if seen > limits.max_cells {
+            return Err(too_many_cells);
+        }
+        let (r, c) = cell.get_position();
+        if row != Some(r) {
+            if let Some(done) = row {
+                if r < done {
+                    return Err(FileError::BadXlsx(format!(
+                        "the rows of sheet \"{sheet}\" are out of order"
+                    )));
+                }
+                if sink
+                    .push(u64::from(done) + 1, std::mem::take(&mut cells))?
+                    .is_break()
+                {
+                    return Ok(());
+                }
+            }
+            row = Some(r);
+        }
+        let text = cell_text(cell.get_value(), epoch_shift);
+        if text.is_empty() {
+            continue;
+        }
+        // Columns count from A, so cells[i] is column i whichever columns the sheet uses.
+        let column = usize::try_from(c).unwrap_or(usize::MAX);
+        if column >= limits.max_columns {
+            return Err(FileError::TooManyColumns {
+                row: u64::from(r) + 1,
+                limit: limits.max_columns,
+            });
+        }
+        if column >= cells.len() {
+            cells.resize(column + 1, String::new());
+        }
+        if let Some(slot) = cells.get_mut(column) {
+            *slot = text;
+        }
+    }
+    if let Some(done) = row {
+        // The last row: whether the caller wants more no longer matters.
+        let _ = sink.push(u64::from(done) + 1, cells)?;
+    }
+    Ok(())
+}
+
+/// Adds up the sizes the zip's central directory declares before anything is unpacked. The zip
+/// reader refuses to unpack an entry past its declared size, so the sum is a real bound.
+fn check_unpacked_size(file: &mut File, limit: u64) -> Result<(), FileError> {
+    let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
+    let mut total: u64 = 0;
+    for index in 0..archive.len() {
+        let entry = archive.by_index_data(index).map_err(zip_error)?;
+        total = total.saturating_add(entry.size());
+        if total > limit {
+            return Err(FileError::XlsxTooLarge { limit });
+        }
+    }
+    Ok(())
+}
+
+/// The named sheet, or the first worksheet a person sees when opening the workbook (hidden
+/// sheets tend to hold lookup tables, chart sheets hold no cells).
+fn choose_sheet<RS: Read + Seek>(
+    workbook: &Xlsx<RS>,
+    wanted: Option<&str>,
+) -> Result<String, FileError> {
+    let sheets = workbook.sheets_metadata();
+    if let Some(wanted) = wanted {
+        return match sheets.iter().find(|sheet| sheet.name == wanted) {
+            Some(sheet) => Ok(sheet.name.clone()),
+            None => Err(FileError::NoSheet(wanted.to_owned())),
+        };
+    }
+    let mut worksheets = sheets
+        .iter()
+        .filter(|sheet| matches!(sheet.typ, SheetType::WorkSheet));
+    let first = worksheets.clone().next();
+    worksheets
+        .find(|sheet| matches!(sheet.visible, SheetVisible::Visible))
+        .or(first)
+        .map(|sheet| sheet.name.clone())
+        .ok_or_else(|| FileError::BadXlsx("it has no worksheet".to_owned()))
+}
+
+fn cell_text(value: &DataRef<'_>, epoch_shift: f64) -> String {
+    match value {
+        DataRef::String(text) | DataRef::DateTimeIso(text) | DataRef::DurationIso(text) => {
+            text.clone()
+        }
+        DataRef::SharedString(text) => (*text).to_owned(),
+        DataRef::Int(number) => number.to_string(),
+        DataRef::Float(number) => number_text(*number),
+        DataRef::Bool(flag) => flag.to_string(),
+        DataRef::DateTime(date) if date.is_datetime() => number_text(date.as_f64() + epoch_shift),
+        DataRef::DateTime(duration) => number_text(duration.as_f64()),
+        DataRef::Error(_) | DataRef::Empty => String::new(),
+    }
+}
+
+/// A number as Excel shows it: rounded to 15 significant digits (so `0.1 + 0.2` is `0.3` and a
+/// 13-digit EAN stays exact), never an exponent, no `.0` on integers.
+fn number_text(number: f64) -> String {
+    let shown: f64 = format!("{number:.14e}").parse().unwrap_or(number);
+    if shown == 0.0 {
+        // Also -0.0, which would print as "-0".
+        return "0".to_owned();
+    }
+    shown.to_string()
+}
+
+/// Corrupt data inside the zip surfaces as `InvalidData` or an early end: the file's fault.
+fn io_or_bad(error: io::Error) -> FileError {
+    match error.kind() {
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+            FileError::BadXlsx(error.to_string())
+        }
+        _ => FileError::Io(error),
+    }
+}
+
+fn zip_error(error: zip::result::ZipError) -> FileError {
+    match error {
+        zip::result::ZipError::Io(error) => io_or_bad(error),
+        other => FileError::BadXlsx(other.to_string()),
+    }
+}
+
+fn xlsx_error(error: XlsxError) -> FileError {
+    match error {
+        XlsxError::Io(error) => io_or_bad(error),
+        XlsxError::Zip(error) => zip_error(error),
+        XlsxError::WorksheetNotFound(name) => FileError::NoSheet(name),
+        XlsxError::Password => FileError::BadXlsx("it is password-protected".to_owned()),
+        other => FileError::BadXlsx(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use tempfile::TempDir;
+
+    fn file(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Everything `read` hands over: header, rows and summary.
+    fn read_all(
+        path: &Path,
+        options: &ReadOptions,
+    ) -> Result<(Vec<String>, Vec<RawRow>, Summary), FileError> {
+        let mut header = Vec::new();
+        let mut rows = Vec::new();
+        let summary = read(
+            path,
+            options,
+            |cells| {
+                header = cells.to_vec();
+                Ok(())
+            },
+            |row| {
+                rows.push(row);
+                ControlFlow::Continue(())
+            },
+        )?;
+        Ok((header, rows, summary))
+    }
+
+    fn read_default(path: &Path) -> Result<(Vec<String>, Vec<RawRow>, Summary), FileError> {
+        read_all(path, &ReadOptions::default())
+    }
+
+    fn strings(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|cell| (*cell).to_owned()).collect()
+    }
+
+    fn row(number: u64, cells: &[&str]) -> RawRow {
+        RawRow {
+            number,
+            cells: strings(cells),
+        }
+    }
+
+    #[test]
+    fn utf8_without_bom_is_read_as_utf8() {
+        // GIVEN a UTF-8 CSV without BOM, non-ASCII in a cell
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = "EAN,Name\n4006381333931,Crème brûlée \n".as_bytes();
+        let path = file(&dir, "sales.csv", bytes);
+        // WHEN it is detected and read
+        let kind = detect(&path).unwrap();
+        let (header, rows, summary) = read_default(&path).unwrap();
+        // THEN the text is intact, untrimmed, and the summary says what was read
+        assert_eq!(kind, FileKind::Csv);
+        assert_eq!(header, strings(&["EAN", "Name"]));
+        assert_eq!(rows, vec![row(2, &["4006381333931", "Crème brûlée "])]);
+        assert_eq!(
+            summary,
+            Summary {
+                kind: FileKind::Csv,
+                encoding: "UTF-8",
+                delimiter: Some(b','),
+                rows: 1,
+                bytes: bytes.len() as u64,
+            }
+        );
+    }
+
+    #[test]
+    fn utf8_with_bom_loses_the_bom() {
+        // GIVEN a UTF-8 CSV with BOM and CRLF line ends
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "sales.csv",
+            "\u{feff}EAN;Name\r\n1;Müller\r\n".as_bytes(),
+        );
+        // WHEN it is read
+        let (header, rows, summary) = read_default(&path).unwrap();
+        // THEN the first header cell does not start with the BOM
+        assert_eq!(header, strings(&["EAN", "Name"]));
+        assert_eq!(rows, vec![row(2, &["1", "Müller"])]);
+        assert_eq!(summary.encoding, "UTF-8");
+    }
+
+    #[test]
+    fn utf16le_with_bom_is_decoded() {
+        // GIVEN a tab-separated UTF-16LE file with BOM, as Excel saves "Unicode text"
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in "EAN\tName\r\n1\tÄpfel €\r\n".encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        let path = file(&dir, "sales.txt", &bytes);
+        // WHEN it is detected and read
+        let kind = detect(&path).unwrap();
+        let (header, rows, summary) = read_default(&path).unwrap();
+        // THEN it is text, decoded, split on tabs
+        assert_eq!(kind, FileKind::Csv);
+        assert_eq!(header, strings(&["EAN", "Name"]));
+        assert_eq!(rows, vec![row(2, &["1", "Äpfel €"])]);
+        assert_eq!(summary.encoding, "UTF-16LE");
+        assert_eq!(summary.delimiter, Some(b'\t'));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_windows_1252() {
+        // GIVEN a legacy export: é as 0xE9, € as 0x80
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "sales.csv", b"Name;Price\nCaf\xe9;5 \x80\n");
+        // WHEN it is read
+        let (header, rows, summary) = read_default(&path).unwrap();
+        // THEN the characters are the ones the vendor typed
+        assert_eq!(header, strings(&["Name", "Price"]));
+        assert_eq!(rows, vec![row(2, &["Café", "5 €"])]);
+        assert_eq!(summary.encoding, "windows-1252");
+    }
+
+    #[test]
+    fn a_late_first_accent_still_decides_the_encoding() {
+        // GIVEN a Windows-1252 file whose first non-ASCII byte is far past the sniffed start
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = b"Name;Qty\n".to_vec();
+        for _ in 0..10_000 {
+            bytes.extend_from_slice(b"Plain;1\n");
+        }
+        bytes.extend_from_slice(b"Caf\xe9;2\n");
+        let path = file(&dir, "sales.csv", &bytes);
+        // WHEN it is read
+        let (_, rows, summary) = read_default(&path).unwrap();
+        // THEN the last row is decoded as Windows-1252, not replaced with U+FFFD
+        assert_eq!(summary.encoding, "windows-1252");
+        assert_eq!(rows.last(), Some(&row(10_002, &["Café", "2"])));
+    }
+
+    #[test]
+    fn the_delimiter_is_guessed() {
+        // GIVEN the same table with each common delimiter, decimal commas in the `;` one
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(u8, &str); 4] = [
+            (b',', "EAN,Qty,Price\n1,2,\"1,99\"\n3,4,5\n"),
+            (b';', "EAN;Qty;Price\n1;2;1,99\n3;4;5\n"),
+            (b'\t', "EAN\tQty\tPrice\n1\t2\t1,99\n3\t4\t5\n"),
+            (b'|', "EAN|Qty|Price\n1|2|1,99\n3|4|5\n"),
+        ];
+        for (delimiter, text) in cases {
+            let path = file(&dir, "sales.csv", text.as_bytes());
+            // WHEN it is read without a configured delimiter
+            let (header, rows, summary) = read_default(&path).unwrap();
+            // THEN the delimiter is found and splits every row into three cells
+            assert_eq!(summary.delimiter, Some(delimiter), "{text:?}");
+            assert_eq!(header, strings(&["EAN", "Qty", "Price"]));
+            assert_eq!(
+                rows,
+                vec![row(2, &["1", "2", "1,99"]), row(3, &["3", "4", "5"])]
+            );
+        }
+    }
+
+    #[test]
+    fn a_configured_delimiter_is_used_as_is() {
+        // GIVEN a file that would be guessed as `,`
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "sales.csv", b"a,b;c\n1,2;3\n");
+        let options = ReadOptions {
+            delimiter: Some(b';'),
+            ..ReadOptions::default()
+        };
+        // WHEN it is read with `;` configured
+        let (header, rows, summary) = read_all(&path, &options).unwrap();
+        // THEN `;` splits it
+        assert_eq!(header, strings(&["a,b", "c"]));
+        assert_eq!(rows, vec![row(2, &["1,2", "3"])]);
+        assert_eq!(summary.delimiter, Some(b';'));
+    }
+
+    #[test]
+    fn a_quoted_line_break_stays_in_its_cell_and_rows_keep_their_lines() {
+        // GIVEN a quoted cell over two lines, with a delimiter and an escaped quote in it
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "sales.csv",
+            b"id,note\n1,\"two\nlines, \"\"quoted\"\"\"\n2,after\n",
+        );
+        // WHEN it is read
+        let (_, rows, _) = read_default(&path).unwrap();
+        // THEN the record has its first line's number and the next one its own line
+        assert_eq!(
+            rows,
+            vec![
+                row(2, &["1", "two\nlines, \"quoted\""]),
+                row(4, &["2", "after"])
+            ]
+        );
+    }
+
+    #[test]
+    fn row_numbers_follow_crlf_and_lone_cr_line_ends() {
+        // GIVEN the same rows with Windows and old Mac line ends, a blank line in each
+        let dir = tempfile::tempdir().unwrap();
+        for text in ["a,b\r\n1,2\r\n\r\n3,4\r\n", "a,b\r1,2\r\r3,4\r"] {
+            let path = file(&dir, "sales.csv", text.as_bytes());
+            // WHEN it is read
+            let (_, rows, _) = read_default(&path).unwrap();
+            // THEN each row has the line an editor shows
+            assert_eq!(
+                rows,
+                vec![row(2, &["1", "2"]), row(4, &["3", "4"])],
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rows_before_the_header_row_are_skipped() {
+        // GIVEN two title lines above the header
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "sales.csv",
+            b"Sales report\nPeriod: March 2024\nEAN;Qty\n1;2\n",
+        );
+        let options = ReadOptions {
+            header_row: 2,
+            ..ReadOptions::default()
+        };
+        // WHEN it is read with header_row = 2
+        let (header, rows, summary) = read_all(&path, &options).unwrap();
+        // THEN the third line is the header, and the titles did not sway the delimiter
+        assert_eq!(header, strings(&["EAN", "Qty"]));
+        assert_eq!(rows, vec![row(4, &["1", "2"])]);
+        assert_eq!(summary.delimiter, Some(b';'));
+    }
+
+    #[test]
+    fn blank_rows_are_skipped_and_not_counted() {
+        // GIVEN empty lines, a line of bare delimiters and one of whitespace, no final line end
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "sales.csv", b"\na,b\n\n1,2\n,\n , \n3,4\n\n5,6");
+        // WHEN it is read
+        let (header, rows, summary) = read_default(&path).unwrap();
+        // THEN only rows with content come through, with their own line numbers
+        assert_eq!(header, strings(&["a", "b"]));
+        assert_eq!(
+            rows,
+            vec![
+                row(4, &["1", "2"]),
+                row(7, &["3", "4"]),
+                row(9, &["5", "6"])
+            ]
+        );
+        assert_eq!(summary.rows, 3);
+    }
+
+    #[test]
+    fn an_empty_file_is_empty() {
+        // GIVEN an empty file and one holding only a BOM
+        let dir = tempfile::tempdir().unwrap();
+        let empty = file(&dir, "empty.csv", b"");
+        let bom = file(&dir, "bom.csv", b"\xEF\xBB\xBF");
+        // WHEN they are detected and read
+        // THEN both are Empty
+        assert!(matches!(detect(&empty), Err(FileError::Empty)));
+        assert!(matches!(read_default(&empty), Err(FileError::Empty)));
+        assert!(matches!(read_default(&bom), Err(FileError::Empty)));
+    }
+
+    #[test]
+    fn a_header_alone_is_zero_rows() {
+        // GIVEN a header and nothing else
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "sales.csv", b"EAN,Qty\n");
+        // WHEN it is read
+        let (header, rows, summary) = read_default(&path).unwrap();
+        // THEN the header comes through and no row
+        assert_eq!(header, strings(&["EAN", "Qty"]));
+        assert!(rows.is_empty());
+        assert_eq!(summary.rows, 0);
+    }
+
+    #[test]
+    fn a_file_without_the_header_row_has_no_header() {
+        // GIVEN two lines, the header expected on the sixth, and a file of blank lines
+        let dir = tempfile::tempdir().unwrap();
+        let short = file(&dir, "short.csv", b"a,b\n1,2\n");
+        let blank = file(&dir, "blank.csv", b"\n\r\n , \n");
+        let options = ReadOptions {
+            header_row: 5,
+            ..ReadOptions::default()
+        };
+        // WHEN they are read
+        // THEN there is no header, in words about row 6 for the first
+        let error = read_all(&short, &options).unwrap_err();
+        assert!(matches!(error, FileError::NoHeader { header_row: 5 }));
+        assert_eq!(
+            error.to_string(),
+            "the file has no row 6: there is no header"
+        );
+        assert!(matches!(
+            read_default(&blank),
+            Err(FileError::NoHeader { header_row: 0 })
+        ));
+    }
+
+    #[test]
+    fn binary_garbage_is_neither_csv_nor_xlsx() {
+        // GIVEN a PNG header followed by pseudo-random bytes
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        bytes.extend(XorShift(7).bytes(2000));
+        let path = file(&dir, "sales.csv", &bytes);
+        // WHEN it is detected and read
+        // THEN it is refused as such
+        assert!(matches!(detect(&path), Err(FileError::NotCsvOrXlsx)));
+        assert!(matches!(read_default(&path), Err(FileError::NotCsvOrXlsx)));
+    }
+
+    #[test]
+    fn a_huge_line_is_refused_as_too_long() {
+        // GIVEN a header and then one 10 MB line
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = b"a,b\n".to_vec();
+        bytes.resize(bytes.len() + 10 * 1024 * 1024, b'x');
+        bytes.extend_from_slice(b"\n1,2\n");
+        let path = file(&dir, "sales.csv", &bytes);
+        // WHEN it is read
+        let error = read_default(&path).unwrap_err();
+        // THEN its row is too long, said in words
+        assert!(matches!(error, FileError::RecordTooLong { row: 2, .. }));
+        assert_eq!(
+            error.to_string(),
+            "row 2 is longer than 1 MiB: is this really a CSV file?"
+        );
+        assert_eq!(error.code(), "file_record_too_long");
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_malformed_csv() {
+        // GIVEN a quote opened on line 2 and never closed, in a short and in a long file
+        let dir = tempfile::tempdir().unwrap();
+        let short = file(&dir, "short.csv", b"a,b\n1,\"never closed\n2,3\n");
+        let mut long = b"a,b\n1,\"never closed\n".to_vec();
+        for _ in 0..200_000 {
+            long.extend_from_slice(b"2,3\n");
+        }
+        let long = file(&dir, "long.csv", &long);
+        // WHEN they are read
+        // THEN both name row 2 and the open quote, not a long line
+        for path in [short, long] {
+            let error = read_default(&path).unwrap_err();
+            assert!(matches!(error, FileError::Csv { row: 2, .. }), "{error:?}");
+            assert_eq!(
+                error.to_string(),
+                "row 2 is not valid CSV: a quote opened in this row is never closed"
+            );
+        }
+    }
+
+    #[test]
+    fn an_inch_mark_in_the_last_line_is_fine() {
+        // GIVEN a lone quote inside a field on a last line without line end
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "sales.csv", b"Product;Qty\nTV 55\" OLED;2");
+        // WHEN it is read
+        let (_, rows, _) = read_default(&path).unwrap();
+        // THEN the quote is text
+        assert_eq!(rows, vec![row(2, &["TV 55\" OLED", "2"])]);
+    }
+
+    #[test]
+    fn a_row_with_more_cells_than_the_header_is_handed_over_as_is() {
+        // GIVEN a row longer and one shorter than the header
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "sales.csv", b"a,b\n1,2,3\n4\n5,6\n");
+        // WHEN it is read
+        let (_, rows, _) = read_default(&path).unwrap();
+        // THEN each comes with its own cells: the mapper judges them
+        assert_eq!(
+            rows,
+            vec![
+                row(2, &["1", "2", "3"]),
+                row(3, &["4"]),
+                row(4, &["5", "6"])
+            ]
+        );
+    }
+
+    #[test]
+    fn the_caller_can_stop_early() {
+        // GIVEN three data rows
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "sales.csv", b"a,b\n1,2\n3,4\n5,6\n");
+        // WHEN the caller breaks on the first
+        let mut seen = Vec::new();
+        let summary = read(
+            &path,
+            &ReadOptions::default(),
+            |_| Ok(()),
+            |row| {
+                seen.push(row.number);
+                ControlFlow::Break(())
+            },
+        )
+        .unwrap();
+        // THEN no further row is read
+        assert_eq!(seen, vec![2]);
+        assert_eq!(summary.rows, 1);
+    }
+
+    #[test]
+    fn a_header_the_caller_refuses_ends_the_read() {
+        // GIVEN a caller that refuses every header
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "sales.csv", b"a,b\n1,2\n");
+        // WHEN the file is read
+        let result = read(
+            &path,
+            &ReadOptions::default(),
+            |_| Err(FileError::NoHeader { header_row: 0 }),
+            |_| panic!("no row after a refused header"),
+        );
+        // THEN its error comes back
+        assert!(matches!(result, Err(FileError::NoHeader { .. })));
+    }
+
+    #[test]
+    fn column_and_cell_limits_hold() {
+        // GIVEN a row of four fields and a file of eight cells
+        let dir = tempfile::tempdir().unwrap();
+        let wide = file(&dir, "wide.csv", b"a,b\n1,2,3,4\n");
+        let many = file(&dir, "many.csv", b"a,b\n1,2\n3,4\n5,6\n");
+        let limits = ReadLimits {
+            max_columns: 3,
+            max_cells: 7,
+            ..ReadLimits::default()
+        };
+        let options = ReadOptions {
+            limits,
+            ..ReadOptions::default()
+        };
+        // WHEN they are read with at most 3 columns and 7 cells
+        // THEN each is refused by its limit
+        let wide = read_all(&wide, &options).unwrap_err();
+        assert!(matches!(
+            wide,
+            FileError::TooManyColumns { row: 2, limit: 3 }
+        ));
+        assert_eq!(wide.to_string(), "row 2 has more than 3 columns");
+        let many = read_all(&many, &options).unwrap_err();
+        assert!(matches!(many, FileError::TooManyCells { limit: 7 }));
+        assert_eq!(many.to_string(), "the file has more than 7 cells");
+    }
+
+    /// A workbook as Excel would save it: a title, a blank row, the header on row 3, values of
+    /// every kind on row 4, a row starting in column B, and a second sheet.
+    fn workbook(dir: &TempDir) -> PathBuf {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let path = dir.path().join("sales.xlsx");
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.set_name("Sales").unwrap();
+        sheet.write_string(0, 0, "Sales report").unwrap();
+        for (column, name) in ["EAN", "Product", "Qty", "Price", "Date", "Promo", "Share"]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(2, column as u16, *name).unwrap();
+        }
+        sheet.write_number(3, 0, 4006381333931.0).unwrap();
+        sheet.write_string(3, 1, "Crème ").unwrap();
+        sheet.write_number(3, 2, 13).unwrap();
+        sheet.write_number(3, 3, 2.49).unwrap();
+        let date = ExcelDateTime::from_ymd(2024, 3, 15).unwrap();
+        let date_format = Format::new().set_num_format("yyyy-mm-dd");
+        sheet
+            .write_datetime_with_format(3, 4, &date, &date_format)
+            .unwrap();
+        sheet.write_boolean(3, 5, true).unwrap();
+        sheet.write_number(3, 6, 0.1 + 0.2).unwrap();
+        sheet.write_string(5, 1, "from B").unwrap();
+        let other = book.add_worksheet();
+        other.set_name("Other").unwrap();
+        other.write_string(0, 0, "Only").unwrap();
+        other.write_string(1, 0, "x").unwrap();
+        book.save(&path).unwrap();
+        path
+    }
+
+    #[test]
+    fn an_xlsx_comes_out_as_the_spreadsheet_shows_it() {
+        // GIVEN a workbook with its header on row 3
+        let dir = tempfile::tempdir().unwrap();
+        let path = workbook(&dir);
+        let options = ReadOptions {
+            header_row: 2,
+            ..ReadOptions::default()
+        };
+        // WHEN it is detected and read
+        let kind = detect(&path).unwrap();
+        let (header, rows, summary) = read_all(&path, &options).unwrap();
+        // THEN the numbers are exact without `.0`, the date is its serial, rows keep their numbers
+        assert_eq!(kind, FileKind::Xlsx);
+        assert_eq!(
+            header,
+            strings(&["EAN", "Product", "Qty", "Price", "Date", "Promo", "Share"])
+        );
+        assert_eq!(
+            rows,
+            vec![
+                row(
+                    4,
+                    &[
+                        "4006381333931",
+                        "Crème ",
+                        "13",
+                        "2.49",
+                        "45366",
+                        "true",
+                        "0.3"
+                    ]
+                ),
+                row(6, &["", "from B"]),
+            ]
+        );
+        assert_eq!(summary.kind, FileKind::Xlsx);
+        assert_eq!(summary.delimiter, None);
+        assert_eq!(summary.rows, 2);
+    }
+
+    #[test]
+    fn an_xlsx_sheet_is_chosen_by_name() {
+        // GIVEN the workbook, read once for its second sheet and once for a missing one
+        let dir = tempfile::tempdir().unwrap();
+        let path = workbook(&dir);
+        let other = ReadOptions {
+            sheet: Some("Other".to_owned()),
+            ..ReadOptions::default()
+        };
+        let missing = ReadOptions {
+            sheet: Some("Missing".to_owned()),
+            ..ReadOptions::default()
+        };
+        // WHEN they are read
+        let (header, rows, _) = read_all(&path, &other).unwrap();
+        let error = read_all(&path, &missing).unwrap_err();
+        // THEN the named sheet is read, and a missing one is said to be missing
+        assert_eq!(header, strings(&["Only"]));
+        assert_eq!(rows, vec![row(2, &["x"])]);
+        assert!(matches!(&error, FileError::NoSheet(name) if name == "Missing"));
+        assert_eq!(error.code(), "file_no_sheet");
+    }
+
+    #[test]
+    fn a_truncated_xlsx_is_a_bad_workbook() {
+        // GIVEN the first half of a real workbook
+        let dir = tempfile::tempdir().unwrap();
+        let whole = std::fs::read(workbook(&dir)).unwrap();
+        let path = file(&dir, "half.xlsx", &whole[..whole.len() / 2]);
+        // WHEN it is detected and read
+        let kind = detect(&path).unwrap();
+        let error = read_default(&path).unwrap_err();
+        // THEN it still looks like a workbook but cannot be read, and no retry will help
+        assert_eq!(kind, FileKind::Xlsx);
+        assert!(matches!(error, FileError::BadXlsx(_)), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("the workbook could not be read: ")
+        );
+        assert!(!error.is_retryable());
+    }
+
+    #[test]
+    fn an_xlsx_unpacking_past_the_limit_is_refused_before_unpacking() {
+        // GIVEN a real workbook and a limit far below what it declares unpacked
+        let dir = tempfile::tempdir().unwrap();
+        let path = workbook(&dir);
+        let options = ReadOptions {
+            limits: ReadLimits {
+                max_xlsx_uncompressed_bytes: 1024,
+                ..ReadLimits::default()
+            },
+            ..ReadOptions::default()
+        };
+        // WHEN it is read
+        let error = read_all(&path, &options).unwrap_err();
+        // THEN it is too large
+        assert!(matches!(error, FileError::XlsxTooLarge { limit: 1024 }));
+        assert_eq!(error.to_string(), "the workbook unpacks to more than 1 KiB");
+    }
+
+    #[test]
+    fn an_xlsx_over_the_cell_limit_is_refused() {
+        // GIVEN the workbook, whose first sheet declares A1:G6 (42 cells)
+        let dir = tempfile::tempdir().unwrap();
+        let path = workbook(&dir);
+        let options = ReadOptions {
+            limits: ReadLimits {
+                max_cells: 41,
+                ..ReadLimits::default()
+            },
+            ..ReadOptions::default()
+        };
+        // WHEN it is read with a limit of 41 cells
+        let error = read_all(&path, &options).unwrap_err();
+        // THEN it has too many
+        assert!(matches!(error, FileError::TooManyCells { limit: 41 }));
+    }
+
+    #[test]
+    fn numbers_print_as_excel_shows_them() {
+        // GIVEN floats as calamine reads them WHEN they are formatted THEN Excel's text comes out
+        assert_eq!(number_text(13.0), "13");
+        assert_eq!(number_text(4006381333931.0), "4006381333931");
+        assert_eq!(number_text(12.300000000000001), "12.3");
+        assert_eq!(number_text(-0.0), "0");
+        assert_eq!(number_text(1e20), "100000000000000000000");
+        assert_eq!(number_text(0.000001), "0.000001");
+        assert_eq!(number_text(45366.520833333336), "45366.5208333333");
+    }
+
+    #[test]
+    fn every_error_has_a_distinct_code() {
+        // GIVEN one error of each kind
+        let errors = [
+            FileError::Empty,
+            FileError::NotCsvOrXlsx,
+            FileError::NoHeader { header_row: 0 },
+            FileError::RecordTooLong { row: 1, limit: 1 },
+            FileError::TooManyColumns { row: 1, limit: 1 },
+            FileError::TooManyCells { limit: 1 },
+            FileError::XlsxTooLarge { limit: 1 },
+            FileError::BadXlsx(String::new()),
+            FileError::NoSheet(String::new()),
+            FileError::Csv {
+                row: 1,
+                reason: String::new(),
+            },
+            FileError::Io(io::Error::other("disk")),
+        ];
+        // WHEN their codes are listed
+        let codes: std::collections::BTreeSet<&str> = errors.iter().map(FileError::code).collect();
+        // THEN no two share one, and only Io is retryable
+        assert_eq!(codes.len(), errors.len());
+        let retryable: Vec<&str> = errors
+            .iter()
+            .filter(|e| e.is_retryable())
+            .map(FileError::code)
+            .collect();
+        assert_eq!(retryable, vec!["file_io"]);
+    }
+
+    /// Deterministic pseudo-random bytes (xorshift64), so a failing case can be replayed.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    #[test]
+    fn no_file_makes_the_reader_panic() {
+        // GIVEN 200 files: random bytes, random bytes behind the zip magic, random text made of
+        // CSV's special characters, and a real workbook with bytes flipped or cut off
+        let dir = tempfile::tempdir().unwrap();
+        let workbook = std::fs::read(workbook(&dir)).unwrap();
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let alphabet = b"ab1 ,;\t|\"\r\n\xe9\xc3\xa9\xef\xbb\xbf";
+        let options = ReadOptions {
+            limits: ReadLimits {
+                max_record_bytes: 256,
+                max_xlsx_uncompressed_bytes: 1 << 20,
+                ..ReadLimits::default()
+            },
+            ..ReadOptions::default()
+        };
+        for case in 0..200 {
+            let len = rng.below(4096);
+            let bytes = match case % 4 {
+                0 => rng.bytes(len),
+                1 => [ZIP_MAGIC, &rng.bytes(len)].concat(),
+                2 => (0..len)
+                    .map(|_| alphabet[rng.below(alphabet.len())])
+                    .collect(),
+                _ => {
+                    let mut bytes = workbook.clone();
+                    for _ in 0..=rng.below(8) {
+                        let at = rng.below(bytes.len());
+                        bytes[at] = rng.next() as u8;
+                    }
+                    bytes.truncate(rng.below(bytes.len()) + bytes.len() / 2);
+                    bytes
+                }
+            };
+            let path = file(&dir, &format!("case-{case}"), &bytes);
+            // WHEN each is detected and read
+            let _ = detect(&path);
+            let mut numbers = Vec::new();
+            let result = read(
+                &path,
+                &options,
+                |_| Ok(()),
+                |row| {
+                    numbers.push(row.number);
+                    ControlFlow::Continue(())
+                },
+            );
+            // THEN it returns, with rows in file order and counted right when it succeeds
+            assert!(numbers.windows(2).all(|w| w[0] < w[1]), "case {case}");
+            match result {
+                Ok(summary) => assert_eq!(summary.rows, numbers.len() as u64, "case {case}"),
+                Err(FileError::Io(error)) => {
+                    panic!("case {case}: a bad file taken for I/O: {error}")
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
