@@ -470,9 +470,11 @@ async fn export_tables_returns_every_table_as_csv_with_row_counts() {
             [
                 "conversation_history",
                 "dashboard_configs",
+                "ecommerce_monthly",
                 "ecommerce_orders",
                 "email_logs",
                 "error_reports",
+                "fx_rates",
                 "products",
                 "resellers",
                 "sales_monthly",
@@ -480,6 +482,7 @@ async fn export_tables_returns_every_table_as_csv_with_row_counts() {
                 "sellout_entries",
                 "upload_batches",
                 "users",
+                "vendor_config_versions",
                 "vendor_configs",
             ]
         );

@@ -684,3 +684,307 @@ async fn loaded_plus_rejected_is_total_and_the_rollup_stays_exact_through_loads_
         );
     }
 }
+
+/// PUTs a vendor config as the admin; the answer.
+async fn put_vendor(
+    app: &TestApp,
+    admin: &TenantAdmin,
+    name: &str,
+    config: &Value,
+) -> crate::auth::Answer {
+    call(
+        app,
+        Method::PUT,
+        &admin.host,
+        &format!("/api/vendors/{name}"),
+        Some(&admin.token),
+        Some(config),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn amounts_in_another_currency_use_the_months_rate_or_are_rejected() {
+    // GIVEN a PLN vendor and a rate for March 2025 only
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "fx").await;
+    let config = json!({"currency": "PLN", "column_mapping": {
+        "EAN": "product_ean", "Qty": "quantity", "Value": "sales_eur", "Month": "month", "Year": "year"}});
+    let res = put_vendor(&app, &admin, "plnshop", &config).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["version"], 1);
+    let rates = json!({"rates": [{"currency": "PLN", "month": "2025-03", "rate_to_eur": "0.25"}]});
+    let res = call(
+        &app,
+        Method::PUT,
+        &admin.host,
+        "/api/fx-rates",
+        Some(&admin.token),
+        Some(&rates),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["rates"][0]["rate_to_eur"], "0.25000000");
+
+    // WHEN a file with a March row and an April row is loaded
+    let csv =
+        "EAN,Qty,Value,Month,Year\n4006381333931,2,100.00,3,2025\n4006381333931,1,40.00,4,2025\n";
+    let res = call(
+        &app,
+        Method::POST,
+        &admin.host,
+        "/api/uploads",
+        Some(&admin.token),
+        Some(&json!({"vendor": "plnshop", "file_name": "pl.csv", "size_bytes": csv.len()})),
+    )
+    .await;
+    let batch: Uuid = res.body["batch_id"].as_str().unwrap().parse().unwrap();
+    let mut put = app
+        .client
+        .put(res.body["upload_url"].as_str().unwrap())
+        .body(csv);
+    for (k, v) in res.body["upload_headers"].as_object().unwrap() {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    put.send().await.unwrap();
+    let view = processed(&app, &admin, &batch).await;
+
+    // THEN March is converted (100 PLN = 25 EUR, the original kept) and April has no rate
+    assert_eq!(
+        (view["rows_loaded"].clone(), view["rows_rejected"].clone()),
+        (json!(1), json!(1))
+    );
+    let db = app
+        .db_admin()
+        .connect_tenant(&shared::store::postgres::admin::TenantDbNames::for_tenant(
+            &admin.tenant.tenant_id,
+        ))
+        .await
+        .unwrap();
+    let row = db
+        .query_one(
+            "select sales_eur::text, amount::text, currency from sellout_entries",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, String>(1),
+            row.get::<_, String>(2)
+        ),
+        ("25.00".to_owned(), "100.0000".to_owned(), "PLN".to_owned())
+    );
+    let errors = call(
+        &app,
+        Method::GET,
+        &admin.host,
+        &format!("/api/uploads/batches/{batch}/errors"),
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        errors.body["errors"][0]["code"], "no_fx_rate",
+        "{}",
+        errors.body
+    );
+    assert_eq!(errors.body["errors"][0]["row_number"], 3);
+}
+
+#[tokio::test]
+async fn vendor_configs_are_validated_versioned_and_batches_keep_their_version() {
+    // GIVEN the seeded boxnox config
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "vendors").await;
+    let list = call(
+        &app,
+        Method::GET,
+        &admin.host,
+        "/api/vendors",
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    let names: Vec<&str> = list.body["vendors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["vendor"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["boxnox", "galilu", "skins"]);
+
+    // WHEN an invalid config is put THEN 422 names each bad field and nothing changes
+    let bad = json!({"currency": "euro", "column_mapping": {"Qty": "quantity"}, "header_row": "x"});
+    let res = put_vendor(&app, &admin, "boxnox", &bad).await;
+    assert_eq!(
+        (res.status, res.code()),
+        (422, "invalid_vendor_config"),
+        "{}",
+        res.body
+    );
+    let message = res.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("header_row"), "{message}");
+    let current = call(
+        &app,
+        Method::GET,
+        &admin.host,
+        "/api/vendors/boxnox",
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    assert_eq!(current.body["version"], 1);
+
+    // WHEN a batch is started, and then the config changes (Qty now in another column)
+    let ticket = call(
+        &app,
+        Method::POST,
+        &admin.host,
+        "/api/uploads",
+        Some(&admin.token),
+        Some(&json!({"vendor": "boxnox", "file_name": "v.csv", "size_bytes": 10})),
+    )
+    .await;
+    assert_eq!(ticket.body["batch"]["vendor_config_version"], 1);
+    let mut changed = current.body["config"].clone();
+    changed["column_mapping"]["Quantity Sold"] = json!("quantity");
+    changed["column_mapping"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Sold Qty");
+    let res = put_vendor(&app, &admin, "boxnox", &changed).await;
+    assert_eq!(
+        (res.status, res.body["version"].clone()),
+        (200, json!(2)),
+        "{}",
+        res.body
+    );
+
+    // THEN the earlier batch is still processed with version 1 (the file has "Sold Qty")
+    let batch: Uuid = ticket.body["batch_id"].as_str().unwrap().parse().unwrap();
+    let csv = boxnox_csv(4, &[]);
+    shared::platform::aws::s3_client(&app.sdk)
+        .put_object()
+        .bucket(app.bucket())
+        .key(format!(
+            "tenants/{}/uploads/{batch}/v.csv",
+            admin.tenant.tenant_id
+        ))
+        .body(csv.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let view = processed(&app, &admin, &batch).await;
+    assert_eq!(view["status"], "completed", "{view}");
+    assert_eq!(view["rows_loaded"], 4);
+
+    // AND a viewer may read configs but not change them
+    let viewer = signed_in_user(&app, &admin, "viewer").await;
+    let read = call(
+        &app,
+        Method::GET,
+        &admin.host,
+        "/api/vendors/boxnox",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(read.status, 200);
+    let res = call(
+        &app,
+        Method::PUT,
+        &admin.host,
+        "/api/vendors/boxnox",
+        Some(&viewer),
+        Some(&changed),
+    )
+    .await;
+    assert_eq!((res.status, res.code()), (403, "forbidden"));
+}
+
+#[tokio::test]
+async fn an_xlsx_report_is_loaded_like_a_csv() {
+    // GIVEN a Boxnox report as an Excel workbook (numbers as numbers, as Excel writes them)
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "xlsx").await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let header = [
+        "Product EAN",
+        "Functional Name",
+        "Sold Qty",
+        "Sales Amount (EUR)",
+        "Reseller",
+        "Month",
+        "Year",
+    ];
+    for (c, h) in header.iter().enumerate() {
+        sheet
+            .write_string(0, u16::try_from(c).unwrap(), *h)
+            .unwrap();
+    }
+    for r in 1..=20u32 {
+        sheet.write_number(r, 0, 4_006_381_333_931.0).unwrap();
+        sheet.write_string(r, 1, "Serum").unwrap();
+        sheet.write_number(r, 2, f64::from(r)).unwrap();
+        sheet.write_number(r, 3, f64::from(r) * 2.5).unwrap();
+        sheet.write_string(r, 4, "R1").unwrap();
+        sheet.write_number(r, 5, f64::from(1 + r % 12)).unwrap();
+        sheet.write_number(r, 6, 2025.0).unwrap();
+    }
+    let bytes = book.save_to_buffer().unwrap();
+
+    // WHEN it is uploaded
+    let batch = upload(&app, &admin, "report.xlsx", bytes).await;
+    let view = processed(&app, &admin, &batch).await;
+
+    // THEN every row is loaded, with the amounts exact
+    assert_eq!(view["status"], "completed", "{view}");
+    assert_eq!(
+        (view["file_kind"].clone(), view["rows_loaded"].clone()),
+        (json!("xlsx"), json!(20))
+    );
+    let (raw, rollup) = totals(&app, &admin).await;
+    assert_eq!(raw, (20, 210, "525.00".to_owned()));
+    assert_eq!(raw, rollup);
+}
+
+#[tokio::test]
+async fn the_third_failed_attempt_fails_the_batch_before_the_dead_letter_queue() {
+    // GIVEN a processor that always fails before commit, and a queue that redelivers at once
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "dlq").await;
+    aws_sdk_sqs::Client::new(&app.sdk)
+        .set_queue_attributes()
+        .queue_url(app.queue_url())
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "0",
+        )
+        .send()
+        .await
+        .unwrap();
+    app.functions
+        .processor
+        .processor
+        .fail_before_commit
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let batch = upload(&app, &admin, "d.csv", boxnox_csv(3, &[]).into_bytes()).await;
+
+    // WHEN it is delivered until the queue gives up (three receives)
+    let view = processed(&app, &admin, &batch).await;
+
+    // THEN the batch says it failed after three attempts, with nothing loaded
+    assert_eq!(view["status"], "failed", "{view}");
+    assert_eq!(view["attempts"], 3);
+    assert!(
+        view["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("3 attempts"),
+        "{view}"
+    );
+    assert_eq!(totals(&app, &admin).await.0.0, 0);
+}

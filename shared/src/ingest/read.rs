@@ -210,7 +210,9 @@ pub fn read(
 enum Detected {
     Xlsx,
     /// Text, with the encoding its byte order mark names, if it has one.
-    Text { bom: Option<&'static Encoding> },
+    Text {
+        bom: Option<&'static Encoding>,
+    },
 }
 
 fn read_prefix(file: &mut File) -> io::Result<Vec<u8>> {
@@ -462,7 +464,10 @@ impl<I: BufRead> CsvRecords<I> {
         }
         loop {
             let buf = self.input.fill_buf()?;
-            let breaks = buf.iter().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+            let breaks = buf
+                .iter()
+                .take_while(|b| matches!(b, b'\n' | b'\r'))
+                .count();
             let record_ahead = buf.is_empty() || breaks < buf.len();
             self.lines.advance(&buf[..breaks]);
             self.input.consume(breaks);
@@ -563,7 +568,8 @@ impl<I: BufRead> CsvRecords<I> {
     }
 
     fn is_blank(&self) -> bool {
-        self.field_bytes().all(|field| field.trim_ascii().is_empty())
+        self.field_bytes()
+            .all(|field| field.trim_ascii().is_empty())
     }
 }
 
@@ -1085,7 +1091,10 @@ mod tests {
         // THEN there is no header, in words about row 6 for the first
         let error = read_all(&short, &options).unwrap_err();
         assert!(matches!(error, FileError::NoHeader { header_row: 5 }));
-        assert_eq!(error.to_string(), "the file has no row 6: there is no header");
+        assert_eq!(
+            error.to_string(),
+            "the file has no row 6: there is no header"
+        );
         assert!(matches!(
             read_default(&blank),
             Err(FileError::NoHeader { header_row: 0 })
@@ -1231,7 +1240,10 @@ mod tests {
         // WHEN they are read with at most 3 columns and 7 cells
         // THEN each is refused by its limit
         let wide = read_all(&wide, &options).unwrap_err();
-        assert!(matches!(wide, FileError::TooManyColumns { row: 2, limit: 3 }));
+        assert!(matches!(
+            wide,
+            FileError::TooManyColumns { row: 2, limit: 3 }
+        ));
         assert_eq!(wide.to_string(), "row 2 has more than 3 columns");
         let many = read_all(&many, &options).unwrap_err();
         assert!(matches!(many, FileError::TooManyCells { limit: 7 }));
@@ -1296,7 +1308,15 @@ mod tests {
             vec![
                 row(
                     4,
-                    &["4006381333931", "Crème ", "13", "2.49", "45366", "true", "0.3"]
+                    &[
+                        "4006381333931",
+                        "Crème ",
+                        "13",
+                        "2.49",
+                        "45366",
+                        "true",
+                        "0.3"
+                    ]
                 ),
                 row(6, &["", "from B"]),
             ]
@@ -1500,7 +1520,9 @@ mod tests {
             assert!(numbers.windows(2).all(|w| w[0] < w[1]), "case {case}");
             match result {
                 Ok(summary) => assert_eq!(summary.rows, numbers.len() as u64, "case {case}"),
-                Err(FileError::Io(error)) => panic!("case {case}: a bad file taken for I/O: {error}"),
+                Err(FileError::Io(error)) => {
+                    panic!("case {case}: a bad file taken for I/O: {error}")
+                }
                 Err(_) => {}
             }
         }
