@@ -6,6 +6,7 @@
 //! Run it through `scripts/bench.sh` (`make bench`).
 
 mod concurrent;
+mod ingest;
 mod measure;
 mod platform;
 mod report;
@@ -46,6 +47,13 @@ struct Args {
     /// round) on a tenant of its own; 0 skips them.
     #[arg(long, default_value_t = 2000)]
     warm: usize,
+    /// Data rows of the generated Boxnox CSV for the upload-pipeline run (1.6 M ≈ 100 MB; 0
+    /// skips the run).
+    #[arg(long, default_value_t = 1_600_000)]
+    ingest_rows: u64,
+    /// Data rows of the generated XLSX (7 cells each).
+    #[arg(long, default_value_t = 142_857)]
+    xlsx_rows: u32,
     /// Stack prefix (default: bench-<random>).
     #[arg(long)]
     prefix: Option<String>,
@@ -53,6 +61,13 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // The processor's child process (see `ingest`): one object, then out.
+    let raw: Vec<String> = std::env::args().collect();
+    if let [_, command, key] = raw.as_slice()
+        && command == "ingest-child"
+    {
+        return ingest::child(key).await;
+    }
     let args = Args::parse();
     eprintln!("bench: deploying a stack on the emulator");
     let platform = Platform::start(args.prefix.clone()).await?;
@@ -73,9 +88,18 @@ async fn main() -> Result<()> {
         }
         _ => None,
     };
+    let ingested = match (&measured, args.ingest_rows) {
+        (Ok(()), n) if n > 0 => Some(ingest::run(&platform, n, args.xlsx_rows).await),
+        _ => None,
+    };
     print!("{}", report.human());
     if let Some(Ok(warm)) = &warm {
         print!("{}", warm.human());
+    }
+    match &ingested {
+        Some(Ok(run)) => print!("{}", run.human()),
+        Some(Err(e)) => println!("\nupload pipeline run failed: {e:#}"),
+        None => {}
     }
     if args.keep {
         println!(
@@ -93,11 +117,15 @@ async fn main() -> Result<()> {
         if let Some(Ok(warm)) = &warm {
             json["warm"] = warm.json();
         }
+        if let Some(Ok(run)) = &ingested {
+            json["ingest"] = run.json();
+        }
         let text = serde_json::to_string_pretty(&json)?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         println!("figures: {}", path.display());
     }
     measured?;
+    ingested.transpose()?;
     warm.transpose().map(|_| ())
 }
 

@@ -45,7 +45,8 @@ pub struct Scale {
     pub migrate_failed: usize,
 }
 
-fn remember(platform: &Platform, tenant: uuid::Uuid) {
+/// Notes a tenant for the cleanup.
+pub fn remember(platform: &Platform, tenant: uuid::Uuid) {
     if let Ok(mut created) = platform.created.lock() {
         created.push(tenant);
     }

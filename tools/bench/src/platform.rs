@@ -32,6 +32,8 @@ pub struct Platform {
     /// Every tenant provisioned so far: the cleanup must not depend on the emulator's registry
     /// alone (its state is in memory; a restart loses it, but not the databases).
     pub created: Arc<Mutex<Vec<Uuid>>>,
+    /// The environment the stack gives its functions (for the processor's child process).
+    pub env: BTreeMap<String, String>,
     template: Template,
     deployed: Deployed,
     admin_secret: String,
@@ -88,6 +90,7 @@ impl Platform {
             "TEMPLATE_DATABASE".to_owned(),
             format!("{}_template", prefix.replace('-', "_")),
         );
+        let function_env = env.clone();
         let (plane, _) =
             control_plane_from_env(&Env(move |name: &str| env.get(name).cloned()), &sdk)
                 .await
@@ -99,6 +102,7 @@ impl Platform {
             admin_url,
             sdk,
             created: Arc::default(),
+            env: function_env,
             template,
             deployed,
             admin_secret,

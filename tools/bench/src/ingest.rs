@@ -1,0 +1,358 @@
+//! The upload pipeline at size: a generated Boxnox CSV (100 MB, ~1.6 M rows, 0.1 % invalid) and
+//! an XLSX of 1 M cells go through the real processor code — S3 read → parse → map → validate →
+//! COPY → rollup → commit — in a child process of its own, so its peak RSS is the processor's
+//! alone. The reference, measured in the same run and the same database: `psql \copy` of the same
+//! CSV into an unindexed table.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use shared::control_plane::provisioning::{NewTenant, NewTenantInput};
+use shared::ingest::batches::{self, NewUpload, UploadRequest};
+use shared::ingest::process::{Outcome, Processor};
+use shared::ingest::upload_event::{CreatedObject, UploadKey};
+use shared::platform::config::Env;
+use shared::store::objects::ObjectStore;
+use shared::store::postgres::admin::TenantDbNames;
+use shared::tenancy::context::{TenantContext, TenantSettings};
+use uuid::Uuid;
+
+use crate::platform::Platform;
+
+/// One file through the processor, and its reference.
+#[derive(Debug)]
+pub struct FileRun {
+    pub bytes: u64,
+    pub rows: u64,
+    pub cells: u64,
+    pub loaded: u64,
+    pub rejected: u64,
+    pub elapsed: Duration,
+    pub peak_rss_kib: u64,
+    pub stages: Value,
+}
+
+#[derive(Debug)]
+pub struct IngestReport {
+    pub csv: FileRun,
+    pub psql_copy: Duration,
+    pub xlsx: FileRun,
+}
+
+/// Runs both files on a tenant of its own.
+pub async fn run(platform: &Platform, csv_rows: u64, xlsx_rows: u32) -> Result<IngestReport> {
+    let request = NewTenant::parse(
+        NewTenantInput {
+            company_name: Some("Ingest Bench".into()),
+            subdomain: Some(format!("{}-ingest", platform.tag)),
+            admin_email: Some(format!("admin@{}-ingest.example", platform.tag)),
+            admin_name: Some("Bench".into()),
+        },
+        &platform.plane.settings.platform.domain,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let tenant = platform
+        .plane
+        .provision(&request, &Uuid::new_v4().to_string(), "bench", &|_| {})
+        .await
+        .map_err(|e| anyhow::Error::msg(shared::ApiError::from(e)))?
+        .tenant;
+    crate::measure::remember(platform, tenant.tenant_id);
+    let dir = tempfile::tempdir()?;
+
+    let csv_path = dir.path().join("boxnox.csv");
+    let rows = write_csv(&csv_path, csv_rows)?;
+    eprintln!(
+        "bench: ingest, CSV of {} rows ({} MB)",
+        rows,
+        std::fs::metadata(&csv_path)?.len() / 1_000_000
+    );
+    let csv = through_processor(platform, &tenant.tenant_id, &csv_path, "boxnox.csv").await?;
+    let psql_copy = psql_copy(platform, &tenant.tenant_id, &csv_path).await?;
+
+    let xlsx_path = dir.path().join("boxnox.xlsx");
+    write_xlsx(&xlsx_path, xlsx_rows)?;
+    eprintln!("bench: ingest, XLSX of {} cells", u64::from(xlsx_rows) * 7);
+    let mut xlsx = through_processor(platform, &tenant.tenant_id, &xlsx_path, "boxnox.xlsx").await?;
+    xlsx.cells = u64::from(xlsx_rows + 1) * 7;
+    Ok(IngestReport {
+        csv,
+        psql_copy,
+        xlsx,
+    })
+}
+
+/// A Boxnox file of `rows` data rows, one in a thousand invalid; the rows written.
+fn write_csv(path: &Path, rows: u64) -> Result<u64> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(
+        out,
+        "Product EAN,Functional Name,Sold Qty,Sales Amount (EUR),Reseller,Month,Year"
+    )?;
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    for i in 0..rows {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let product = seed % 5000;
+        let reseller = (seed >> 20) % 200;
+        let qty = 1 + (seed >> 40) % 90;
+        if i % 1000 == 999 {
+            writeln!(out, "{},Product {product},many,1.00,Reseller {reseller},1,2025", 4_006_381_000_000 + product)?;
+        } else {
+            writeln!(
+                out,
+                "{},Product {product},{qty},{}.{:02},Reseller {reseller},{},{}",
+                4_006_381_000_000 + product,
+                qty * 12,
+                (seed >> 8) % 100,
+                1 + (seed >> 32) % 12,
+                2021 + (seed >> 48) % 5
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(rows)
+}
+
+/// A Boxnox workbook of `rows` data rows (7 cells each), numbers stored as numbers.
+fn write_xlsx(path: &Path, rows: u32) -> Result<()> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in [
+        "Product EAN",
+        "Functional Name",
+        "Sold Qty",
+        "Sales Amount (EUR)",
+        "Reseller",
+        "Month",
+        "Year",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string(0, u16::try_from(c)?, *h)?;
+    }
+    for r in 1..=rows {
+        let product = f64::from(r % 5000);
+        sheet.write_number(r, 0, 4_006_381_000_000.0 + product)?;
+        sheet.write_string(r, 1, "Serum")?;
+        sheet.write_number(r, 2, f64::from(1 + r % 40))?;
+        sheet.write_number(r, 3, f64::from(r % 997) + 0.5)?;
+        sheet.write_string(r, 4, "Reseller 7")?;
+        sheet.write_number(r, 5, f64::from(1 + r % 12))?;
+        sheet.write_number(r, 6, 2025.0)?;
+    }
+    book.save(path)?;
+    Ok(())
+}
+
+/// Uploads `path` as a batch of the tenant and runs the processor on it in a child process.
+async fn through_processor(
+    platform: &Platform,
+    tenant_id: &Uuid,
+    path: &Path,
+    name: &str,
+) -> Result<FileRun> {
+    let bytes = std::fs::read(path)?;
+    let size = bytes.len() as u64;
+    let db = platform
+        .plane
+        .db
+        .connect_tenant(&TenantDbNames::for_tenant(tenant_id))
+        .await?;
+    let upload = NewUpload::parse(UploadRequest {
+        vendor: Some("boxnox".into()),
+        file_name: Some(name.into()),
+        size_bytes: Some(i64::try_from(size)?),
+        content_type: None,
+    })
+    .map_err(anyhow::Error::msg)?;
+    let (batch, key) = batches::create(&db, tenant_id, None, &upload)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    ObjectStore::new(
+        platform.plane.archive.clone(),
+        platform.plane.settings.uploads_bucket.clone(),
+    )
+    .put(&key, bytes, &upload.content_type)
+    .await?;
+
+    let exe = std::env::current_exe()?;
+    let output = tokio::process::Command::new(exe)
+        .arg("ingest-child")
+        .arg(&key)
+        .envs(platform.env.iter())
+        .output()
+        .await?;
+    if !output.status.success() {
+        bail!(
+            "the processor child failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let child: Value = serde_json::from_slice(&output.stdout)
+        .with_context(|| String::from_utf8_lossy(&output.stdout).into_owned())?;
+    let view = batches::get(&db, &batch.batch_id)
+        .await
+        .map_err(anyhow::Error::msg)?
+        .context("the batch is gone")?;
+    if view.status != batches::BatchStatus::Completed {
+        bail!("the batch was not loaded: {view:?}");
+    }
+    Ok(FileRun {
+        bytes: size,
+        rows: u64::try_from(view.rows_total)?,
+        cells: 0,
+        loaded: u64::try_from(view.rows_loaded)?,
+        rejected: u64::try_from(view.rows_rejected)?,
+        elapsed: Duration::from_millis(child["elapsed_ms"].as_u64().unwrap_or(0)),
+        peak_rss_kib: child["peak_rss_kib"].as_u64().unwrap_or(0),
+        stages: view.stage_ms.unwrap_or(Value::Null),
+    })
+}
+
+/// `bench ingest-child KEY`: the processor as the Lambda runs it, on one object; prints its time
+/// and peak RSS as JSON.
+pub async fn child(key: &str) -> Result<()> {
+    let sdk = shared::platform::aws::sdk_config().await;
+    let env = Env::process();
+    let tenants = TenantContext::from_settings(TenantSettings::from_env(&env)?, &sdk);
+    let objects = ObjectStore::new(
+        shared::platform::aws::s3_client(&sdk),
+        env.required("UPLOADS_BUCKET")?,
+    );
+    let processor = Processor::new(tenants, objects);
+    let object = CreatedObject {
+        bucket: processor.objects.bucket().to_owned(),
+        key: key.to_owned(),
+        size: None,
+        upload: UploadKey::parse(key)?,
+    };
+    let started = Instant::now();
+    let outcome = processor.process(&object, 1).await;
+    let elapsed = started.elapsed();
+    if !matches!(outcome, Outcome::Completed { .. }) {
+        bail!("{outcome:?}");
+    }
+    println!(
+        "{}",
+        json!({"elapsed_ms": elapsed.as_millis() as u64, "peak_rss_kib": peak_rss_kib()})
+    );
+    Ok(())
+}
+
+/// `VmHWM` of this process.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `psql \copy` of the same file into an unindexed table of the same database.
+async fn psql_copy(platform: &Platform, tenant_id: &Uuid, path: &Path) -> Result<Duration> {
+    let names = TenantDbNames::for_tenant(tenant_id);
+    let db = platform.plane.db.connect_tenant(&names).await?;
+    db.batch_execute(
+        "create table bench_copy_reference (ean text, name text, qty text, amount text, \
+         reseller text, month text, year text)",
+    )
+    .await?;
+    let mut url = url_with_database(&platform.admin_url, &names.database);
+    url.push_str(if url.contains('?') { "&" } else { "?" });
+    url.push_str("sslmode=disable");
+    let started = Instant::now();
+    let status = tokio::process::Command::new("psql")
+        .arg(&url)
+        .arg("-v")
+        .arg("ON_ERROR_STOP=1")
+        .arg("-qc")
+        .arg(format!(
+            "\\copy bench_copy_reference from '{}' with (format csv, header true)",
+            path.display()
+        ))
+        .status()
+        .await
+        .context("running psql")?;
+    let took = started.elapsed();
+    if !status.success() {
+        bail!("psql \\copy failed");
+    }
+    db.batch_execute("drop table bench_copy_reference").await?;
+    Ok(took)
+}
+
+fn url_with_database(url: &str, database: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{database}"),
+        None => url.to_owned(),
+    }
+}
+
+impl IngestReport {
+    pub fn human(&self) -> String {
+        let mb = |b: u64| b as f64 / 1_000_000.0;
+        let rate = |r: &FileRun| mb(r.bytes) / r.elapsed.as_secs_f64().max(1e-9);
+        let reference = mb(self.csv.bytes) / self.psql_copy.as_secs_f64().max(1e-9);
+        let ratio = rate(&self.csv) / reference;
+        let cells_per_s = self.xlsx.cells as f64 / self.xlsx.elapsed.as_secs_f64().max(1e-9);
+        let mut out = String::from("\nUpload pipeline (real processor code, emulator + PostgreSQL)\n");
+        out += &format!(
+            "  CSV {:.0} MB, {} rows: {} loaded, {} rejected in {:.2} s = {:.1} MB/s, {:.0} rows/s\n",
+            mb(self.csv.bytes),
+            self.csv.rows,
+            self.csv.loaded,
+            self.csv.rejected,
+            self.csv.elapsed.as_secs_f64(),
+            rate(&self.csv),
+            self.csv.rows as f64 / self.csv.elapsed.as_secs_f64().max(1e-9)
+        );
+        out += &format!(
+            "  reference: psql \\copy of the same file, unindexed table: {:.2} s = {:.1} MB/s\n",
+            self.psql_copy.as_secs_f64(),
+            reference
+        );
+        out += &format!(
+            "  throughput {:.2}x the reference (goal >= 0.5x): {}\n",
+            ratio,
+            pass(ratio >= 0.5)
+        );
+        out += &format!("  stages (ms): {}\n", self.csv.stages);
+        out += &format!(
+            "  processor peak RSS {:.0} MB (goal <= 128 MB): {}\n",
+            self.csv.peak_rss_kib as f64 / 1024.0,
+            pass(self.csv.peak_rss_kib <= 128 * 1024)
+        );
+        out += &format!(
+            "  XLSX {} cells in {:.2} s = {:.0} cells/s (goal >= 1,000,000/s): {}; peak RSS {:.0} MB\n",
+            self.xlsx.cells,
+            self.xlsx.elapsed.as_secs_f64(),
+            cells_per_s,
+            pass(cells_per_s >= 1_000_000.0),
+            self.xlsx.peak_rss_kib as f64 / 1024.0
+        );
+        out
+    }
+
+    pub fn json(&self) -> Value {
+        let run = |r: &FileRun| {
+            json!({"bytes": r.bytes, "rows": r.rows, "cells": r.cells, "loaded": r.loaded,
+                   "rejected": r.rejected, "seconds": r.elapsed.as_secs_f64(),
+                   "peak_rss_kib": r.peak_rss_kib, "stages_ms": r.stages})
+        };
+        json!({"csv": run(&self.csv), "psql_copy_seconds": self.psql_copy.as_secs_f64(),
+               "xlsx": run(&self.xlsx)})
+    }
+}
+
+fn pass(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FAIL" }
+}
