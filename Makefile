@@ -7,7 +7,7 @@ dev:            ## local platform on :9000 (Ctrl-C stops it)
 test:           ## all unit and integration tests (installs and starts what they need)
 	scripts/test.sh
 
-lint:           ## fmt, clippy -D warnings, cfn-lint, sam validate --lint
+lint:           ## fmt, clippy -D warnings, unused dependencies, cfn-lint, sam validate --lint
 	scripts/lint.sh
 
 bench:          ## provisioning benchmark (BENCH_SCALE=1000 adds the 1000-tenant scale run)

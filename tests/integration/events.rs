@@ -41,6 +41,36 @@ async fn http_events_give_their_documented_status() {
             Some("invalid_email"),
         ),
         ("provisioning", "provisioning/health.json", 200, None),
+        (
+            "provisioning",
+            "provisioning/method-not-allowed.json",
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            "tenant-discovery",
+            "tenant-discovery/method-not-allowed.json",
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            "auth",
+            "auth/method-not-allowed.json",
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            "uploads",
+            "uploads/method-not-allowed.json",
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            "analytics",
+            "analytics/method-not-allowed.json",
+            405,
+            Some("method_not_allowed"),
+        ),
         ("auth", "auth/health.json", 200, None),
         (
             "auth",

@@ -89,21 +89,35 @@ async fn an_uploaded_object_reaches_the_processor_through_sqs() {
 
 #[tokio::test]
 async fn objects_outside_the_upload_prefix_do_not_reach_the_queue() {
+    // GIVEN an object outside the upload prefix, and (the positive control) one inside it, put
+    // after it, so the filter and not a broken notification explains what does not arrive
     let app = spawn_app().await;
     let trigger = processor_trigger(&app);
     let s3 = shared::platform::aws::s3_client(&app.sdk);
-    s3.put_object()
-        .bucket(app.bucket())
-        .key("archive/t/export.json")
-        .body(b"{}".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    for _ in 0..2 {
-        poll(&app, &trigger).await;
+    for key in ["archive/t/export.json", "tenants/t/uploads/b/control.csv"] {
+        s3.put_object()
+            .bucket(app.bucket())
+            .key(key)
+            .body(b"{}".to_vec().into())
+            .send()
+            .await
+            .unwrap();
     }
+    // WHEN the queue is polled until the control has arrived
+    for _ in 0..10 {
+        poll(&app, &trigger).await;
+        if app.logs.text().contains("tenants/t/uploads/b/control.csv") {
+            break;
+        }
+    }
+    // THEN the control came through and the other object never did
+    let logs = app.logs.text();
     assert!(
-        !app.logs.text().contains("archive/t/export.json"),
+        logs.contains("tenants/t/uploads/b/control.csv"),
+        "the upload under tenants/ arrives: {logs}"
+    );
+    assert!(
+        !logs.contains("archive/t/export.json"),
         "the notification filter keeps other prefixes out"
     );
 }

@@ -47,3 +47,6 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         )),
     }
 }
+
+#[cfg(test)]
+mod events_tests;

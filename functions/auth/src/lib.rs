@@ -158,3 +158,6 @@ async fn change_password(ctx: users::Call<'_>) -> Result<Response<Body>, ApiErro
         login::change_password(&ctx.app.tenant, ctx.tenant, caller, &current, &new).await?;
     Ok(json_response(StatusCode::OK, &session))
 }
+
+#[cfg(test)]
+mod events_tests;

@@ -161,3 +161,6 @@ async fn active_tenants_of(app: &App, email: &Email) -> Result<Vec<DiscoveredTen
     tenants.sort_by_cached_key(|t| (t.display_name.to_lowercase(), t.subdomain.clone()));
     Ok(tenants)
 }
+
+#[cfg(test)]
+mod events_tests;

@@ -238,3 +238,6 @@ fn csv_response(bytes: Vec<u8>, file_name: &str) -> Response<Body> {
     }
     res
 }
+
+#[cfg(test)]
+mod events_tests;

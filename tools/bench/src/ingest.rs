@@ -76,7 +76,8 @@ pub async fn run(platform: &Platform, csv_rows: u64, xlsx_rows: u32) -> Result<I
     let xlsx_path = dir.path().join("boxnox.xlsx");
     write_xlsx(&xlsx_path, xlsx_rows)?;
     eprintln!("bench: ingest, XLSX of {} cells", u64::from(xlsx_rows) * 7);
-    let mut xlsx = through_processor(platform, &tenant.tenant_id, &xlsx_path, "boxnox.xlsx").await?;
+    let mut xlsx =
+        through_processor(platform, &tenant.tenant_id, &xlsx_path, "boxnox.xlsx").await?;
     xlsx.cells = u64::from(xlsx_rows + 1) * 7;
     Ok(IngestReport {
         csv,
@@ -101,7 +102,11 @@ fn write_csv(path: &Path, rows: u64) -> Result<u64> {
         let reseller = (seed >> 20) % 200;
         let qty = 1 + (seed >> 40) % 90;
         if i % 1000 == 999 {
-            writeln!(out, "{},Product {product},many,1.00,Reseller {reseller},1,2025", 4_006_381_000_000 + product)?;
+            writeln!(
+                out,
+                "{},Product {product},many,1.00,Reseller {reseller},1,2025",
+                4_006_381_000_000 + product
+            )?;
         } else {
             writeln!(
                 out,
@@ -304,7 +309,8 @@ impl IngestReport {
         let reference = mb(self.csv.bytes) / self.psql_copy.as_secs_f64().max(1e-9);
         let ratio = rate(&self.csv) / reference;
         let cells_per_s = self.xlsx.cells as f64 / self.xlsx.elapsed.as_secs_f64().max(1e-9);
-        let mut out = String::from("\nUpload pipeline (real processor code, emulator + PostgreSQL)\n");
+        let mut out =
+            String::from("\nUpload pipeline (real processor code, emulator + PostgreSQL)\n");
         out += &format!(
             "  CSV {:.0} MB, {} rows: {} loaded, {} rejected in {:.2} s = {:.1} MB/s, {:.0} rows/s\n",
             mb(self.csv.bytes),
