@@ -23,7 +23,7 @@ use chrono::Datelike;
 use rust_decimal::Decimal;
 use tokio::io::AsyncReadExt;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use crate::ingest::mapping::{MappedRow, Mapper, OrderRow, RowError, SelloutRow};
@@ -240,9 +240,12 @@ impl<S: SecretStore> Processor<S> {
         let copy_started = Instant::now();
         let loaded = match config.target {
             Target::Sellout => {
-                copy_sellout(&tx, &claim.batch_id, &claim.vendor, &mut receiver).await?
+                copy_lines::<SelloutLine>(&tx, &claim.batch_id, &claim.vendor, &mut receiver)
+                    .await?
             }
-            Target::Ecommerce => copy_orders(&tx, &claim.batch_id, &mut receiver).await?,
+            Target::Ecommerce => {
+                copy_lines::<OrderLine>(&tx, &claim.batch_id, &claim.vendor, &mut receiver).await?
+            }
         };
         let read_summary = reader
             .await
@@ -759,20 +762,24 @@ fn copy_text(value: &str) -> String {
     out
 }
 
-async fn copy_sellout(
-    tx: &tokio_postgres::Transaction<'_>,
-    batch_id: &Uuid,
-    vendor: &str,
-    rows: &mut tokio::sync::mpsc::Receiver<Rows>,
-) -> Result<u64, AttemptError> {
-    let sink = tx
-        .copy_in(
-            "copy sellout_entries (batch_id, source_row, product_ean, functional_name, reseller, \
-                 vendor_name, quantity, sales_eur, amount, currency, month, year) \
-             from stdin binary",
-        )
-        .await?;
-    let types = [
+/// A sales row as one binary COPY line of its table.
+trait CopyLine: Sized {
+    const COPY: &'static str;
+    const TYPES: [Type; 12];
+    /// This line's lines, when `rows` are of this kind.
+    fn of(rows: Rows) -> Option<Vec<Self>>;
+    fn values<'a>(
+        &'a self,
+        batch_id: &'a Uuid,
+        vendor: &'a &'a str,
+    ) -> [&'a (dyn ToSql + Sync); 12];
+}
+
+impl CopyLine for SelloutLine {
+    const COPY: &'static str = "copy sellout_entries (batch_id, source_row, product_ean, \
+         functional_name, reseller, vendor_name, quantity, sales_eur, amount, currency, month, year) \
+         from stdin binary";
+    const TYPES: [Type; 12] = [
         Type::UUID,
         Type::INT4,
         Type::TEXT,
@@ -786,48 +793,42 @@ async fn copy_sellout(
         Type::INT2,
         Type::INT2,
     ];
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    let mut writer = std::pin::pin!(writer);
-    while let Some(chunk) = rows.recv().await {
-        let Rows::Sellout(lines) = chunk else {
-            continue;
-        };
-        for SelloutLine { row, sales_eur } in &lines {
-            writer
-                .as_mut()
-                .write(&[
-                    batch_id,
-                    &row.source_row,
-                    &row.product_ean,
-                    &row.functional_name,
-                    &row.reseller,
-                    &vendor,
-                    &row.quantity,
-                    sales_eur,
-                    &row.amount,
-                    &row.currency.as_str(),
-                    &row.month,
-                    &row.year,
-                ])
-                .await?;
+
+    fn of(rows: Rows) -> Option<Vec<Self>> {
+        match rows {
+            Rows::Sellout(lines) => Some(lines),
+            Rows::Orders(_) => None,
         }
     }
-    Ok(writer.as_mut().finish().await?)
+
+    fn values<'a>(
+        &'a self,
+        batch_id: &'a Uuid,
+        vendor: &'a &'a str,
+    ) -> [&'a (dyn ToSql + Sync); 12] {
+        let row = &self.row;
+        [
+            batch_id,
+            &row.source_row,
+            &row.product_ean,
+            &row.functional_name,
+            &row.reseller,
+            vendor,
+            &row.quantity,
+            &self.sales_eur,
+            &row.amount,
+            &row.currency,
+            &row.month,
+            &row.year,
+        ]
+    }
 }
 
-async fn copy_orders(
-    tx: &tokio_postgres::Transaction<'_>,
-    batch_id: &Uuid,
-    rows: &mut tokio::sync::mpsc::Receiver<Rows>,
-) -> Result<u64, AttemptError> {
-    let sink = tx
-        .copy_in(
-            "copy ecommerce_orders (batch_id, source_row, external_order_id, product_ean, \
-                 functional_name, quantity, sales_eur, amount, currency, order_date, country, city) \
-             from stdin binary",
-        )
-        .await?;
-    let types = [
+impl CopyLine for OrderLine {
+    const COPY: &'static str = "copy ecommerce_orders (batch_id, source_row, external_order_id, \
+         product_ean, functional_name, quantity, sales_eur, amount, currency, order_date, country, \
+         city) from stdin binary";
+    const TYPES: [Type; 12] = [
         Type::UUID,
         Type::INT4,
         Type::TEXT,
@@ -841,27 +842,48 @@ async fn copy_orders(
         Type::TEXT,
         Type::TEXT,
     ];
-    let writer = BinaryCopyInWriter::new(sink, &types);
+
+    fn of(rows: Rows) -> Option<Vec<Self>> {
+        match rows {
+            Rows::Orders(lines) => Some(lines),
+            Rows::Sellout(_) => None,
+        }
+    }
+
+    fn values<'a>(&'a self, batch_id: &'a Uuid, _: &'a &'a str) -> [&'a (dyn ToSql + Sync); 12] {
+        let row = &self.row;
+        [
+            batch_id,
+            &row.source_row,
+            &row.external_order_id,
+            &row.product_ean,
+            &row.functional_name,
+            &row.quantity,
+            &self.sales_eur,
+            &row.amount,
+            &row.currency,
+            &row.order_date,
+            &row.country,
+            &row.city,
+        ]
+    }
+}
+
+/// Streams the reading thread's rows of kind `L` into their table; the rows written.
+async fn copy_lines<L: CopyLine>(
+    tx: &tokio_postgres::Transaction<'_>,
+    batch_id: &Uuid,
+    vendor: &str,
+    rows: &mut tokio::sync::mpsc::Receiver<Rows>,
+) -> Result<u64, AttemptError> {
+    let sink = tx.copy_in(L::COPY).await?;
+    let writer = BinaryCopyInWriter::new(sink, &L::TYPES);
     let mut writer = std::pin::pin!(writer);
     while let Some(chunk) = rows.recv().await {
-        let Rows::Orders(lines) = chunk else { continue };
-        for OrderLine { row, sales_eur } in &lines {
+        for line in L::of(chunk).unwrap_or_default() {
             writer
                 .as_mut()
-                .write(&[
-                    batch_id,
-                    &row.source_row,
-                    &row.external_order_id,
-                    &row.product_ean,
-                    &row.functional_name,
-                    &row.quantity,
-                    sales_eur,
-                    &row.amount,
-                    &row.currency.as_str(),
-                    &row.order_date,
-                    &row.country,
-                    &row.city,
-                ])
+                .write(&line.values(batch_id, &vendor))
                 .await?;
         }
     }

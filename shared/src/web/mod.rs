@@ -5,4 +5,5 @@ pub mod api;
 pub mod error;
 pub mod http;
 pub mod router;
+pub mod sample;
 pub mod tenant;

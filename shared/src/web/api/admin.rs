@@ -11,7 +11,7 @@ use crate::domain::role::Access;
 use crate::store::audit::AuditEvent;
 use crate::store::registry::{Failure, StepProgress, TenantRecord, TenantStatus};
 use crate::web::api::auth::Credentials;
-use crate::web::router::{DocFn, PAGING, QueryParam, Route, RouteSpec, doc};
+use crate::web::router::{PAGING, QueryParam, Route, RouteSpec, doc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -26,29 +26,6 @@ pub enum Op {
     Activate,
     MigrateAll,
     Audit,
-}
-
-const fn route(
-    op: Op,
-    method: Method,
-    path: &'static str,
-    summary: &'static str,
-    query: &'static [QueryParam],
-    body: Option<DocFn>,
-    ok: (u16, Option<DocFn>),
-) -> Route<Op> {
-    Route {
-        op,
-        spec: RouteSpec {
-            method,
-            path,
-            access: Access::PlatformAdmin,
-            summary,
-            query,
-            body,
-            ok,
-        },
-    }
 }
 
 const AUDIT_QUERY: &[QueryParam] = &[
@@ -75,73 +52,81 @@ pub static ROUTES: [Route<Op>; 11] = [
             ok: (200, Some(doc::<AdminSession>)),
         },
     },
-    route(
+    super::route(
         Op::ListTenants,
         Method::GET,
         "/admin/tenants",
+        Access::PlatformAdmin,
         "Tenants, oldest first",
         PAGING,
         None,
         (200, Some(doc::<TenantList>)),
     ),
-    route(
+    super::route(
         Op::CreateTenant,
         Method::POST,
         "/admin/tenants",
+        Access::PlatformAdmin,
         "Provision a tenant (send an Idempotency-Key header to retry safely)",
         &[],
         Some(doc::<NewTenantInput>),
         (201, Some(doc::<CreatedTenant>)),
     ),
-    route(
+    super::route(
         Op::GetTenant,
         Method::GET,
         "/admin/tenants/{id}",
+        Access::PlatformAdmin,
         "A tenant: status, provisioning steps with timings, failure, schema version",
         &[],
         None,
         (200, Some(doc::<TenantView>)),
     ),
-    route(
+    super::route(
         Op::DeleteTenant,
         Method::DELETE,
         "/admin/tenants/{id}",
+        Access::PlatformAdmin,
         "Archive the tenant's tables to S3, then drop its database, role, secret and registry items",
         &[],
         None,
         (200, Some(doc::<DeleteReport>)),
     ),
-    route(
+    super::route(
         Op::Suspend,
         Method::PATCH,
         "/admin/tenants/{id}/suspend",
+        Access::PlatformAdmin,
         "Suspend: the tenant's hosts answer 403 within the registry cache TTL",
         &[],
         None,
         (200, Some(doc::<TenantView>)),
     ),
-    route(
+    super::route(
         Op::Activate,
         Method::PATCH,
         "/admin/tenants/{id}/activate",
+        Access::PlatformAdmin,
         "Activate a suspended tenant",
         &[],
         None,
         (200, Some(doc::<TenantView>)),
     ),
-    route(
+    super::route(
         Op::MigrateAll,
         Method::POST,
         "/admin/migrations",
+        Access::PlatformAdmin,
         "Bring the template and every tenant database to the latest schema (207 if one failed)",
         &[],
         None,
         (200, Some(doc::<MigrationRun>)),
     ),
-    route(
+    super::route(
         Op::Audit,
         Method::GET,
         "/admin/audit",
+        Access::PlatformAdmin,
         "The append-only audit log, newest first",
         AUDIT_QUERY,
         None,

@@ -9,7 +9,7 @@ use crate::domain::role::Access;
 use crate::domain::role::Role;
 use crate::identity::login::{Session, UserView};
 use crate::identity::users::{KeyRotation, NewUserInput};
-use crate::web::router::{DocFn, Route, RouteSpec, doc};
+use crate::web::router::{Route, doc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -25,103 +25,88 @@ pub enum Op {
     RotateKeys,
 }
 
-const fn route(
-    op: Op,
-    method: Method,
-    path: &'static str,
-    access: Access,
-    summary: &'static str,
-    body: Option<DocFn>,
-    ok: (u16, Option<DocFn>),
-) -> Route<Op> {
-    Route {
-        op,
-        spec: RouteSpec {
-            method,
-            path,
-            access,
-            summary,
-            query: &[],
-            body,
-            ok,
-        },
-    }
-}
-
 const ADMIN: Access = Access::Tenant(Role::Admin);
 
 pub static ROUTES: [Route<Op>; 10] = [
     super::health(Op::Health, "/api/health"),
     super::openapi(Op::OpenApi),
-    route(
+    super::route(
         Op::Login,
         Method::POST,
         "/api/auth/login",
         Access::Public,
         "Sign in with email and password: an access token for this tenant",
+        &[],
         Some(doc::<Credentials>),
         (200, Some(doc::<Session>)),
     ),
-    route(
+    super::route(
         Op::Me,
         Method::GET,
         "/api/auth/me",
         Access::SignedIn,
         "The signed-in user",
+        &[],
         None,
         (200, Some(doc::<UserView>)),
     ),
-    route(
+    super::route(
         Op::ChangePassword,
         Method::POST,
         "/api/auth/password",
         Access::SignedIn,
         "Change the password (required after the first sign-in); a fresh token",
+        &[],
         Some(doc::<PasswordChange>),
         (200, Some(doc::<Session>)),
     ),
-    route(
+    super::route(
         Op::ListUsers,
         Method::GET,
         "/api/auth/users",
         ADMIN,
         "The tenant's users, by email",
+        &[],
         None,
         (200, Some(doc::<UserList>)),
     ),
-    route(
+    super::route(
         Op::CreateUser,
         Method::POST,
         "/api/auth/users",
         ADMIN,
         "Invite a user: created with a temporary password, shown once",
+        &[],
         Some(doc::<NewUserInput>),
         (201, Some(doc::<CreatedUserView>)),
     ),
-    route(
+    super::route(
         Op::ChangeRole,
         Method::PATCH,
         "/api/auth/users/{id}",
         ADMIN,
         "Change a user's role (the last admin cannot step down)",
+        &[],
         Some(doc::<RoleChange>),
         (200, Some(doc::<UserView>)),
     ),
-    route(
+    super::route(
         Op::DeleteUser,
         Method::DELETE,
         "/api/auth/users/{id}",
         ADMIN,
         "Remove a user (not yourself, not the last admin)",
+        &[],
         None,
         (204, None),
     ),
-    route(
+    super::route(
         Op::RotateKeys,
         Method::POST,
         "/api/auth/keys/rotate",
         ADMIN,
         "A new signing key from now on; optionally revoke the older ones at once",
+        &[],
         Some(doc::<RotateInput>),
         (200, Some(doc::<KeyRotation>)),
     ),

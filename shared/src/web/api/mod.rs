@@ -13,38 +13,60 @@ use http::Method;
 use serde::Serialize;
 
 use crate::domain::role::Access;
-use crate::web::router::{Route, RouteSpec, doc};
+use crate::web::router::{DocFn, QueryParam, Route, RouteSpec, doc};
 
-/// `GET <path>`, public, answering [`crate::web::http::Health`]: every function's health check.
-pub(crate) const fn health<Op>(op: Op, path: &'static str) -> Route<Op> {
+/// One route of a table (`const`, so tables are statics).
+#[allow(clippy::too_many_arguments)]
+pub(crate) const fn route<Op>(
+    op: Op,
+    method: Method,
+    path: &'static str,
+    access: Access,
+    summary: &'static str,
+    query: &'static [QueryParam],
+    body: Option<DocFn>,
+    ok: (u16, Option<DocFn>),
+) -> Route<Op> {
     Route {
         op,
         spec: RouteSpec {
-            method: Method::GET,
+            method,
             path,
-            access: Access::Public,
-            summary: "Health check: the function, its surface and, on a tenant host, the tenant",
-            query: &[],
-            body: None,
-            ok: (200, Some(doc::<crate::web::http::Health>)),
+            access,
+            summary,
+            query,
+            body,
+            ok,
         },
     }
 }
 
+/// `GET <path>`, public, answering [`crate::web::http::Health`]: every function's health check.
+pub(crate) const fn health<Op>(op: Op, path: &'static str) -> Route<Op> {
+    route(
+        op,
+        Method::GET,
+        path,
+        Access::Public,
+        "Health check: the function, its surface and, on a tenant host, the tenant",
+        &[],
+        None,
+        (200, Some(doc::<crate::web::http::Health>)),
+    )
+}
+
 /// `GET /api/openapi.json`, public: the surface's OpenAPI document.
 pub(crate) const fn openapi<Op>(op: Op) -> Route<Op> {
-    Route {
+    route(
         op,
-        spec: RouteSpec {
-            method: Method::GET,
-            path: "/api/openapi.json",
-            access: Access::Public,
-            summary: "This surface's API contract (OpenAPI 3.1)",
-            query: &[],
-            body: None,
-            ok: (200, None),
-        },
-    }
+        Method::GET,
+        "/api/openapi.json",
+        Access::Public,
+        "This surface's API contract (OpenAPI 3.1)",
+        &[],
+        None,
+        (200, None),
+    )
 }
 
 /// The body of every error response: `{"error":{"code","message"}}`.

@@ -13,7 +13,7 @@ use crate::ingest::batches::{BatchPage, BatchView, ErrorPage, UploadRequest};
 use crate::ingest::fx::FxRates;
 use crate::ingest::vendor::VendorConfig;
 use crate::ingest::vendors::{VendorList, VendorView};
-use crate::web::router::{DocFn, PAGING, QueryParam, Route, RouteSpec, doc};
+use crate::web::router::{PAGING, QueryParam, Route, doc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -32,31 +32,6 @@ pub enum Op {
     PutFxRates,
 }
 
-#[allow(clippy::too_many_arguments)]
-const fn route(
-    op: Op,
-    method: Method,
-    path: &'static str,
-    need: Role,
-    summary: &'static str,
-    query: &'static [QueryParam],
-    body: Option<DocFn>,
-    ok: (u16, Option<DocFn>),
-) -> Route<Op> {
-    Route {
-        op,
-        spec: RouteSpec {
-            method,
-            path,
-            access: Access::Tenant(need),
-            summary,
-            query,
-            body,
-            ok,
-        },
-    }
-}
-
 const LIST_QUERY: &[QueryParam] = &[
     PAGING[0],
     PAGING[1],
@@ -68,121 +43,121 @@ const LIST_QUERY: &[QueryParam] = &[
 
 pub static ROUTES: [Route<Op>; 13] = [
     super::health(Op::Health, "/api/uploads/health"),
-    route(
+    super::route(
         Op::CreateUpload,
         Method::POST,
         "/api/uploads",
-        Role::Analyst,
+        Access::Tenant(Role::Analyst),
         "Start an upload: a pending batch and a presigned PUT URL (15 min) for its file",
         &[],
         Some(doc::<UploadRequest>),
         (201, Some(doc::<UploadTicket>)),
     ),
-    route(
+    super::route(
         Op::ListBatches,
         Method::GET,
         "/api/uploads/batches",
-        Role::Viewer,
+        Access::Tenant(Role::Viewer),
         "Upload batches, newest first",
         LIST_QUERY,
         None,
         (200, Some(doc::<BatchPage>)),
     ),
-    route(
+    super::route(
         Op::GetBatch,
         Method::GET,
         "/api/uploads/batches/{id}",
-        Role::Viewer,
+        Access::Tenant(Role::Viewer),
         "A batch: status, counts, timings, failure reason, uploader",
         &[],
         None,
         (200, Some(doc::<BatchView>)),
     ),
-    route(
+    super::route(
         Op::BatchErrors,
         Method::GET,
         "/api/uploads/batches/{id}/errors",
-        Role::Viewer,
+        Access::Tenant(Role::Viewer),
         "The batch's rejected rows: row number, column, code, message, raw values",
         PAGING,
         None,
         (200, Some(doc::<ErrorPage>)),
     ),
-    route(
+    super::route(
         Op::BatchErrorsCsv,
         Method::GET,
         "/api/uploads/batches/{id}/errors.csv",
-        Role::Viewer,
+        Access::Tenant(Role::Viewer),
         "Every rejected row as CSV (UTF-8 with BOM), to fix and upload again",
         &[],
         None,
         (200, None),
     ),
-    route(
+    super::route(
         Op::DeleteBatch,
         Method::DELETE,
         "/api/uploads/batches/{id}",
-        Role::Analyst,
+        Access::Tenant(Role::Analyst),
         "Delete a batch: its rows leave the tables and the rollups in one transaction",
         &[],
         None,
         (204, None),
     ),
-    route(
+    super::route(
         Op::ListVendors,
         Method::GET,
         "/api/vendors",
-        Role::Viewer,
+        Access::Tenant(Role::Viewer),
         "The tenant's vendor configs",
         &[],
         None,
         (200, Some(doc::<VendorList>)),
     ),
-    route(
+    super::route(
         Op::GetVendor,
         Method::GET,
         "/api/vendors/{name}",
-        Role::Viewer,
+        Access::Tenant(Role::Viewer),
         "One vendor's current config and version",
         &[],
         None,
         (200, Some(doc::<VendorView>)),
     ),
-    route(
+    super::route(
         Op::PutVendor,
         Method::PUT,
         "/api/vendors/{name}",
-        Role::Admin,
+        Access::Tenant(Role::Admin),
         "Create a vendor or save a new version of its config (422 names each invalid field)",
         &[],
         Some(doc::<VendorConfig>),
         (200, Some(doc::<VendorView>)),
     ),
-    route(
+    super::route(
         Op::DeleteVendor,
         Method::DELETE,
         "/api/vendors/{name}",
-        Role::Admin,
+        Access::Tenant(Role::Admin),
         "Deactivate a vendor: no new uploads for it",
         &[],
         None,
         (204, None),
     ),
-    route(
+    super::route(
         Op::GetFxRates,
         Method::GET,
         "/api/fx-rates",
-        Role::Viewer,
+        Access::Tenant(Role::Viewer),
         "The tenant's monthly rates to EUR",
         &[],
         None,
         (200, Some(doc::<FxRates>)),
     ),
-    route(
+    super::route(
         Op::PutFxRates,
         Method::PUT,
         "/api/fx-rates",
-        Role::Admin,
+        Access::Tenant(Role::Admin),
         "Set monthly rates to EUR (others stay)",
         &[],
         Some(doc::<FxRates>),
