@@ -48,6 +48,9 @@ drop index sellout_entries_period_idx;
 drop index sellout_entries_reseller_idx;
 drop index sellout_entries_product_ean_idx;
 drop index ecommerce_orders_order_date_idx;
+-- Nothing looks rows up by their id: no primary-key index to maintain on every loaded row.
+alter table sellout_entries drop constraint sellout_entries_pkey;
+alter table ecommerce_orders drop constraint ecommerce_orders_pkey;
 -- Batch deletion, the batch's rollup delta and exports by batch.
 create index sellout_entries_batch_idx on sellout_entries (batch_id);
 create index ecommerce_orders_batch_idx on ecommerce_orders (batch_id);
