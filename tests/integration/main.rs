@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod analytics;
 mod auth;
 mod auth_users;
 mod contract;

@@ -44,15 +44,26 @@ fn trigger(app: &TestApp) -> SqsTrigger {
         .expect("upload-processor is triggered by a queue")
 }
 
-/// Starts an upload and PUTs `bytes` to its URL; the batch id.
+/// Starts a Boxnox upload and PUTs `bytes` to its URL; the batch id.
 async fn upload(app: &TestApp, admin: &TenantAdmin, name: &str, bytes: Vec<u8>) -> Uuid {
+    upload_for(app, admin, "boxnox", name, bytes).await
+}
+
+/// Starts an upload for `vendor` and PUTs `bytes` to its URL; the batch id.
+pub(crate) async fn upload_for(
+    app: &TestApp,
+    admin: &TenantAdmin,
+    vendor: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Uuid {
     let res = call(
         app,
         Method::POST,
         &admin.host,
         "/api/uploads",
         Some(&admin.token),
-        Some(&json!({"vendor": "boxnox", "file_name": name, "size_bytes": bytes.len()})),
+        Some(&json!({"vendor": vendor, "file_name": name, "size_bytes": bytes.len()})),
     )
     .await;
     assert_eq!(res.status, 201, "{}", res.body);
@@ -69,7 +80,7 @@ async fn upload(app: &TestApp, admin: &TenantAdmin, name: &str, bytes: Vec<u8>) 
 }
 
 /// Polls the queue until the batch is finished; its view.
-async fn processed(app: &TestApp, admin: &TenantAdmin, batch: &Uuid) -> Value {
+pub(crate) async fn processed(app: &TestApp, admin: &TenantAdmin, batch: &Uuid) -> Value {
     let sqs = aws_sdk_sqs::Client::new(&app.sdk);
     let trigger = trigger(app);
     for _ in 0..20 {

@@ -16,7 +16,8 @@ use shared::tenancy::context::{Caller, Tenant, TenantContext, TenantSettings};
 use shared::web;
 use shared::web::api::uploads::{Op, ROUTES, UploadTicket};
 use shared::web::http::{
-    Surface, expect_host, json_body, json_response, no_content, paging, query, request_path, serve,
+    Surface, csv_response, expect_host, json_body, json_response, no_content, paging, query,
+    request_path, serve,
 };
 use shared::web::router::Router;
 use uuid::Uuid;
@@ -219,24 +220,6 @@ async fn batch(
     batches::get(db, &batch_id(raw_id)?)
         .await?
         .ok_or(IngestError::BatchNotFound)
-}
-
-fn csv_response(bytes: Vec<u8>, file_name: &str) -> Response<Body> {
-    let mut res = Response::new(Body::Binary(bytes));
-    let headers = res.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    headers.insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
-    if let Ok(value) = http::HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
-    {
-        headers.insert(http::header::CONTENT_DISPOSITION, value);
-    }
-    res
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! `Role` and `Access`, and which surface a host names. Parsing lives here; nothing here does
 //! I/O.
 
+pub mod cursor;
 pub mod email;
 pub mod host;
 pub mod role;
+pub mod spreadsheet;
 pub mod subdomain;

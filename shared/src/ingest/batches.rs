@@ -3,14 +3,15 @@
 //! reading, its rejected rows (as pages or CSV), and deleting one together with its rows and its
 //! share of the rollups, in one transaction.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, GenericClient, Row};
 use uuid::Uuid;
 
+use crate::domain::{cursor, spreadsheet};
 use crate::ingest::IngestError;
+use crate::ingest::rollup;
+use crate::ingest::vendor::Target;
 
 /// Largest file a batch may declare.
 pub const MAX_FILE_BYTES: i64 = 100 * 1024 * 1024;
@@ -308,7 +309,7 @@ pub async fn list(
     limit: i32,
     cursor: Option<&str>,
 ) -> Result<BatchPage, IngestError> {
-    let after: Option<BatchCursor> = cursor.map(decode_cursor).transpose()?;
+    let after: Option<BatchCursor> = cursor.map(cursor::decode).transpose()?;
     let (at, id) = after.map_or((None, None), |c| (Some(c.at), Some(c.id)));
     let sql = format!(
         "select {BATCH_COLUMNS} from upload_batches b \
@@ -332,7 +333,7 @@ pub async fn list(
     let next_cursor = if batches.len() > usize::try_from(limit).unwrap_or(0) {
         batches.truncate(usize::try_from(limit).unwrap_or(0));
         batches.last().map(|b| {
-            encode_cursor(&BatchCursor {
+            cursor::encode(&BatchCursor {
                 at: b.created_at,
                 id: b.batch_id,
             })
@@ -374,7 +375,7 @@ pub async fn errors(
     limit: i32,
     cursor: Option<&str>,
 ) -> Result<ErrorPage, IngestError> {
-    let after: Option<i64> = cursor.map(decode_cursor).transpose()?;
+    let after: Option<i64> = cursor.map(cursor::decode).transpose()?;
     let rows = db
         .query(
             "select error_id, row_number, column_name, error_code, message, raw_row \
@@ -396,7 +397,7 @@ pub async fn errors(
         });
     }
     let next_cursor = (rows.len() > out.len())
-        .then(|| last.map(|id| encode_cursor(&id)))
+        .then(|| last.map(|id| cursor::encode(&id)))
         .flatten();
     Ok(ErrorPage {
         errors: out,
@@ -414,7 +415,7 @@ pub async fn errors_csv(db: &Client, batch_id: &Uuid) -> Result<Vec<u8>, IngestE
             &[batch_id],
         )
         .await?;
-    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let mut out = csv::Writer::from_writer(spreadsheet::BOM.to_vec());
     out.write_record(["row", "column", "code", "message", "values"])
         .map_err(IngestError::Csv)?;
     for row in &rows {
@@ -430,13 +431,14 @@ pub async fn errors_csv(db: &Client, batch_id: &Uuid) -> Result<Vec<u8>, IngestE
                     .join("; ")
             })
             .unwrap_or_default();
+        let column: Option<String> = row.try_get("column_name")?;
+        let message: String = row.try_get("message")?;
         out.write_record([
-            number.map(|n| n.to_string()).unwrap_or_default(),
-            row.try_get::<_, Option<String>>("column_name")?
-                .unwrap_or_default(),
+            number.map(|n| n.to_string()).unwrap_or_default().as_str(),
+            &spreadsheet::cell(column.as_deref().unwrap_or_default()),
             row.try_get("error_code")?,
-            row.try_get("message")?,
-            values,
+            &spreadsheet::cell(&message),
+            &spreadsheet::cell(&values),
         ])
         .map_err(IngestError::Csv)?;
     }
@@ -462,45 +464,9 @@ pub async fn delete(db: &mut Client, batch_id: &Uuid) -> Result<BatchView, Inges
     let view = get(&tx, batch_id)
         .await?
         .ok_or(IngestError::BatchNotFound)?;
-    tx.execute(
-        "with delta as ( \
-             select year, month, coalesce(reseller, '') as reseller, \
-                    coalesce(product_ean, '') as product_ean, vendor_name, \
-                    sum(quantity) as quantity, coalesce(sum(sales_eur), 0) as sales_eur, \
-                    count(*) as entries \
-             from sellout_entries where batch_id = $1 \
-             group by 1, 2, 3, 4, 5 \
-         ) \
-         update sales_monthly m set quantity = m.quantity - d.quantity, \
-                sales_eur = m.sales_eur - d.sales_eur, entries = m.entries - d.entries \
-         from delta d \
-         where (m.year, m.month, m.reseller, m.product_ean, m.vendor_name) \
-             = (d.year, d.month, d.reseller, d.product_ean, d.vendor_name)",
-        &[batch_id],
-    )
-    .await?;
-    tx.execute(
-        "with delta as ( \
-             select extract(year from order_date)::smallint as year, \
-                    extract(month from order_date)::smallint as month, \
-                    coalesce(country, '') as country, coalesce(product_ean, '') as product_ean, \
-                    sum(quantity) as quantity, coalesce(sum(sales_eur), 0) as sales_eur, \
-                    count(*) as orders \
-             from ecommerce_orders where batch_id = $1 group by 1, 2, 3, 4 \
-         ) \
-         update ecommerce_monthly m set quantity = m.quantity - d.quantity, \
-                sales_eur = m.sales_eur - d.sales_eur, orders = m.orders - d.orders \
-         from delta d \
-         where (m.year, m.month, m.country, m.product_ean) \
-             = (d.year, d.month, d.country, d.product_ean)",
-        &[batch_id],
-    )
-    .await?;
-    tx.batch_execute(
-        "delete from sales_monthly where entries <= 0; \
-         delete from ecommerce_monthly where orders <= 0;",
-    )
-    .await?;
+    for target in [Target::Sellout, Target::Ecommerce] {
+        rollup::remove(&tx, target, batch_id).await?;
+    }
     // Rows and errors go with the batch (on delete cascade).
     tx.execute(
         "delete from upload_batches where batch_id = $1",
@@ -509,17 +475,6 @@ pub async fn delete(db: &mut Client, batch_id: &Uuid) -> Result<BatchView, Inges
     .await?;
     tx.commit().await?;
     Ok(view)
-}
-
-fn encode_cursor<T: Serialize>(value: &T) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
-}
-
-fn decode_cursor<T: for<'de> Deserialize<'de>>(cursor: &str) -> Result<T, IngestError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| IngestError::BadCursor)?;
-    serde_json::from_slice(&bytes).map_err(|_| IngestError::BadCursor)
 }
 
 #[cfg(test)]
@@ -574,19 +529,5 @@ mod tests {
             sanitise_file_name(".hidden.csv").as_deref(),
             Some("hidden.csv")
         );
-    }
-
-    #[test]
-    fn cursors_round_trip_and_garbage_is_refused() {
-        let c = BatchCursor {
-            at: Utc::now(),
-            id: Uuid::new_v4(),
-        };
-        let back: BatchCursor = decode_cursor(&encode_cursor(&c)).unwrap();
-        assert_eq!((back.at, back.id), (c.at, c.id));
-        assert!(matches!(
-            decode_cursor::<BatchCursor>("!!"),
-            Err(IngestError::BadCursor)
-        ));
     }
 }

@@ -6,6 +6,7 @@ pub mod fx;
 pub mod mapping;
 pub mod process;
 pub mod read;
+pub mod rollup;
 pub mod upload_event;
 pub mod vendor;
 pub mod vendors;
@@ -31,8 +32,8 @@ pub enum IngestError {
     BatchNotFound,
     #[error("the batch is being processed; try again when it has finished")]
     BatchBusy,
-    #[error("the cursor is not one this API returned")]
-    BadCursor,
+    #[error(transparent)]
+    BadCursor(#[from] crate::domain::cursor::BadCursor),
     #[error("the status filter must be pending, processing, completed or failed")]
     InvalidStatus,
     #[error("{0}")]

@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use crate::ingest::mapping::{MappedRow, Mapper, OrderRow, RowError, SelloutRow};
 use crate::ingest::read::{self, FileError, ReadOptions};
+use crate::ingest::rollup;
 use crate::ingest::upload_event::CreatedObject;
 use crate::ingest::vendor::{Target, VendorConfig};
 use crate::platform::telemetry::ErrorChain;
@@ -264,10 +265,7 @@ impl<S: SecretStore> Processor<S> {
         copy_errors(&tx, &read_summary.error_spool).await?;
         let rollup_started = Instant::now();
         upsert_dimensions(&tx, &read_summary).await?;
-        match config.target {
-            Target::Sellout => rollup_sellout(&tx, &claim.batch_id).await?,
-            Target::Ecommerce => rollup_orders(&tx, &claim.batch_id).await?,
-        }
+        rollup::add(&tx, config.target, &claim.batch_id).await?;
         let rolled = rollup_started.elapsed();
         if self.fail_before_commit.load(Ordering::Relaxed) {
             return Err(AttemptError::Transient(
@@ -942,48 +940,6 @@ async fn upsert_dimensions(
         "insert into resellers (name) select * from unnest($1::text[]) \
          on conflict (name) do nothing",
         &[&resellers],
-    )
-    .await?;
-    Ok(())
-}
-
-/// The batch's rows, grouped, added to the monthly rollup.
-async fn rollup_sellout(
-    tx: &tokio_postgres::Transaction<'_>,
-    batch_id: &Uuid,
-) -> Result<(), AttemptError> {
-    tx.execute(
-        "insert into sales_monthly as m \
-             (year, month, reseller, product_ean, vendor_name, quantity, sales_eur, entries) \
-         select year, month, coalesce(reseller, ''), coalesce(product_ean, ''), vendor_name, \
-                sum(quantity), coalesce(sum(sales_eur), 0), count(*) \
-         from sellout_entries where batch_id = $1 group by 1, 2, 3, 4, 5 \
-         on conflict (year, month, vendor_name, reseller, product_ean) do update \
-         set quantity = m.quantity + excluded.quantity, \
-             sales_eur = m.sales_eur + excluded.sales_eur, \
-             entries = m.entries + excluded.entries",
-        &[batch_id],
-    )
-    .await?;
-    Ok(())
-}
-
-async fn rollup_orders(
-    tx: &tokio_postgres::Transaction<'_>,
-    batch_id: &Uuid,
-) -> Result<(), AttemptError> {
-    tx.execute(
-        "insert into ecommerce_monthly as m \
-             (year, month, country, product_ean, quantity, sales_eur, orders) \
-         select extract(year from order_date)::smallint, extract(month from order_date)::smallint, \
-                coalesce(country, ''), coalesce(product_ean, ''), sum(quantity), \
-                coalesce(sum(sales_eur), 0), count(*) \
-         from ecommerce_orders where batch_id = $1 group by 1, 2, 3, 4 \
-         on conflict (year, month, country, product_ean) do update \
-         set quantity = m.quantity + excluded.quantity, \
-             sales_eur = m.sales_eur + excluded.sales_eur, \
-             orders = m.orders + excluded.orders",
-        &[batch_id],
     )
     .await?;
     Ok(())

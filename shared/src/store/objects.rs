@@ -1,5 +1,6 @@
-//! The uploads bucket (S3): presigned PUT URLs for browsers and clients, and streaming an object
-//! to a local file for the processor (constant memory whatever the object's size).
+//! The uploads bucket (S3): presigned PUT URLs for browsers and clients, streaming an object to a
+//! local file for the processor (constant memory whatever the object's size), and large analytics
+//! exports behind presigned GET URLs.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,6 +19,9 @@ pub enum ObjectError {
     #[error("writing the local copy failed")]
     Local(#[from] std::io::Error),
 }
+
+/// The tag of objects the bucket's lifecycle rule expires after a day (see the template).
+pub const TEMPORARY_TAG: &str = "taskifai-lifetime=temporary";
 
 /// A presigned upload: PUT the bytes to `url` with exactly `headers`.
 #[derive(Debug, Clone)]
@@ -109,6 +113,52 @@ impl ObjectStore {
         }
         file.flush().await?;
         Ok(written)
+    }
+
+    /// Uploads a local file to `key`, streamed from disk and tagged [`TEMPORARY_TAG`]: the
+    /// bucket's lifecycle rule deletes it a day later (large exports).
+    pub async fn put_temporary_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> Result<(), ObjectError> {
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
+            .await
+            .map_err(|e| ObjectError::Aws("read local file".into(), Box::new(e)))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .tagging(TEMPORARY_TAG)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ObjectError::Aws("put object".into(), Box::new(e)))?;
+        Ok(())
+    }
+
+    /// A URL that lets its holder GET the object at `key` for `ttl`, downloaded as
+    /// `file_name`.
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        file_name: &str,
+        ttl: Duration,
+    ) -> Result<String, ObjectError> {
+        let config = PresigningConfig::expires_in(ttl)
+            .map_err(|e| ObjectError::Aws("presigning".into(), Box::new(e)))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition(format!("attachment; filename=\"{file_name}\""))
+            .presigned(config)
+            .await
+            .map_err(|e| ObjectError::Aws("presign get".into(), Box::new(e)))?;
+        Ok(request.uri().to_owned())
     }
 
     /// Writes `bytes` at `key` (exports, tests, the demo data).

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::platform::telemetry::ErrorChain;
 
+use crate::analytics::AnalyticsError;
 use crate::control_plane::provisioning::ControlPlaneError;
 use crate::domain::host::HostError;
 use crate::domain::subdomain::SubdomainError;
@@ -160,7 +161,7 @@ impl From<IngestError> for ApiError {
             E::InvalidContentType => Self::bad_request("invalid_content_type", message),
             E::BatchNotFound => Self::not_found("batch_not_found", message),
             E::BatchBusy => Self::new(S::CONFLICT, "batch_processing", message),
-            E::BadCursor => Self::bad_cursor(),
+            E::BadCursor(_) => Self::bad_cursor(),
             E::InvalidStatus => Self::bad_request("invalid_status", message),
             E::InvalidBatchId => Self::bad_request("invalid_batch_id", message),
             E::InvalidRate(_) => Self::new(S::UNPROCESSABLE_ENTITY, "invalid_fx_rate", message),
@@ -176,6 +177,29 @@ impl From<IngestError> for ApiError {
             ),
             E::Tenancy(e) => e.into(),
             e @ (E::Corrupt(_) | E::Csv(_) | E::Objects(_) | E::Database(_)) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<AnalyticsError> for ApiError {
+    fn from(err: AnalyticsError) -> Self {
+        use AnalyticsError as E;
+        let message = err.to_string();
+        match err {
+            E::InvalidParameter { .. } => Self::bad_request("invalid_parameter", message),
+            E::InvalidRange => Self::bad_request("invalid_range", message),
+            E::BadCursor(_) => Self::bad_cursor(),
+            E::DashboardNotFound => Self::not_found("dashboard_not_found", message),
+            E::InvalidDashboardId => Self::bad_request("invalid_dashboard_id", message),
+            E::DashboardForbidden(_) => Self::forbidden("dashboard_forbidden", message),
+            E::InvalidDashboard(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_dashboard",
+                message,
+            ),
+            E::DefaultConflict => Self::new(StatusCode::CONFLICT, "default_conflict", message),
+            E::Tenancy(e) => e.into(),
+            e @ (E::Csv(_) | E::Io(_) | E::Database(_)) => Self::internal(&e),
         }
     }
 }

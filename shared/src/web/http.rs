@@ -182,6 +182,25 @@ where
         .await
 }
 
+/// A CSV download: `text/csv`, not cached, saved as `file_name`.
+pub fn csv_response(bytes: Vec<u8>, file_name: &str) -> Response<Body> {
+    let mut res = Response::new(Body::Binary(bytes));
+    let headers = res.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+    {
+        headers.insert(http::header::CONTENT_DISPOSITION, value);
+    }
+    res
+}
+
 /// `204`, no body.
 pub fn no_content() -> Response<Body> {
     let mut res = Response::new(Body::Empty);

@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "upload_pipeline",
         sql: include_str!("../../../migrations/0002_upload_pipeline.sql"),
     },
+    Migration {
+        version: 3,
+        name: "analytics",
+        sql: include_str!("../../../migrations/0003_analytics.sql"),
+    },
 ];
 
 /// The version a fully migrated tenant database is at.
