@@ -155,15 +155,15 @@ fn write_xlsx(path: &Path, rows: u32) -> Result<()> {
     Ok(())
 }
 
-/// Uploads `path` as a batch of the tenant and runs the processor on it in a child process.
-async fn through_processor(
+/// Creates a pending batch for `path` in the tenant's database and puts the file at its key:
+/// what `POST /api/uploads` and the browser's PUT do. The tenant database, the batch and the key.
+pub(crate) async fn stage_upload(
     platform: &Platform,
     tenant_id: &Uuid,
     path: &Path,
     name: &str,
-) -> Result<FileRun> {
+) -> Result<(tokio_postgres::Client, Uuid, String)> {
     let bytes = std::fs::read(path)?;
-    let size = bytes.len() as u64;
     let db = platform
         .plane
         .db
@@ -172,7 +172,7 @@ async fn through_processor(
     let upload = NewUpload::parse(UploadRequest {
         vendor: Some("boxnox".into()),
         file_name: Some(name.into()),
-        size_bytes: Some(i64::try_from(size)?),
+        size_bytes: Some(i64::try_from(bytes.len())?),
         content_type: None,
     })
     .map_err(anyhow::Error::msg)?;
@@ -185,7 +185,18 @@ async fn through_processor(
     )
     .put(&key, bytes, &upload.content_type)
     .await?;
+    Ok((db, batch.batch_id, key))
+}
 
+/// Uploads `path` as a batch of the tenant and runs the processor on it in a child process.
+async fn through_processor(
+    platform: &Platform,
+    tenant_id: &Uuid,
+    path: &Path,
+    name: &str,
+) -> Result<FileRun> {
+    let size = std::fs::metadata(path)?.len();
+    let (db, batch_id, key) = stage_upload(platform, tenant_id, path, name).await?;
     let exe = std::env::current_exe()?;
     let output = tokio::process::Command::new(exe)
         .arg("ingest-child")
@@ -201,7 +212,7 @@ async fn through_processor(
     }
     let child: Value = serde_json::from_slice(&output.stdout)
         .with_context(|| String::from_utf8_lossy(&output.stdout).into_owned())?;
-    let view = batches::get(&db, &batch.batch_id)
+    let view = batches::get(&db, &batch_id)
         .await
         .map_err(anyhow::Error::msg)?
         .context("the batch is gone")?;

@@ -5,6 +5,7 @@
 //! created unless `--keep`. Then the warm path of tenant requests (`warm`, `--warm 0` skips it).
 //! Run it through `scripts/bench.sh` (`make bench`).
 
+mod analytics;
 mod concurrent;
 mod ingest;
 mod measure;
@@ -54,6 +55,12 @@ struct Args {
     /// Data rows of the generated XLSX (7 cells each).
     #[arg(long, default_value_t = 142_857)]
     xlsx_rows: u32,
+    /// Raw rows of the large analytics tenant (0 skips the analytics run).
+    #[arg(long, default_value_t = 10_000_000)]
+    analytics_rows: u64,
+    /// Raw rows of the small analytics tenant (its p99 is compared with the large one's).
+    #[arg(long, default_value_t = 100_000)]
+    analytics_small_rows: u64,
     /// Stack prefix (default: bench-<random>).
     #[arg(long)]
     prefix: Option<String>,
@@ -92,6 +99,16 @@ async fn main() -> Result<()> {
         (Ok(()), n) if n > 0 => Some(ingest::run(&platform, n, args.xlsx_rows).await),
         _ => None,
     };
+    let analysed = match (&measured, args.analytics_rows) {
+        (Ok(()), n) if n > 0 => {
+            eprintln!(
+                "bench: analytics, {} and {n} raw rows",
+                args.analytics_small_rows
+            );
+            Some(analytics::run(&platform, args.analytics_small_rows, n).await)
+        }
+        _ => None,
+    };
     print!("{}", report.human());
     if let Some(Ok(warm)) = &warm {
         print!("{}", warm.human());
@@ -99,6 +116,11 @@ async fn main() -> Result<()> {
     match &ingested {
         Some(Ok(run)) => print!("{}", run.human()),
         Some(Err(e)) => println!("\nupload pipeline run failed: {e:#}"),
+        None => {}
+    }
+    match &analysed {
+        Some(Ok(run)) => print!("{}", run.human()),
+        Some(Err(e)) => println!("\nanalytics run failed: {e:#}"),
         None => {}
     }
     if args.keep {
@@ -120,12 +142,16 @@ async fn main() -> Result<()> {
         if let Some(Ok(run)) = &ingested {
             json["ingest"] = run.json();
         }
+        if let Some(Ok(run)) = &analysed {
+            json["analytics"] = run.json();
+        }
         let text = serde_json::to_string_pretty(&json)?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         println!("figures: {}", path.display());
     }
     measured?;
     ingested.transpose()?;
+    analysed.transpose()?;
     warm.transpose().map(|_| ())
 }
 

@@ -83,7 +83,7 @@ pub struct Warm {
 
 /// The functions' environment on the bench's stack. Deploying finds the resources the platform
 /// already created (same prefix and settings as `Platform::start`).
-async fn function_env(platform: &Platform) -> Result<BTreeMap<String, String>> {
+pub(crate) async fn function_env(platform: &Platform) -> Result<BTreeMap<String, String>> {
     let template = Template::load_default()?;
     let region = platform
         .sdk
@@ -111,8 +111,9 @@ async fn function_env(platform: &Platform) -> Result<BTreeMap<String, String>> {
     Ok(env)
 }
 
-/// An API Gateway payload-format-2.0 event as the gateway builds it for `host` (no port).
-fn event(
+/// An API Gateway payload-format-2.0 event as the gateway builds it for `host` (no port);
+/// `path` may carry a query string.
+pub(crate) fn event(
     host: &str,
     method: &str,
     path: &str,
@@ -131,12 +132,19 @@ fn event(
     if body.is_some() {
         headers["content-type"] = json!("application/json");
     }
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let parameters: serde_json::Map<String, Value> = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect();
     let route = format!("{method} {path}");
     json!({
         "version": "2.0",
         "routeKey": route,
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
+        "queryStringParameters": parameters,
         "headers": headers,
         "requestContext": {
             "accountId": "123456789012",
@@ -157,12 +165,12 @@ fn event(
     .to_string()
 }
 
-fn request(event: &str) -> Result<lambda_http::Request> {
+pub(crate) fn request(event: &str) -> Result<lambda_http::Request> {
     lambda_http::request::from_str(event).context("parsing the bench's own event")
 }
 
 /// The response's status and JSON body.
-fn answer(res: &lambda_http::Response<lambda_http::Body>) -> (u16, Value) {
+pub(crate) fn answer(res: &lambda_http::Response<lambda_http::Body>) -> (u16, Value) {
     let body = match res.body() {
         lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
         _ => Value::Null,
@@ -373,7 +381,10 @@ pub async fn run(platform: &Platform, iterations: usize) -> Result<Warm> {
     Ok(warm)
 }
 
-async fn tenant_secret(platform: &Platform, tenant_id: &uuid::Uuid) -> Result<TenantSecret> {
+pub(crate) async fn tenant_secret(
+    platform: &Platform,
+    tenant_id: &uuid::Uuid,
+) -> Result<TenantSecret> {
     let plane = &platform.plane;
     let raw = plane
         .secrets
@@ -387,7 +398,7 @@ async fn tenant_secret(platform: &Platform, tenant_id: &uuid::Uuid) -> Result<Te
 }
 
 /// A connection to the tenant database as the tenant's role, held for the floor.
-async fn connect_as_tenant(secret: &TenantSecret) -> Result<tokio_postgres::Client> {
+pub(crate) async fn connect_as_tenant(secret: &TenantSecret) -> Result<tokio_postgres::Client> {
     let db = &secret.db;
     let (client, connection) = tokio_postgres::Config::new()
         .host(&db.host)
