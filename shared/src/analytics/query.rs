@@ -243,15 +243,17 @@ impl Grouped<'_> {
             .copied()
             .collect();
         let key_list = keys.join(", ");
-        let by_key = keys
-            .iter()
-            .map(|k| format!("g.{k}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let order = match self.sort {
-            Sort::Revenue => format!("g.revenue desc, {by_key}"),
-            Sort::Units => format!("g.units desc, {by_key}"),
-            Sort::Key => by_key,
+        let order = |prefix: &str| {
+            let by_key = keys
+                .iter()
+                .map(|k| format!("{prefix}{k}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            match self.sort {
+                Sort::Revenue => format!("{prefix}revenue desc, {by_key}"),
+                Sort::Units => format!("{prefix}units desc, {by_key}"),
+                Sort::Key => by_key,
+            }
         };
         let orders = if rollup.count == "orders" {
             ", sum(orders)::bigint as orders"
@@ -267,6 +269,7 @@ impl Grouped<'_> {
             ),
             None => String::new(),
         };
+        // Names are looked up for the page's rows only.
         let (name, join) = if self.grouping.contains(&Dimension::Product) {
             (
                 "p.functional_name",
@@ -280,8 +283,11 @@ impl Grouped<'_> {
                  select {key_list}, sum(sales_eur) as revenue, sum(quantity)::bigint as units \
                         {orders} \
                  from {table} where {filter} group by {key_list} \
-             ) g {join} order by {order} {page}",
+                 order by {inner} {page} \
+             ) g {join} order by {outer}",
             table = rollup.table,
+            inner = order(""),
+            outer = order("g."),
         );
         (text, sql)
     }
@@ -446,32 +452,30 @@ async fn spread(
     } else {
         format!("{keys} <> ''")
     };
+    // One aggregation; the totals read it whole, the best group is picked from it, and only
+    // that one row is joined to its product name.
     let text = format!(
-        "select g.*, count(*) filter (where g.named) over () as groups, \
-                sum(g.revenue) over () as total_revenue, sum(g.units) over () as total_units, \
-                {name} as product_name, null::bigint as orders \
-         from ( \
-             select {keys}, bool_or({named}) as named, sum(sales_eur) as revenue, \
+        "with g as ( \
+             select {keys}, {named} as named, sum(sales_eur) as revenue, \
                     sum(quantity)::bigint as units \
              from {table} where {filter} group by {keys} \
-         ) g \
-         order by g.named desc, g.revenue desc, {keys} limit 1",
+         ), best as ( \
+             select * from g where named order by revenue desc, {keys} limit 1 \
+         ) \
+         select t.groups, t.total_revenue, t.total_units, b.*, {name} as product_name, \
+                null::bigint as orders \
+         from (select count(*) filter (where named) as groups, \
+                      coalesce(sum(revenue), 0) as total_revenue, \
+                      coalesce(sum(units), 0) as total_units from g) t \
+         left join best b on true",
         table = rollup.table,
         name = if dimension == Dimension::Product {
-            "(select functional_name from products p where p.ean = g.product_ean)"
+            "(select functional_name from products p where p.ean = b.product_ean)"
         } else {
             "null::text"
         },
     );
-    let row = db.query_opt(&text, &sql.params()).await?;
-    let Some(row) = row else {
-        return Ok(Spread {
-            groups: 0,
-            revenue: Decimal::ZERO,
-            units: 0,
-            best: None,
-        });
-    };
+    let row = db.query_one(&text, &sql.params()).await?;
     let decoder = Grouped {
         dataset: Dataset::Sales,
         filters,
@@ -481,13 +485,13 @@ async fn spread(
         limit: Some(1),
         offset: 0,
     };
-    let named: bool = row.try_get("named")?;
+    let named: Option<bool> = row.try_get("named")?;
     let total_units: Decimal = row.try_get("total_units")?;
     Ok(Spread {
         groups: row.try_get("groups")?,
         revenue: row.try_get("total_revenue")?,
         units: i64::try_from(total_units).unwrap_or(i64::MAX),
-        best: if named {
+        best: if named == Some(true) {
             Some(decoder.decode(&row)?)
         } else {
             None

@@ -321,7 +321,7 @@ async fn seed(platform: &Platform, tenant_id: &Uuid, rows: u64) -> Result<u64> {
             .context("batch")?;
         loaded += u64::try_from(view.rows_loaded)?;
         eprintln!(
-            "bench: analytics seed, {loaded} rows ({} s)",
+            "bench: analytics seed, {loaded} rows (stage ms: {})",
             view.stage_ms.map(|s| s.to_string()).unwrap_or_default()
         );
     }
