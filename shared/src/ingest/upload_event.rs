@@ -104,8 +104,20 @@ struct Object {
     size: Option<u64>,
 }
 
-/// The created objects an SQS message body announces; empty for a test event or for records
-/// that are not object creations.
+/// Where the platform writes objects of its own under a tenant's prefix (large analytics
+/// exports): the bucket notification announces them too, and they are not uploads.
+pub const EXPORTS_SEGMENT: &str = "exports";
+
+/// Whether `key` is `tenants/<tenant>/exports/…`: written by the platform, not uploaded.
+fn is_platform_export(key: &str) -> bool {
+    let mut parts = key.split('/');
+    parts.next() == Some("tenants")
+        && parts.next().is_some_and(|t| !t.is_empty())
+        && parts.next() == Some(EXPORTS_SEGMENT)
+}
+
+/// The created objects an SQS message body announces; empty for a test event, for records
+/// that are not object creations, and for the platform's own exports.
 pub fn created_objects(body: &str) -> Result<Vec<CreatedObject>, UploadEventError> {
     let notification: Notification =
         serde_json::from_str(body).map_err(|e| UploadEventError::NotAnS3Event(e.to_string()))?;
@@ -122,14 +134,20 @@ pub fn created_objects(body: &str) -> Result<Vec<CreatedObject>, UploadEventErro
                 .as_deref()
                 .is_none_or(|name| name.starts_with("ObjectCreated:"))
         })
-        .map(|r| {
-            let key = decode_key(&r.s3.object.key)?;
-            Ok(CreatedObject {
-                upload: UploadKey::parse(&key)?,
+        .filter_map(|r| {
+            let key = match decode_key(&r.s3.object.key) {
+                Ok(key) => key,
+                Err(e) => return Some(Err(e)),
+            };
+            if is_platform_export(&key) {
+                return None;
+            }
+            Some(UploadKey::parse(&key).map(|upload| CreatedObject {
+                upload,
                 bucket: r.s3.bucket.name,
                 size: r.s3.object.size,
                 key,
-            })
+            }))
         })
         .collect()
 }
@@ -169,6 +187,20 @@ mod tests {
             }
         );
         assert_eq!(o.upload.object_key(), o.key);
+    }
+
+    #[test]
+    fn the_platforms_own_exports_are_not_uploads() {
+        let body = EMULATOR_RECORD.replace(
+            "tenants%2Ft-1%2Fuploads%2Fb-2%2FMy+Sales+%2850%25%29.csv",
+            "tenants%2Ft-1%2Fexports%2Fe-3%2Fdemo-sales.csv",
+        );
+        assert_eq!(created_objects(&body), Ok(vec![]));
+        let foreign = EMULATOR_RECORD.replace("%2Fuploads%2F", "%2Fexported%2F");
+        assert!(
+            created_objects(&foreign).is_err(),
+            "only the exports segment is skipped"
+        );
     }
 
     #[test]
