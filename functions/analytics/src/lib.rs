@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::analytics::dashboards::{self, DashboardInput, Viewer};
 use shared::analytics::filters::{
-    Dataset, Dimension, Filters, Grouping, parse_limit, parse_metric, parse_sort,
+    Dataset, Dimension, Filters, GroupedQuery, TopQuery, parse_dataset,
 };
 use shared::analytics::{AnalyticsError, export, query};
 use shared::platform::config::{ConfigError, Env};
@@ -91,62 +91,31 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             &web::tenant::health(&app.tenant, req, NAME).await?,
         ));
     }
-    let tenant = web::tenant::resolve(&app.tenant, req).await?;
-    let caller =
-        web::tenant::caller(&app.tenant, req, &tenant, found.access())?.ok_or_else(|| {
-            ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
-        })?;
+    let (tenant, caller) = web::tenant::signed_in(&app.tenant, req, found.access()).await?;
     let viewer = Viewer {
         user_id: caller.user_id,
         role: caller.role,
     };
     let params = |name: &str| web::http::query(req, name);
-    let mut conn = app
-        .tenant
-        .connect(&tenant)
-        .await
-        .map_err(AnalyticsError::from)?;
+    let mut conn = app.tenant.connect(&tenant).await?;
     let db: &mut tokio_postgres::Client = &mut conn;
     match found.op() {
         Op::Health => Err(web::http::route_not_found()),
-        Op::Summary => {
-            let filters = Filters::parse(&params, Dataset::Sales)?;
-            ok(&query::summary(db, &filters).await?)
+        Op::Summary => ok(&query::summary(db, &Filters::parse(&params, Dataset::Sales)?).await?),
+        Op::Sales => ok(&query::grouped(db, &GroupedQuery::parse(&params, Dataset::Sales)?).await?),
+        Op::Ecommerce => {
+            ok(&query::grouped(db, &GroupedQuery::parse(&params, Dataset::Ecommerce)?).await?)
         }
-        Op::Sales | Op::Ecommerce => {
-            let dataset = if found.op() == Op::Sales {
-                Dataset::Sales
-            } else {
-                Dataset::Ecommerce
-            };
-            let filters = Filters::parse(&params, dataset)?;
-            let grouping = grouping(&params, dataset)?;
-            let sort = parse_sort(params("sort").as_deref(), &grouping)?;
-            let limit = parse_limit(params("limit").as_deref(), 100)?;
-            let cursor = params("cursor");
-            ok(&query::grouped(
-                db,
-                dataset,
-                &filters,
-                &grouping,
-                sort,
-                limit,
-                cursor.as_deref(),
-            )
-            .await?)
+        Op::TopProducts => {
+            ok(&query::top(db, &TopQuery::parse(&params, Dimension::Product)?).await?)
         }
-        Op::TopProducts | Op::TopResellers => {
-            let dimension = if found.op() == Op::TopProducts {
-                Dimension::Product
-            } else {
-                Dimension::Reseller
-            };
-            let filters = Filters::parse(&params, Dataset::Sales)?;
-            let metric = parse_metric(params("metric").as_deref())?;
-            let limit = parse_limit(params("limit").as_deref(), 10)?;
-            ok(&query::top(db, Dataset::Sales, &filters, dimension, metric, limit).await?)
+        Op::TopResellers => {
+            ok(&query::top(db, &TopQuery::parse(&params, Dimension::Reseller)?).await?)
         }
-        Op::Export => export_csv(app, &tenant, db, &params).await,
+        Op::Export => {
+            let dataset = parse_dataset(params("dataset").as_deref())?;
+            export_csv(app, &tenant, db, &GroupedQuery::parse(&params, dataset)?).await
+        }
         Op::ListDashboards => ok(&dashboards::list(db, viewer).await?),
         Op::GetDashboard => ok(&dashboards::get(db, viewer, found.param("id")).await?),
         Op::CreateDashboard => {
@@ -167,46 +136,20 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// `group_by`, required.
-fn grouping(
-    params: &impl Fn(&str) -> Option<String>,
-    dataset: Dataset,
-) -> Result<Grouping, AnalyticsError> {
-    let raw = params("group_by").ok_or(AnalyticsError::InvalidParameter {
-        name: "group_by",
-        message: "given (e.g. group_by=month)",
-    })?;
-    Grouping::parse(&raw, dataset)
-}
-
 /// The export, written to a local file as rows arrive; inline when small, else put under the
 /// tenant's prefix in the bucket and answered with `303` to a presigned GET.
 async fn export_csv(
     app: &App,
     tenant: &Tenant,
     db: &tokio_postgres::Client,
-    params: &impl Fn(&str) -> Option<String>,
+    question: &GroupedQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let dataset = match params("dataset").as_deref() {
-        None | Some("sales") => Dataset::Sales,
-        Some("ecommerce") => Dataset::Ecommerce,
-        Some(_) => {
-            return Err(AnalyticsError::InvalidParameter {
-                name: "dataset",
-                message: "sales or ecommerce",
-            }
-            .into());
-        }
-    };
-    let filters = Filters::parse(params, dataset)?;
-    let grouping = grouping(params, dataset)?;
-    let sort = parse_sort(params("sort").as_deref(), &grouping)?;
     let file = tempfile::NamedTempFile::new().map_err(AnalyticsError::from)?;
-    let written = export::write_csv(db, dataset, &filters, &grouping, sort, file.as_file()).await?;
+    let written = export::write_csv(db, question, file.as_file()).await?;
     let name = format!(
         "{}-{}-{}-{}.csv",
         tenant.subdomain.as_str(),
-        if dataset == Dataset::Sales {
+        if question.dataset == Dataset::Sales {
             "sales"
         } else {
             "ecommerce"

@@ -87,16 +87,8 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             &web::tenant::health(&app.tenant, req, NAME).await?,
         ));
     }
-    let tenant = web::tenant::resolve(&app.tenant, req).await?;
-    let caller =
-        web::tenant::caller(&app.tenant, req, &tenant, found.access())?.ok_or_else(|| {
-            ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
-        })?;
-    let mut db = app
-        .tenant
-        .connect(&tenant)
-        .await
-        .map_err(IngestError::from)?;
+    let (tenant, caller) = web::tenant::signed_in(&app.tenant, req, found.access()).await?;
+    let mut db = app.tenant.connect(&tenant).await?;
     match found.op() {
         Op::Health => unreachable_route(),
         Op::CreateUpload => create_upload(app, req, &tenant, &caller, &db).await,

@@ -8,7 +8,7 @@ use std::io::Write;
 use tokio_postgres::GenericClient;
 
 use crate::analytics::AnalyticsError;
-use crate::analytics::filters::{Dataset, Dimension, Filters, Grouping, Period, Sort};
+use crate::analytics::filters::{Dataset, Dimension, GroupedQuery, Grouping, Period};
 use crate::analytics::query::{self, GroupRow};
 use crate::domain::spreadsheet;
 
@@ -28,21 +28,19 @@ pub struct ExportLink {
     pub bytes: u64,
 }
 
-/// Writes the header and every group to `out`.
+/// Writes the header and every group of `question` to `out`.
 pub async fn write_csv<W: Write>(
     db: &impl GenericClient,
-    dataset: Dataset,
-    filters: &Filters,
-    grouping: &Grouping,
-    sort: Sort,
+    question: &GroupedQuery,
     out: W,
 ) -> Result<Written, AnalyticsError> {
+    let (dataset, grouping) = (question.dataset, &question.grouping);
     let mut out = std::io::BufWriter::new(out);
     out.write_all(spreadsheet::BOM)?;
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(header(dataset, grouping))?;
     let mut rows = 0u64;
-    let period = query::each_group(db, dataset, filters, grouping, sort, |row| {
+    let period = query::each_group(db, question, |row| {
         csv.write_record(record(dataset, grouping, row))?;
         rows += 1;
         Ok(())

@@ -308,7 +308,7 @@ impl Grouping {
 }
 
 /// `sort=revenue|units|key`; by default months in order, anything else by revenue.
-pub fn parse_sort(raw: Option<&str>, grouping: &Grouping) -> Result<Sort, AnalyticsError> {
+fn parse_sort(raw: Option<&str>, grouping: &Grouping) -> Result<Sort, AnalyticsError> {
     match raw.map(str::trim) {
         None if grouping.dimensions().first() == Some(&Dimension::Month) => Ok(Sort::Key),
         None | Some("revenue") => Ok(Sort::Revenue),
@@ -337,7 +337,7 @@ pub fn parse_metric(raw: Option<&str>) -> Result<Sort, AnalyticsError> {
 pub const MAX_LIMIT: i64 = 1000;
 
 /// `limit=1..1000`, `default` when absent.
-pub fn parse_limit(raw: Option<&str>, default: i64) -> Result<i64, AnalyticsError> {
+fn parse_limit(raw: Option<&str>, default: i64) -> Result<i64, AnalyticsError> {
     raw.map_or(Ok(default), |raw| {
         raw.trim()
             .parse::<i64>()
@@ -348,6 +348,72 @@ pub fn parse_limit(raw: Option<&str>, default: i64) -> Result<i64, AnalyticsErro
                 message: "a whole number from 1 to 1000",
             })
     })
+}
+
+/// `dataset=sales|ecommerce` (exports), sales by default.
+pub fn parse_dataset(raw: Option<&str>) -> Result<Dataset, AnalyticsError> {
+    match raw.map(str::trim) {
+        None | Some("sales") => Ok(Dataset::Sales),
+        Some("ecommerce") => Ok(Dataset::Ecommerce),
+        Some(_) => Err(AnalyticsError::InvalidParameter {
+            name: "dataset",
+            message: "sales or ecommerce",
+        }),
+    }
+}
+
+/// A grouped question as `…/sales`, `…/ecommerce` and `…/export.csv` take it: `group_by`
+/// (required), the filters, `sort`, `limit` (default 100) and `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupedQuery {
+    pub dataset: Dataset,
+    pub filters: Filters,
+    pub grouping: Grouping,
+    pub sort: Sort,
+    pub limit: i64,
+    pub cursor: Option<String>,
+}
+
+impl GroupedQuery {
+    pub fn parse(params: &impl Params, dataset: Dataset) -> Result<Self, AnalyticsError> {
+        let filters = Filters::parse(params, dataset)?;
+        let raw = params
+            .get("group_by")
+            .ok_or(AnalyticsError::InvalidParameter {
+                name: "group_by",
+                message: "given (e.g. group_by=month)",
+            })?;
+        let grouping = Grouping::parse(&raw, dataset)?;
+        Ok(Self {
+            sort: parse_sort(params.get("sort").as_deref(), &grouping)?,
+            limit: parse_limit(params.get("limit").as_deref(), 100)?,
+            cursor: params.get("cursor"),
+            dataset,
+            filters,
+            grouping,
+        })
+    }
+}
+
+/// A top-N question (`…/top-products`, `…/top-resellers`): the filters, `metric` and `limit`
+/// (default 10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopQuery {
+    pub filters: Filters,
+    pub dimension: Dimension,
+    pub metric: Sort,
+    pub limit: i64,
+}
+
+impl TopQuery {
+    pub fn parse(params: &impl Params, dimension: Dimension) -> Result<Self, AnalyticsError> {
+        Ok(Self {
+            filters: Filters::parse(params, Dataset::Sales)?,
+            dimension,
+            metric: parse_metric(params.get("metric").as_deref())?,
+            limit: parse_limit(params.get("limit").as_deref(), 10)?,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 use crate::analytics::AnalyticsError;
-use crate::analytics::filters::{Dataset, Dimension, Filters, Grouping, Month, Period, Sort};
+use crate::analytics::filters::{
+    Dataset, Dimension, Filters, GroupedQuery, Month, Period, Sort, TopQuery,
+};
 use crate::domain::cursor;
 use crate::ingest::rollup::Rollup;
 use crate::ingest::vendor::Target;
@@ -296,60 +298,60 @@ impl Grouped<'_> {
         let (text, sql) = self.statement();
         let rows = db.query(&text, &sql.params()).await?;
         rows.iter()
-            .map(|row| self.decode(row))
+            .map(|row| decode_row(self.grouping, row))
             .collect::<Result<_, _>>()
-    }
-
-    fn decode(&self, row: &tokio_postgres::Row) -> Result<GroupRow, AnalyticsError> {
-        let text = |d: Dimension| -> Result<Option<String>, tokio_postgres::Error> {
-            if self.grouping.contains(&d) {
-                row.try_get(d.columns()[0]).map(Some)
-            } else {
-                Ok(None)
-            }
-        };
-        Ok(GroupRow {
-            month: if self.grouping.contains(&Dimension::Month) {
-                Some(Month {
-                    year: row.try_get("year")?,
-                    month: row.try_get("month")?,
-                })
-            } else {
-                None
-            },
-            vendor: text(Dimension::Vendor)?,
-            reseller: text(Dimension::Reseller)?,
-            product: text(Dimension::Product)?,
-            product_name: row.try_get("product_name")?,
-            country: text(Dimension::Country)?,
-            revenue: row.try_get("revenue")?,
-            units: row.try_get("units")?,
-            orders: row.try_get("orders")?,
-        })
     }
 }
 
-/// One page of figures grouped by `grouping`.
+/// A result row of `grouping`'s dimensions and the figures.
+fn decode_row(
+    grouping: &[Dimension],
+    row: &tokio_postgres::Row,
+) -> Result<GroupRow, AnalyticsError> {
+    let text = |d: Dimension| -> Result<Option<String>, tokio_postgres::Error> {
+        if grouping.contains(&d) {
+            row.try_get(d.columns()[0]).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    Ok(GroupRow {
+        month: if grouping.contains(&Dimension::Month) {
+            Some(Month {
+                year: row.try_get("year")?,
+                month: row.try_get("month")?,
+            })
+        } else {
+            None
+        },
+        vendor: text(Dimension::Vendor)?,
+        reseller: text(Dimension::Reseller)?,
+        product: text(Dimension::Product)?,
+        product_name: row.try_get("product_name")?,
+        country: text(Dimension::Country)?,
+        revenue: row.try_get("revenue")?,
+        units: row.try_get("units")?,
+        orders: row.try_get("orders")?,
+    })
+}
+
+/// One page of a grouped question.
 pub async fn grouped(
     db: &impl GenericClient,
-    dataset: Dataset,
-    filters: &Filters,
-    grouping: &Grouping,
-    sort: Sort,
-    limit: i64,
-    cursor: Option<&str>,
+    question: &GroupedQuery,
 ) -> Result<GroupPage, AnalyticsError> {
-    let offset = match cursor {
+    let offset = match &question.cursor {
         Some(c) => cursor::decode::<PageCursor>(c)?.offset.max(0),
         None => 0,
     };
-    let period = period(db, dataset, filters).await?;
+    let limit = question.limit;
+    let period = period(db, question.dataset, &question.filters).await?;
     let query = Grouped {
-        dataset,
-        filters,
+        dataset: question.dataset,
+        filters: &question.filters,
         period,
-        grouping: grouping.dimensions(),
-        sort,
+        grouping: question.grouping.dimensions(),
+        sort: question.sort,
         limit: Some(limit),
         offset,
     };
@@ -358,8 +360,8 @@ pub async fn grouped(
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(GroupPage {
         period,
-        group_by: grouping.dimensions().to_vec(),
-        sort,
+        group_by: question.grouping.dimensions().to_vec(),
+        sort: question.sort,
         rows,
         next_cursor: more.then(|| {
             cursor::encode(&PageCursor {
@@ -369,23 +371,21 @@ pub async fn grouped(
     })
 }
 
-/// Every group, in order, handed to `each` as it arrives from the database (exports: constant
-/// memory whatever the number of groups). Returns the period covered.
+/// Every group of a grouped question (its page and cursor aside), in order, handed to `each` as
+/// it arrives from the database (exports: constant memory whatever the number of groups).
+/// Returns the period covered.
 pub async fn each_group(
     db: &impl GenericClient,
-    dataset: Dataset,
-    filters: &Filters,
-    grouping: &Grouping,
-    sort: Sort,
+    question: &GroupedQuery,
     mut each: impl FnMut(&GroupRow) -> Result<(), AnalyticsError>,
 ) -> Result<Period, AnalyticsError> {
-    let period = period(db, dataset, filters).await?;
+    let period = period(db, question.dataset, &question.filters).await?;
     let query = Grouped {
-        dataset,
-        filters,
+        dataset: question.dataset,
+        filters: &question.filters,
         period,
-        grouping: grouping.dimensions(),
-        sort,
+        grouping: question.grouping.dimensions(),
+        sort: question.sort,
         limit: None,
         offset: 0,
     };
@@ -393,36 +393,29 @@ pub async fn each_group(
     let rows = db.query_raw(&text, sql.params()).await?;
     futures_util::pin_mut!(rows);
     while let Some(row) = futures_util::TryStreamExt::try_next(&mut rows).await? {
-        each(&query.decode(&row)?)?;
+        each(&decode_row(query.grouping, &row)?)?;
     }
     Ok(period)
 }
 
 /// The `limit` largest groups of one dimension by `metric`.
-pub async fn top(
-    db: &impl GenericClient,
-    dataset: Dataset,
-    filters: &Filters,
-    dimension: Dimension,
-    metric: Sort,
-    limit: i64,
-) -> Result<TopList, AnalyticsError> {
-    let period = period(db, dataset, filters).await?;
+pub async fn top(db: &impl GenericClient, question: &TopQuery) -> Result<TopList, AnalyticsError> {
+    let period = period(db, Dataset::Sales, &question.filters).await?;
     let mut rows = Grouped {
-        dataset,
-        filters,
+        dataset: Dataset::Sales,
+        filters: &question.filters,
         period,
-        grouping: &[dimension],
-        sort: metric,
-        limit: Some(limit),
+        grouping: &[question.dimension],
+        sort: question.metric,
+        limit: Some(question.limit),
         offset: 0,
     }
     .run(db)
     .await?;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    rows.truncate(usize::try_from(question.limit).unwrap_or(usize::MAX));
     Ok(TopList {
         period,
-        metric,
+        metric: question.metric,
         rows,
     })
 }
@@ -476,15 +469,6 @@ async fn spread(
         },
     );
     let row = db.query_one(&text, &sql.params()).await?;
-    let decoder = Grouped {
-        dataset: Dataset::Sales,
-        filters,
-        period,
-        grouping: &grouping,
-        sort: Sort::Revenue,
-        limit: Some(1),
-        offset: 0,
-    };
     let named: Option<bool> = row.try_get("named")?;
     let total_units: Decimal = row.try_get("total_units")?;
     Ok(Spread {
@@ -492,7 +476,7 @@ async fn spread(
         revenue: row.try_get("total_revenue")?,
         units: i64::try_from(total_units).unwrap_or(i64::MAX),
         best: if named == Some(true) {
-            Some(decoder.decode(&row)?)
+            Some(decode_row(&grouping, &row)?)
         } else {
             None
         },

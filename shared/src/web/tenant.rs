@@ -49,6 +49,20 @@ pub fn caller<S: SecretStore>(
     Ok(ctx.caller(header(req, "authorization"), tenant, access)?)
 }
 
+/// The live tenant of the request's host and its signed-in caller, as `access` requires (401
+/// `missing_token` without one): the start of every tenant route that needs a token.
+pub async fn signed_in<S: SecretStore>(
+    ctx: &TenantContext<S>,
+    req: &Request,
+    access: Access,
+) -> Result<(Tenant, Caller), ApiError> {
+    let tenant = resolve(ctx, req).await?;
+    let caller = caller(ctx, req, &tenant, access)?.ok_or_else(|| {
+        ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
+    })?;
+    Ok((tenant, caller))
+}
+
 /// `GET …/health` on a tenant host: the function, and the live tenant it resolved.
 pub async fn health<S: SecretStore>(
     ctx: &TenantContext<S>,

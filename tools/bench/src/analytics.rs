@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use shared::analytics::filters::{Dataset, Dimension, Filters, Grouping, Sort};
+use shared::analytics::filters::{Dataset, Dimension, Filters, GroupedQuery, TopQuery};
 use shared::analytics::query;
 use shared::control_plane::provisioning::{NewTenant, NewTenantInput};
 use shared::ingest::process::{Outcome, Processor};
@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::platform::Platform;
 use crate::stats::{Summary, ms};
-use crate::warm::{answer, event, function_env, request};
+use crate::warm::{answer, event, function_env, query_pairs, request};
 
 /// Products, resellers and months of the generated data.
 const PRODUCTS: usize = 5_000;
@@ -66,64 +66,62 @@ pub struct AnalyticsReport {
 struct Case {
     name: &'static str,
     path: &'static str,
-    grouping: Option<&'static str>,
-    top: Option<Dimension>,
+    question: Question,
+}
+
+/// Which query function a case's route runs.
+#[derive(Clone, Copy)]
+enum Question {
+    Summary,
+    Grouped,
+    Top(Dimension),
 }
 
 const CASES: &[Case] = &[
     Case {
         name: "summary",
         path: "/api/analytics/summary",
-        grouping: None,
-        top: None,
+        question: Question::Summary,
     },
     Case {
         name: "sales by month",
         path: "/api/analytics/sales?group_by=month",
-        grouping: Some("month"),
-        top: None,
+        question: Question::Grouped,
     },
     Case {
         name: "sales by reseller",
         path: "/api/analytics/sales?group_by=reseller",
-        grouping: Some("reseller"),
-        top: None,
+        question: Question::Grouped,
     },
     Case {
         name: "sales by product",
         path: "/api/analytics/sales?group_by=product",
-        grouping: Some("product"),
-        top: None,
+        question: Question::Grouped,
     },
     Case {
         name: "sales by vendor",
         path: "/api/analytics/sales?group_by=vendor",
-        grouping: Some("vendor"),
-        top: None,
+        question: Question::Grouped,
     },
     Case {
         name: "month x reseller",
         path: "/api/analytics/sales?group_by=month,reseller",
-        grouping: Some("month,reseller"),
-        top: None,
+        question: Question::Grouped,
     },
     Case {
         name: "month x product",
         path: "/api/analytics/sales?group_by=month,product",
-        grouping: Some("month,product"),
-        top: None,
+        question: Question::Grouped,
     },
     Case {
         name: "top products",
         path: "/api/analytics/top-products",
-        grouping: None,
-        top: Some(Dimension::Product),
+        question: Question::Top(Dimension::Product),
     },
     Case {
         name: "top resellers",
         path: "/api/analytics/top-resellers",
-        grouping: None,
-        top: Some(Dimension::Reseller),
+        question: Question::Top(Dimension::Reseller),
     },
 ];
 
@@ -219,20 +217,24 @@ async fn tenant_run(platform: &Platform, stem: &str, rows: u64) -> Result<Tenant
     })
 }
 
-/// What the handler runs for `case`, called directly on a held connection.
+/// What the handler runs for `case`, called directly on a held connection with the same
+/// parameters, parsed by the same code.
 async fn reference(db: &tokio_postgres::Client, case: &Case) -> Result<()> {
-    let filters = Filters::default();
-    match (case.grouping, case.top) {
-        (Some(grouping), _) => {
-            let grouping = Grouping::parse(grouping, Dataset::Sales)?;
-            let sort = shared::analytics::filters::parse_sort(None, &grouping)?;
-            query::grouped(db, Dataset::Sales, &filters, &grouping, sort, 100, None).await?;
+    let query = case.path.split_once('?').map_or("", |(_, q)| q);
+    let params = |name: &str| {
+        query_pairs(query)
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    };
+    match case.question {
+        Question::Summary => {
+            query::summary(db, &Filters::parse(&params, Dataset::Sales)?).await?;
         }
-        (None, Some(dimension)) => {
-            query::top(db, Dataset::Sales, &filters, dimension, Sort::Revenue, 10).await?;
+        Question::Grouped => {
+            query::grouped(db, &GroupedQuery::parse(&params, Dataset::Sales)?).await?;
         }
-        (None, None) => {
-            query::summary(db, &filters).await?;
+        Question::Top(dimension) => {
+            query::top(db, &TopQuery::parse(&params, dimension)?).await?;
         }
     }
     Ok(())

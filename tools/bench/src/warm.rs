@@ -133,9 +133,7 @@ pub(crate) fn event(
         headers["content-type"] = json!("application/json");
     }
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    let parameters: serde_json::Map<String, Value> = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
+    let parameters: serde_json::Map<String, Value> = query_pairs(query)
         .map(|(k, v)| (k.to_owned(), json!(v)))
         .collect();
     let route = format!("{method} {path}");
@@ -163,6 +161,11 @@ pub(crate) fn event(
         "isBase64Encoded": false,
     })
     .to_string()
+}
+
+/// The `name=value` pairs of a query string (the bench's own, so never percent-encoded).
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query.split('&').filter_map(|pair| pair.split_once('='))
 }
 
 pub(crate) fn request(event: &str) -> Result<lambda_http::Request> {
