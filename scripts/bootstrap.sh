@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Installs what the local platform and the tests need, only where it is missing:
-# PostgreSQL (Debian package), the project venv (moto, cargo-lambda, cfn-lint) and the SAM venv.
+# PostgreSQL and Chromium (Debian packages), the project venv (moto, cargo-lambda, cfn-lint) and the SAM venv.
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 
+# Debian packages: PostgreSQL, and Chromium with its WebDriver for the browser tests.
+missing=()
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)}
-if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
-  log "installing PostgreSQL (Debian package)"
+if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then missing+=(postgresql); fi
+if [ "${BOOTSTRAP_BROWSER:-1}" = 1 ]; then
+  command -v chromium >/dev/null || missing+=(chromium fonts-dejavu-core)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq postgresql >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # venv_sync DIR REQUIREMENTS: create DIR and install REQUIREMENTS unless already installed from

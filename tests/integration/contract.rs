@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use shared::web::api::openapi::{document_json, file_name, routes_of};
-use shared::web::api::{admin, analytics, auth, discovery, uploads};
+use shared::web::api::{admin, analytics, auth, discovery, uploads, web};
 use shared::web::http::Surface;
 use shared::web::router::RouteSpec;
 
@@ -27,6 +27,7 @@ fn tables() -> Vec<(&'static str, Vec<&'static RouteSpec>)> {
         ("uploads", specs(&uploads::ROUTES)),
         ("analytics", specs(&analytics::ROUTES)),
         ("provisioning", specs(&admin::ROUTES)),
+        ("web", specs(&web::ROUTES)),
     ]
 }
 

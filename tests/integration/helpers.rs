@@ -66,6 +66,7 @@ pub struct InProcess {
     pub analytics: analytics::App,
     pub provisioning: provisioning::App,
     pub processor: upload_processor::App,
+    pub web: web::App,
 }
 
 /// The environment the template gives the functions on this stack, plus test overrides.
@@ -93,6 +94,7 @@ impl InProcess {
                 .await
                 .expect("provisioning config"),
             processor: upload_processor::App::new(&env, sdk).expect("upload-processor config"),
+            web: web::App::new(&env, sdk).expect("web config"),
         }
     }
 
@@ -111,6 +113,7 @@ impl InProcess {
             "uploads" => uploads::handle(&self.uploads, req).await,
             "analytics" => analytics::handle(&self.analytics, req).await,
             "provisioning" => provisioning::handle(&self.provisioning, req).await,
+            "web" => web::handle(&self.web, req).await,
             other => {
                 return Err(InvokeError::Unreachable {
                     function: other.into(),

@@ -38,7 +38,11 @@ pub fn request(function: &str, case: &str) -> Result<Request, String> {
 
 /// Whether `res` has `status` and, for errors, the error `code` (405s also an `Allow` header).
 pub fn check(res: &Response<Body>, status: u16, code: Option<&str>) -> Result<(), String> {
+    // Error bodies are JSON; a success may be anything (a page, a file).
     let body: serde_json::Value = match res.body() {
+        Body::Text(text) if res.status().is_success() => {
+            serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
+        }
         Body::Text(text) => serde_json::from_str(text).map_err(|e| e.to_string())?,
         _ => serde_json::Value::Null,
     };

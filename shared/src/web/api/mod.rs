@@ -8,6 +8,7 @@ pub mod auth;
 pub mod discovery;
 pub mod openapi;
 pub mod uploads;
+pub mod web;
 
 use http::Method;
 use serde::Serialize;
