@@ -121,6 +121,30 @@ async fn http_events_give_their_documented_status() {
 }
 
 #[tokio::test]
+async fn web_events_get_pages_assets_and_json_errors() {
+    let app = spawn_app().await;
+    for (file, status, expect) in [
+        ("web/page.json", 200, "data-surface=\"app\""),
+        ("web/deep-page.json", 200, "data-surface=\"console\""),
+        ("web/console-page.json", 200, "data-surface=\"console\""),
+        ("web/asset.json", 200, "import("),
+        ("web/missing-asset.json", 404, "asset_not_found"),
+        ("web/unknown-api-path.json", 404, "route_not_found"),
+        ("web/foreign-host.json", 400, "invalid_host"),
+        ("web/method-not-allowed.json", 405, "method_not_allowed"),
+    ] {
+        let res = app
+            .functions
+            .invoke_http("web", &event(file))
+            .await
+            .unwrap();
+        assert_eq!(res["statusCode"], status, "{file}: {res}");
+        let body = res["body"].as_str().unwrap();
+        assert!(body.contains(expect), "{file}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn sqs_events_report_only_unreadable_messages() {
     // GIVEN the processor of a platform where none of the events' tenants exist
     let app = spawn_app().await;

@@ -26,6 +26,7 @@ pub fn access_of(method: &str, path: &str) -> shared::domain::role::Access {
     [Surface::App, Surface::Api, Surface::Tenant]
         .into_iter()
         .flat_map(shared::web::api::openapi::routes_of)
+        .chain(shared::web::api::web::ROUTES.iter().map(|r| &r.spec))
         .find(|spec| spec.method.as_str() == method && spec.path == path)
         .map(|spec| spec.access)
         .unwrap_or_else(|| panic!("{method} {path} is in no route table"))

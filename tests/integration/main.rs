@@ -7,6 +7,7 @@
 mod analytics;
 mod auth;
 mod auth_users;
+mod browser;
 mod contract;
 mod discovery;
 mod events;

@@ -135,7 +135,7 @@ function newTenantPage(main) {
   });
   subdomain.addEventListener('input', () => { subdomain.dataset.touched = '1'; });
   const key = newKey();
-  const form = h('form', { class: 'card', novalidate: true },
+  const form = h('form', { class: 'card form', novalidate: true },
     h('h1', null, 'Create tenant'),
     errors,
     field('Company name', company),
@@ -155,7 +155,10 @@ function newTenantPage(main) {
         try {
           const { tenants } = await api('GET', '/admin/tenants', { query: { limit: 100 } });
           const record = tenants.find((t) => t.subdomain === wanted);
-          if (record && running) show(progress, h('h2', null, 'Provisioning'), stepList(record.steps, true));
+          if (record && running) {
+            show(progress, h('h2', null, 'Provisioning'), stepList(record.steps, true));
+            progress.scrollIntoView({ block: 'nearest' });
+          }
         } catch { /* the result below tells */ }
         await new Promise((r) => setTimeout(r, POLL_MS));
       }
@@ -174,6 +177,7 @@ function newTenantPage(main) {
         notice('success', `${tenant.company_name} is ${tenant.status} at `, h('a', { href: created.access_url }, created.access_url),
           '. The admin’s temporary password has been emailed to them.'),
         link(`/tenants/${created.tenant_id}`, 'Open the tenant', { class: 'button secondary' }));
+      progress.scrollIntoView({ block: 'nearest' });
     } catch (err) {
       running = false;
       await watch;

@@ -43,15 +43,19 @@ async fn sample_events_get_their_documented_answer() {
 #[tokio::test]
 async fn a_page_names_its_surface_and_build_under_a_strict_policy_and_is_revalidated() {
     let app = app();
-    for (case, surface, bucket) in [
-        ("page.json", "tenant", true),
-        ("console-page.json", "console", false),
+    let tenant = HostKind::Tenant(
+        shared::domain::subdomain::Subdomain::parse("acme", &Default::default()).unwrap(),
+    );
+    for (host, surface, bucket) in [
+        (HostKind::App, "app", false),
+        (HostKind::Api, "console", false),
+        (tenant, "tenant", true),
     ] {
-        let res = handle(&app, sample::request(NAME, case).unwrap()).await;
+        let res = page(&app, &host);
         let Body::Text(html) = res.body() else {
-            panic!("{case}: the page is text")
+            panic!("{surface}: the page is text")
         };
-        assert!(html.contains(&format!("data-surface=\"{surface}\"")), "{case}");
+        assert!(html.contains(&format!("data-surface=\"{surface}\"")));
         assert!(html.contains(&format!("/assets/{}/main.js", app.build())));
         assert_eq!(header(&res, "cache-control"), "no-cache");
         let csp = header(&res, "content-security-policy");
@@ -60,14 +64,14 @@ async fn a_page_names_its_surface_and_build_under_a_strict_policy_and_is_revalid
             "script-src 'self'",
             "frame-ancestors 'none'",
         ] {
-            assert!(csp.contains(directive), "{case}: {csp}");
+            assert!(csp.contains(directive), "{surface}: {csp}");
         }
-        assert!(!csp.contains("unsafe-inline"), "{case}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{surface}: {csp}");
         // Only tenant pages may send files to the uploads bucket.
         assert_eq!(
             csp.contains("https://uploads.s3.us-east-1.amazonaws.com"),
             bucket,
-            "{case}: {csp}"
+            "{surface}: {csp}"
         );
     }
 }
@@ -87,8 +91,7 @@ async fn assets_of_this_build_are_immutable_and_of_another_build_revalidated() {
         ))
         .header("host", "app.localhost")
         .body(Body::Empty)
-        .unwrap()
-        .into();
+        .unwrap();
     let res = handle(&app, event).await;
     assert_eq!(res.status(), 200);
     assert_eq!(

@@ -3,6 +3,11 @@
 //! the rest by calling the surface's API on the same origin. Everything is embedded in the
 //! binary: no CDN, no runtime download.
 //!
+//! On a tenant host a page is served only for a live tenant, like every other tenant route: an
+//! unknown or suspended tenant gets its 404 or 403, as JSON to API clients and, to a browser, as
+//! the page (whose script shows why). Assets are the same for every host and always served, so
+//! that page can render.
+//!
 //! Caching: assets live under `/assets/<build>/…`, where `<build>` is a digest of every embedded
 //! file, and are cached for a year; the page is `no-cache`, so a deploy is seen on the next load.
 //! Every answer carries the security headers, the page a strict Content-Security-Policy: scripts
@@ -15,10 +20,15 @@ use http::{HeaderValue, header};
 use lambda_http::{Body, Request, Response};
 use rust_embed::RustEmbed;
 use shared::ApiError;
-use shared::domain::host::{DomainConfig, HostKind, classify_host};
-use shared::platform::config::{ConfigError, Env};
+use shared::domain::host::{HostKind, classify_host};
+use shared::platform::config::{ConfigError, Env, PlatformSettings};
+use shared::store::registry::Registry;
+use shared::tenancy::context::TenantSettings;
+use shared::tenancy::directory::TenantDirectory;
 use shared::web::api::web::{Op, ROUTES};
-use shared::web::http::{request_host, request_path, route_not_found, serve};
+use shared::web::http::{
+    header as request_header, request_host, request_path, route_not_found, serve,
+};
 use shared::web::router::Router;
 
 /// The function's name, as deployed.
@@ -38,13 +48,15 @@ const ASSETS: &str = "/assets/";
 /// What the function reads at cold start.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub domain: DomainConfig,
+    pub platform: PlatformSettings,
+    /// How long a tenant's registry record is trusted (how soon a suspension bites).
+    pub registry_cache_ttl: std::time::Duration,
     /// The origin the browser PUTs uploads to (the presigned URLs' origin).
     pub uploads_origin: String,
 }
 
 impl Settings {
-    /// `ROOT_DOMAIN`, `RESERVED_SUBDOMAINS`, `UPLOADS_BUCKET`; the uploads origin is where the
+    /// The tenant hosts' settings and `UPLOADS_BUCKET`; the uploads origin is where the
     /// SDK presigns: the configured endpoint (the local emulator), or the bucket's regional host.
     pub fn from_env<F: Fn(&str) -> Option<String>>(
         env: &Env<F>,
@@ -58,8 +70,10 @@ impl Settings {
                 format!("https://{bucket}.s3.{region}.amazonaws.com")
             }
         };
+        let tenant = TenantSettings::from_env(env)?;
         Ok(Self {
-            domain: DomainConfig::from_env(env)?,
+            platform: tenant.platform,
+            registry_cache_ttl: tenant.registry_cache_ttl,
             uploads_origin,
         })
     }
@@ -78,7 +92,8 @@ fn origin_of(url: &str) -> String {
 
 /// What the handler needs, built once per cold start.
 pub struct App {
-    domain: DomainConfig,
+    platform: PlatformSettings,
+    directory: TenantDirectory,
     build: String,
     uploads_origin: String,
     router: Router<Op>,
@@ -90,12 +105,17 @@ impl App {
         env: &Env<F>,
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
-        Ok(Self::from_settings(Settings::from_env(env, sdk)?))
+        Ok(Self::from_settings(Settings::from_env(env, sdk)?, sdk))
     }
 
-    pub fn from_settings(settings: Settings) -> Self {
+    pub fn from_settings(settings: Settings, sdk: &aws_config::SdkConfig) -> Self {
+        let registry = Registry::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            settings.platform.registry_table.clone(),
+        );
         Self {
-            domain: settings.domain,
+            directory: TenantDirectory::new(registry, settings.registry_cache_ttl),
+            platform: settings.platform,
             build: build_id(),
             uploads_origin: settings.uploads_origin,
             router: Router::new(&ROUTES),
@@ -126,7 +146,7 @@ fn build_id() -> String {
 /// Handles one API Gateway request.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let mut res = serve(&req, |req| async move {
-        let host = classify_host(request_host(req).as_deref(), &app.domain)?;
+        let host = classify_host(request_host(req).as_deref(), &app.platform.domain)?;
         let path = match app.router.find(req.method(), request_path(req))?.op() {
             Op::Root => "/",
             Op::Path => request_path(req),
@@ -137,11 +157,27 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         if is_api_path(path) {
             return Err(route_not_found());
         }
+        if let HostKind::Tenant(subdomain) = &host
+            && let Err(err) = app.directory.resolve(subdomain).await
+        {
+            let err = ApiError::from(err);
+            if !wants_html(req) {
+                return Err(err);
+            }
+            let mut res = page(app, &host);
+            *res.status_mut() = err.status;
+            return Ok(res);
+        }
         Ok(page(app, &host))
     })
     .await;
     security_headers(res.headers_mut());
     res
+}
+
+/// Whether the client is a browser asking for a page (API clients get JSON errors).
+fn wants_html(req: &Request) -> bool {
+    request_header(req, "accept").is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// Paths the API functions own: never answered with the page, so a typo in an API call is a
