@@ -320,6 +320,25 @@ async fn a_new_user_finds_their_workspace_changes_the_password_uploads_and_reads
     );
     b.shot("dashboard").await;
 
+    // On a phone-sized screen nothing is wider than the screen.
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.wait_text("[data-stat=revenue] .stat-value", &euros(&revenue))
+        .await;
+    let overflow = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().is_some_and(|px| px <= 0),
+        "{overflow} px too wide"
+    );
+    b.shot("dashboard-phone").await;
+    b.client.set_window_size(1280, 900).await.unwrap();
+
     // The CSV export downloads what the dashboard shows.
     b.press("Export CSV").await;
     let started = Instant::now();
@@ -491,5 +510,18 @@ async fn viewers_get_no_upload_controls_and_errors_show_their_reasons() {
     b.wait_text(".notice.error", "The file could not be loaded")
         .await;
     b.shot("bad-file").await;
+
+    // A vendor configuration the API refuses shows the reason next to its field.
+    b.press("Vendors").await;
+    b.press("boxnox").await;
+    b.wait_text("h1", "Vendor boxnox").await;
+    b.fill("input[name=currency]", "E1R").await;
+    b.press("Save as a new version").await;
+    b.wait_text(
+        "input[name=currency] ~ .field-error",
+        "not an ISO 4217 code",
+    )
+    .await;
+    b.shot("vendor-validation").await;
     b.close().await;
 }

@@ -4,7 +4,7 @@
 
 import { api, queryString } from '../lib/api.js';
 import { monthlyChart, rankedBars } from '../lib/chart.js';
-import { busyButton, download, field, h, input, select, show, showError } from '../lib/dom.js';
+import { busyButton, confirmDialog, download, field, h, input, select, show, showError } from '../lib/dom.js';
 import { count, money, month, percent } from '../lib/format.js';
 import { link, navigate } from '../lib/router.js';
 import { title } from '../lib/shell.js';
@@ -54,18 +54,24 @@ function filterForm(filters, vendors, dashboards, user, errors) {
   const to = input('to', { type: 'month', value: filters.to });
   const vendor = select('vendor', [['', 'All vendors'], ...vendors.map((v) => [v.vendor, v.vendor])], filters.vendor);
   const reseller = input('reseller', { value: filters.reseller, placeholder: 'All resellers' });
-  const saved = select('dashboard', [['', 'Saved views…'], ...dashboards.map((d) => [d.dashboard_id, `${d.name}${d.is_default ? ' (default)' : ''}${d.mine ? '' : ` · ${d.owner_email || 'shared'}`}`])], '');
+  const viewId = new URLSearchParams(location.search).get('view') || '';
+  const current = dashboards.find((d) => d.dashboard_id === viewId);
+  const saved = select('dashboard', [['', 'Saved views…'], ...dashboards.map((d) => [d.dashboard_id, `${d.name}${d.is_default ? ' (default)' : ''}${d.mine ? '' : ` · ${d.owner_email || 'shared'}`}`])], current ? viewId : '');
   saved.addEventListener('change', () => {
     const chosen = dashboards.find((d) => d.dashboard_id === saved.value);
-    if (chosen) navigate(`/${queryString(clean(chosen.config.filters))}`);
+    navigate(chosen ? `/${queryString({ ...clean(chosen.config.filters), view: chosen.dashboard_id })}` : '/');
   });
+  const remove = current?.editable
+    ? h('button', { type: 'button', class: 'secondary', onclick: () => deleteView(current, errors) }, 'Delete view')
+    : null;
   const form = h('form', { class: 'filters card', 'aria-label': 'Filters' },
     field('From', from), field('To', to), field('Vendor', vendor), field('Reseller', reseller),
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'primary' }, 'Apply'),
       h('button', { type: 'button', class: 'secondary', onclick: () => navigate('/') }, 'Clear')),
     h('div', { class: 'saved' }, field('Saved views', saved),
-      h('button', { type: 'button', class: 'secondary', onclick: () => saveView(filters, dashboards, errors) }, 'Save view…')));
+      h('button', { type: 'button', class: 'secondary', onclick: () => saveView(filters, dashboards, errors) }, 'Save view…'),
+      remove));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     navigate(`/${queryString({ from: from.value, to: to.value, vendor: vendor.value, reseller: reseller.value.trim() })}`);
@@ -77,10 +83,21 @@ async function saveView(filters, dashboards, errors) {
   const name = window.prompt('Name of this view');
   if (!name || !name.trim()) return;
   try {
-    await api('POST', '/api/dashboards', {
+    const created = await api('POST', '/api/dashboards', {
       body: { name: name.trim(), shared: false, is_default: dashboards.length === 0, config: { filters: nonEmpty(filters), widgets: WIDGETS } },
     });
-    navigate(location.pathname + location.search, { replace: true });
+    navigate(`/${queryString({ ...nonEmpty(filters), view: created.dashboard_id })}`, { replace: true });
+  } catch (err) {
+    showError(errors, err);
+  }
+}
+
+async function deleteView(view, errors) {
+  const ok = await confirmDialog({ title: `Delete the view “${view.name}”?`, body: view.shared ? 'It is shared: nobody sees it any more.' : 'Only the saved view goes; the data stays.', confirm: 'Delete view' });
+  if (!ok) return;
+  try {
+    await api('DELETE', `/api/dashboards/${view.dashboard_id}`);
+    navigate('/', { replace: true });
   } catch (err) {
     showError(errors, err);
   }
