@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use lambda_http::Body;
 use local_platform::gateway::{self, Gateway, RouteTable};
 use local_platform::invoke::{Invoke, InvokeError};
 use local_platform::stack::{self, Deployed, StackSettings};
@@ -99,30 +98,29 @@ impl InProcess {
         }
     }
 
-    /// One API Gateway v2 event through a function's real handler; the result as Lambda
-    /// would serialise it.
+    /// One API Gateway v2 event through a function's real handler, behind the same door as in
+    /// Lambda (`shared::web::entry`); the response event.
     pub async fn invoke_http(&self, function: &str, event: &Value) -> Result<Value, InvokeError> {
-        let req = lambda_http::request::from_str(&event.to_string()).map_err(|e| {
-            InvokeError::FunctionError {
-                function: function.into(),
-                payload: e.to_string(),
+        use shared::web::entry::answer;
+        let event = event.clone();
+        Ok(match function {
+            "tenant-discovery" => {
+                answer(event, |req| tenant_discovery::handle(&self.discovery, req)).await
             }
-        })?;
-        let res = match function {
-            "tenant-discovery" => tenant_discovery::handle(&self.discovery, req).await,
-            "auth" => auth::handle(&self.auth, req).await,
-            "uploads" => uploads::handle(&self.uploads, req).await,
-            "analytics" => analytics::handle(&self.analytics, req).await,
-            "provisioning" => provisioning::handle(&self.provisioning, req).await,
-            "web" => web::handle(&self.web, req).await,
+            "auth" => answer(event, |req| auth::handle(&self.auth, req)).await,
+            "uploads" => answer(event, |req| uploads::handle(&self.uploads, req)).await,
+            "analytics" => answer(event, |req| analytics::handle(&self.analytics, req)).await,
+            "provisioning" => {
+                answer(event, |req| provisioning::handle(&self.provisioning, req)).await
+            }
+            "web" => answer(event, |req| web::handle(&self.web, req)).await,
             other => {
                 return Err(InvokeError::Unreachable {
                     function: other.into(),
                     reason: "no such HTTP function".into(),
                 });
             }
-        };
-        Ok(response_json(res))
+        })
     }
 }
 
@@ -141,26 +139,6 @@ impl Invoke for InProcess {
         }
         self.invoke_http(function, &event).await
     }
-}
-
-/// `Response<Body>` → the payload-format-2.0 JSON lambda_http returns.
-fn response_json(res: lambda_http::Response<Body>) -> Value {
-    use base64::Engine;
-    let headers: serde_json::Map<String, Value> = res
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), json!(v.to_str().unwrap_or_default())))
-        .collect();
-    let (body, b64) = match res.body() {
-        Body::Empty => (Value::Null, false),
-        Body::Text(t) => (json!(t), false),
-        Body::Binary(b) => (
-            json!(base64::engine::general_purpose::STANDARD.encode(b)),
-            true,
-        ),
-        _ => (Value::Null, false),
-    };
-    json!({"statusCode": res.status().as_u16(), "headers": headers, "body": body, "isBase64Encoded": b64})
 }
 
 /// One test's platform.

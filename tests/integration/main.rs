@@ -11,6 +11,7 @@ mod browser;
 mod contract;
 mod discovery;
 mod events;
+mod hardening;
 mod health;
 mod helpers;
 mod isolation;

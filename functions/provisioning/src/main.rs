@@ -1,6 +1,7 @@
-//! Lambda entry point: configuration and clients once, then the runtime loop.
+//! Lambda entry point: configuration and clients once, then the runtime loop behind the door
+//! every HTTP function shares (`shared::web::entry`: no request can panic the function).
 
-use lambda_http::{Error, run, service_fn};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -9,8 +10,5 @@ async fn main() -> Result<(), Error> {
     let app = shared::platform::config::or_exit(
         provisioning::App::new(&shared::platform::config::Env::process(), &sdk).await,
     );
-    run(service_fn(|req| async {
-        Ok::<_, std::convert::Infallible>(provisioning::handle(&app, req).await)
-    }))
-    .await
+    shared::web::entry::run(|req| provisioning::handle(&app, req)).await
 }

@@ -1,6 +1,7 @@
-//! Lambda entry point: configuration and clients once, then the runtime loop.
+//! Lambda entry point: configuration and clients once, then the runtime loop behind the door
+//! every HTTP function shares (`shared::web::entry`: no request can panic the function).
 
-use lambda_http::{Error, run, service_fn};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,8 +11,5 @@ async fn main() -> Result<(), Error> {
         &shared::platform::config::Env::process(),
         &sdk,
     ));
-    run(service_fn(|req| async {
-        Ok::<_, std::convert::Infallible>(uploads::handle(&app, req).await)
-    }))
-    .await
+    shared::web::entry::run(|req| uploads::handle(&app, req)).await
 }

@@ -1,11 +1,15 @@
 //! `Subdomain`: a tenant's DNS label, validated once (seed rules: `[a-z0-9-]`, 3–50 characters,
-//! no leading or trailing hyphen, not reserved) and trusted from then on.
+//! no leading or trailing hyphen, not reserved; hyphens in the third and fourth place only for a
+//! valid internationalised `xn--` label) and trusted from then on.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 /// Names no tenant may take, whatever the configuration adds.
-pub const RESERVED_SUBDOMAINS: [&str; 5] = ["www", "api", "admin", "app", "staging"];
+pub const RESERVED_SUBDOMAINS: [&str; 13] = [
+    "www", "api", "admin", "app", "staging", "mail", "auth", "login", "status", "cdn", "docs",
+    "help", "support",
+];
 
 pub const MIN_LEN: usize = 3;
 pub const MAX_LEN: usize = 50;
@@ -21,6 +25,10 @@ pub enum SubdomainError {
     Hyphen,
     #[error("the subdomain {0:?} is reserved")]
     Reserved(String),
+    #[error(
+        "a subdomain with hyphens in the third and fourth place must be a valid xn-- (punycode) name"
+    )]
+    Punycode,
 }
 
 /// A valid, non-reserved tenant subdomain.
@@ -52,6 +60,13 @@ impl Subdomain {
         }
         if label.starts_with('-') || label.ends_with('-') {
             return Err(SubdomainError::Hyphen);
+        }
+        // `ab--…` is reserved for IDNA: only `xn--` with punycode that decodes is a name browsers
+        // and URL parsers accept (an invalid one made the request conversion panic).
+        if label.get(2..4) == Some("--")
+            && !(label.starts_with("xn--") && idna::domain_to_unicode(label).1.is_ok())
+        {
+            return Err(SubdomainError::Punycode);
         }
         Ok(())
     }
@@ -103,10 +118,20 @@ mod tests {
             ("demo'--", SubdomainError::Charset),
             ("-demo", SubdomainError::Hyphen),
             ("demo-", SubdomainError::Hyphen),
+            ("xn--zz", SubdomainError::Punycode),
+            ("xn--", SubdomainError::Hyphen),
+            ("ab--cd", SubdomainError::Punycode),
         ];
         for (label, want) in cases {
             assert_eq!(Subdomain::parse(label, &reserved()), Err(want), "{label}");
         }
+    }
+
+    #[test]
+    fn a_valid_punycode_label_is_a_subdomain() {
+        // bücher
+        assert!(Subdomain::parse("xn--bcher-kva", &reserved()).is_ok());
+        assert!(Subdomain::parse("a--b", &reserved()).is_ok());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! mapping of every area's errors to `{"error":{"code","message"}}` responses.
 
 pub mod api;
+pub mod entry;
 pub mod error;
 pub mod http;
 pub mod router;
