@@ -517,7 +517,7 @@ async fn logins_are_throttled_per_email_after_the_limit_of_failures() {
     // GIVEN a tenant admin and the login limit in force
     let app = spawn_app().await;
     let admin = provisioned_admin(&app, "throttle").await;
-    let limit = app.functions.auth.throttle.limits().login_per_email;
+    let limit = app.functions.auth.throttle.limits().login_per_email_ip;
 
     // WHEN the limit's worth of wrong passwords is spent
     for attempt in 1..=limit.max {
@@ -569,7 +569,7 @@ async fn a_successful_login_resets_the_email_count() {
     // GIVEN an admin one failure short of the limit
     let app = spawn_app().await;
     let admin = provisioned_admin(&app, "reset").await;
-    let max = app.functions.auth.throttle.limits().login_per_email.max;
+    let max = app.functions.auth.throttle.limits().login_per_email_ip.max;
     assert!(max >= 2, "the test needs a limit of 2 or more, got {max}");
     for _ in 1..max {
         let res = login(&app, &admin.host, &admin.email, "wrong password here").await;

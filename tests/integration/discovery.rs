@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shared::ApiError;
 use shared::domain::email::Email;
-use shared::security::throttle::{Limit, Limits, Throttle, ThrottleKey};
+use shared::security::throttle::{Limit, Limits, Throttle, ThrottleError, ThrottleKey};
 use shared::store::registry::Membership;
 
 use crate::helpers::{TestApp, spawn_app, unique_subdomain};
@@ -249,51 +249,79 @@ async fn discovery_is_only_served_on_the_central_login_host() {
 }
 
 #[tokio::test]
-async fn the_login_throttle_counts_failures_per_email_and_address_and_resets_by_email() {
-    // GIVEN a throttle on the real registry: 2 failures per email, 3 per address, per window
+async fn sign_in_throttling_locks_the_guessing_address_slows_the_email_and_spares_other_tenants() {
+    // GIVEN the sign-in throttle on the real registry, with a clock the test moves
     let app = spawn_app().await;
-    let limits = Limits {
-        login_per_email: Limit {
-            max: 2,
-            window: chrono::Duration::minutes(15),
-        },
-        login_per_ip: Limit {
-            max: 3,
-            window: chrono::Duration::minutes(15),
-        },
-        ..Limits::default()
-    };
-    let throttle = Throttle::new(app.registry().clone(), limits);
-    let (tenant, other_tenant) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let now = Arc::new(Mutex::new(chrono::Utc::now()));
+    let clock = now.clone();
+    let throttle = Throttle::new(app.registry().clone(), Limits::default())
+        .with_clock(Arc::new(move || *clock.lock().unwrap()));
+    let limits = Limits::default();
+    let backoff = limits.login_per_email.backoff.unwrap();
+    let tenant = uuid::Uuid::new_v4().to_string();
     let email = Email::parse("ada@customer.example").unwrap();
-    let by_email = ThrottleKey::login_email(&tenant, &email);
-    let keys = [by_email.clone(), ThrottleKey::login_ip("203.0.113.9")];
+    let attacker = ThrottleKey::sign_in(&tenant, Some(&email), Some("203.0.113.66"));
+    let owner = ThrottleKey::sign_in(&tenant, Some(&email), Some("198.51.100.7"));
 
-    // WHEN the email fails twice THEN its next attempt is refused until the window ends
-    for _ in 0..2 {
-        throttle.check(&keys).await.unwrap();
-        throttle.record_failure(&keys).await.unwrap();
+    // WHEN one address spends the limit's worth of wrong passwords on the email
+    for _ in 0..limits.login_per_email_ip.max {
+        throttle.attempt(&attacker).await.unwrap();
     }
-    let refused = ApiError::from(throttle.check(&keys).await.unwrap_err());
+    // THEN that address is locked out for the window
+    let refused = ApiError::from(throttle.attempt(&attacker).await.unwrap_err());
     assert_eq!(refused.status, 429);
-    assert!(refused.retry_after.is_some_and(|s| (1..=900).contains(&s)));
-    // AND the same email on another tenant is not affected
-    let elsewhere = ThrottleKey::login_email(&other_tenant, &email);
-    throttle
-        .check(std::slice::from_ref(&elsewhere))
-        .await
-        .unwrap();
+    assert!(
+        refused
+            .retry_after
+            .is_some_and(|s| s > backoff.num_seconds() as u64)
+    );
+    // AND the owner, elsewhere, is only slowed: a wait of at most the backoff, then a try
+    let slowed = ApiError::from(throttle.attempt(&owner).await.unwrap_err());
+    assert!(
+        slowed
+            .retry_after
+            .is_some_and(|s| (1..=backoff.num_seconds() as u64).contains(&s)),
+        "{slowed:?}"
+    );
+    *now.lock().unwrap() += backoff + chrono::Duration::seconds(1);
+    throttle.attempt(&owner).await.unwrap();
+    // AND a correct password clears the email's counters, not the attacker's lockout
+    throttle.succeeded(&owner).await.unwrap();
+    throttle.attempt(&owner).await.unwrap();
+    assert!(throttle.attempt(&attacker).await.is_err());
 
-    // WHEN it then signs in THEN its email count starts over, but the address keeps its failures
-    throttle.reset(&by_email).await.unwrap();
-    throttle.check(&keys).await.unwrap();
-    throttle.record_failure(&keys).await.unwrap();
-    let refused = ApiError::from(throttle.check(&keys).await.unwrap_err());
-    assert_eq!(refused.status, 429, "the address has had 3 failures");
-    throttle
-        .check(&[ThrottleKey::login_ip("203.0.113.10")])
-        .await
-        .unwrap();
+    // AND another tenant's users behind the attacker's address are not held up
+    let elsewhere = ThrottleKey::sign_in(
+        &uuid::Uuid::new_v4().to_string(),
+        Some(&email),
+        Some("203.0.113.66"),
+    );
+    throttle.attempt(&elsewhere).await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_attempts_never_get_more_than_the_limit() {
+    // GIVEN one (email, address) with the default limit
+    let app = spawn_app().await;
+    let throttle = Throttle::new(app.registry().clone(), Limits::default());
+    let email = Email::parse("racer@customer.example").unwrap();
+    let keys = ThrottleKey::sign_in("t-race", Some(&email), Some("203.0.113.5"));
+    // WHEN 50 attempts race
+    let outcomes = futures_util::future::join_all((0..50).map(|_| throttle.attempt(&keys))).await;
+    // THEN exactly the limit's worth get through, the rest are refused
+    let taken = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(
+        taken as i64,
+        Limits::default().login_per_email_ip.max,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().err())
+            .all(|e| matches!(e, ThrottleError::Limited { .. })),
+        "refusals are 429s, not errors"
+    );
 }
 
 #[tokio::test]
@@ -301,10 +329,7 @@ async fn a_throttle_window_ends() {
     // GIVEN a 1-second window with a single allowed hit, used up
     let app = spawn_app().await;
     let limits = Limits {
-        discover_per_email: Limit {
-            max: 1,
-            window: chrono::Duration::seconds(1),
-        },
+        discover_per_email: Limit::hard(1, chrono::Duration::seconds(1)),
         ..Limits::default()
     };
     let now = Arc::new(Mutex::new(chrono::Utc::now()));
@@ -314,13 +339,13 @@ async fn a_throttle_window_ends() {
     let key = [ThrottleKey::discover_email(
         &Email::parse("tick@customer.example").unwrap(),
     )];
-    throttle.hit(&key).await.unwrap();
+    throttle.attempt(&key).await.unwrap();
     assert_eq!(
-        ApiError::from(throttle.hit(&key).await.unwrap_err()).status,
+        ApiError::from(throttle.attempt(&key).await.unwrap_err()).status,
         429
     );
 
     // WHEN the window has passed THEN hits are allowed again
     *now.lock().unwrap() += chrono::Duration::milliseconds(2100);
-    throttle.hit(&key).await.unwrap();
+    throttle.attempt(&key).await.unwrap();
 }

@@ -153,3 +153,93 @@ fn arbitrary_queue_messages_never_panic_the_processor() {
         })
         .unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// Statuses of `n` concurrent sign-ins with a wrong password, by status.
+async fn concurrent_wrong_logins(
+    app: &crate::helpers::TestApp,
+    host: &str,
+    path: &str,
+    email: &str,
+    n: usize,
+) -> std::collections::BTreeMap<u16, usize> {
+    let attempts = (0..n).map(|_| {
+        app.request(reqwest::Method::POST, host, path)
+            .json(&json!({"email": email, "password": "not the password at all"}))
+            .send()
+    });
+    let mut by_status = std::collections::BTreeMap::new();
+    for res in futures_util::future::join_all(attempts).await {
+        *by_status
+            .entry(res.expect("answer").status().as_u16())
+            .or_default() += 1;
+    }
+    by_status
+}
+
+#[tokio::test]
+async fn fifty_concurrent_wrong_logins_get_at_most_the_limit_of_password_checks() {
+    // GIVEN a tenant admin and the platform admin
+    let app = spawn_app().await;
+    let admin = crate::auth::provisioned_admin(&app, "race").await;
+    app.admin_token().await;
+    let limit = app.functions.auth.throttle.limits().login_per_email_ip.max as usize;
+    for (host, path, email) in [
+        (admin.host.as_str(), "/api/auth/login", admin.email.as_str()),
+        ("api.localhost", "/admin/login", crate::helpers::ADMIN_EMAIL),
+    ] {
+        // WHEN 50 wrong passwords arrive at once
+        let by_status = concurrent_wrong_logins(&app, host, path, email, 50).await;
+        // THEN at most the limit are checked (401); every other one is refused first (429)
+        let checked = by_status.get(&401).copied().unwrap_or_default();
+        assert!(checked <= limit, "{host}: {by_status:?}");
+        assert_eq!(
+            checked + by_status.get(&429).copied().unwrap_or_default(),
+            50,
+            "{host}: {by_status:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn platform_admin_sign_in_is_throttled_and_every_attempt_is_audited() {
+    // GIVEN the platform admin
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    // WHEN 40 wrong passwords come one after the other
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let res = app
+            .request(reqwest::Method::POST, "api.localhost", "/admin/login")
+            .json(&json!({"email": crate::helpers::ADMIN_EMAIL, "password": "wrong wrong wrong"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    // THEN the first few are refusals of the password, then 429s
+    let limit = app.functions.auth.throttle.limits().login_per_email_ip.max as usize;
+    assert!(statuses[..limit].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[limit..].iter().all(|s| *s == 429), "{statuses:?}");
+    // AND the audit log has the successful sign-in and the failed ones
+    let audit: Value = app
+        .admin(reqwest::Method::GET, "/admin/audit?limit=100", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let logins: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "admin.login")
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert!(logins.contains(&"success"), "{audit}");
+    assert_eq!(
+        logins.iter().filter(|o| **o == "failure").count(),
+        limit,
+        "each password checked and refused is recorded: {audit}"
+    );
+}

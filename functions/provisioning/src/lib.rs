@@ -20,7 +20,7 @@ use shared::web::api::admin::{
 use shared::web::api::auth::Credentials;
 use shared::web::http::{
     Health, Surface, expect_host, header, json_body, json_response, paging, query, request_path,
-    serve,
+    serve, source_ip,
 };
 use shared::web::router::Router;
 use uuid::Uuid;
@@ -137,7 +137,10 @@ async fn login(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             "email and password are required",
         ));
     };
-    let token = app.auth.login(&email, &password).await?;
+    let token = app
+        .auth
+        .login(&email, &password, source_ip(req).as_deref())
+        .await?;
     Ok(json_response(
         StatusCode::OK,
         &AdminSession {

@@ -1,6 +1,8 @@
 //! Platform administrators: accounts in the registry (argon2id), `POST /admin/login` tokens
 //! signed with the platform key ring kept in Secrets Manager, with an audience no tenant token
-//! carries. Every `/admin/*` route verifies that token.
+//! carries. Every `/admin/*` route verifies that token. Sign-in is throttled like a tenant's
+//! (realm `platform`, see `security::throttle`), checks the password on the blocking pool, and
+//! every attempt, failed or not, is in the audit log.
 
 use chrono::Utc;
 use secrecy::SecretString;
@@ -9,10 +11,10 @@ use tokio::sync::OnceCell;
 
 use crate::domain::email::Email;
 use crate::identity::IdentityError;
-use crate::security::password::{
-    burn_verification, hash_password, validate_new_password, verify_password,
-};
+use crate::security::password::{hash_password, validate_new_password, verify_off_thread};
+use crate::security::throttle::{Limits, Throttle, ThrottleKey};
 use crate::security::tokens::{Expectations, KeyRing, SigningKey, bearer, issue, verify};
+use crate::store::audit::{AuditEvent, AuditLog, Outcome};
 use crate::store::registry::{AdminRecord, Put, Registry};
 use crate::store::secrets::{SecretStore, get_or_create_json, platform_secret_name};
 
@@ -20,6 +22,8 @@ use crate::store::secrets::{SecretStore, get_or_create_json, platform_secret_nam
 pub const PLATFORM_AUDIENCE: &str = "taskifai-platform-admin";
 /// How long an admin token lives.
 pub const TOKEN_TTL_SECONDS: i64 = 3600;
+/// The throttle realm of platform-admin sign-ins.
+const REALM: &str = "platform";
 
 /// Claims of a platform-admin token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +39,8 @@ pub struct AdminClaims {
 /// Issues and checks platform-admin tokens.
 pub struct AdminAuth<S> {
     registry: Registry,
+    throttle: Throttle,
+    audit: AuditLog,
     secrets: S,
     key_ring_name: String,
     issuer: String,
@@ -45,11 +51,14 @@ impl<S: SecretStore> AdminAuth<S> {
     /// `issuer` is the admin API's URL (`https://api.<domain>`).
     pub fn new(
         registry: Registry,
+        limits: Limits,
         secrets: S,
         secrets_prefix: &str,
         issuer: impl Into<String>,
     ) -> Self {
         Self {
+            throttle: Throttle::new(registry.clone(), limits),
+            audit: AuditLog::new(registry.clone()),
             registry,
             secrets,
             key_ring_name: platform_secret_name(secrets_prefix, "admin-signing-keys"),
@@ -91,24 +100,43 @@ impl<S: SecretStore> AdminAuth<S> {
         }
     }
 
-    /// Email + password → a signed token. Unknown emails cost as much as wrong passwords.
+    /// Email + password → a signed token. The attempt is reserved on the throttle first;
+    /// unknown emails cost as much as wrong passwords; the outcome is audited.
     pub async fn login(
         &self,
         email: &str,
         password: &SecretString,
+        source_ip: Option<&str>,
     ) -> Result<String, IdentityError> {
-        let Ok(email) = Email::parse(email) else {
-            burn_verification(password);
+        let email = Email::parse(email).ok();
+        let keys = ThrottleKey::sign_in(REALM, email.as_ref(), source_ip);
+        self.throttle.attempt(&keys).await?;
+        let admin = match &email {
+            Some(email) => self.registry.get_admin(email.as_str()).await?,
+            None => None,
+        };
+        let hash = admin.as_ref().map(|a| a.password_hash.clone());
+        let verified = verify_off_thread(password, hash).await;
+        let actor = format!(
+            "admin:{}",
+            email.as_ref().map_or("(not an email)", |e| e.as_str())
+        );
+        let from = format!("from {}", source_ip.unwrap_or("an unknown address"));
+        let (Some(admin), true) = (admin, verified) else {
+            self.audit
+                .record_best_effort(
+                    &AuditEvent::new(&actor, "admin.login", None, Outcome::Failure)
+                        .with_detail(from),
+                )
+                .await;
             return Err(IdentityError::InvalidCredentials);
         };
-        let admin = self.registry.get_admin(email.as_str()).await?;
-        let Some(admin) = admin else {
-            burn_verification(password);
-            return Err(IdentityError::InvalidCredentials);
-        };
-        if !verify_password(password, &admin.password_hash) {
-            return Err(IdentityError::InvalidCredentials);
-        }
+        self.throttle.succeeded(&keys).await?;
+        self.audit
+            .record_best_effort(
+                &AuditEvent::new(&actor, "admin.login", None, Outcome::Success).with_detail(from),
+            )
+            .await;
         let keys = self.keys().await?;
         let key = keys.current().ok_or(IdentityError::NoSigningKey)?;
         let now = Utc::now().timestamp();

@@ -9,9 +9,7 @@ use uuid::Uuid;
 use crate::domain::email::Email;
 use crate::domain::role::Role;
 use crate::identity::IdentityError;
-use crate::security::password::{
-    burn_verification, hash_password, validate_new_password, verify_password,
-};
+use crate::security::password::{hash_password, validate_new_password, verify_off_thread};
 use crate::security::throttle::{Throttle, ThrottleKey};
 use crate::store::secrets::SecretStore;
 use crate::tenancy::context::{Caller, Tenant, TenantContext};
@@ -38,20 +36,6 @@ pub struct UserView {
     pub last_login_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Argon2 is CPU-bound: keep it off the async worker.
-async fn verify_blocking(password: &SecretString, hash: Option<String>) -> bool {
-    let password = SecretString::from(password.expose_secret().to_owned());
-    tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => verify_password(&password, &hash),
-        None => {
-            burn_verification(&password);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false)
-}
-
 /// Email + password → an access token for this tenant.
 pub async fn login<S: SecretStore>(
     ctx: &TenantContext<S>,
@@ -62,14 +46,9 @@ pub async fn login<S: SecretStore>(
     source_ip: Option<&str>,
 ) -> Result<Session, IdentityError> {
     let email = Email::parse(email).ok();
-    let mut keys = Vec::new();
-    if let Some(email) = &email {
-        keys.push(ThrottleKey::login_email(&tenant.tenant_id, email));
-    }
-    if let Some(ip) = source_ip {
-        keys.push(ThrottleKey::login_ip(ip));
-    }
-    throttle.check(&keys).await?;
+    let keys = ThrottleKey::sign_in(&tenant.tenant_id.to_string(), email.as_ref(), source_ip);
+    // Reserved before the password is checked: concurrent guesses cannot all get a check.
+    throttle.attempt(&keys).await?;
     let user = match &email {
         Some(email) => {
             let db = ctx.connect(tenant).await?;
@@ -85,18 +64,13 @@ pub async fn login<S: SecretStore>(
         .as_ref()
         .map(|u| u.try_get::<_, String>("password_hash"))
         .transpose()?;
-    if !verify_blocking(password, hash).await {
-        throttle.record_failure(&keys).await?;
+    if !verify_off_thread(password, hash).await {
         return Err(IdentityError::InvalidCredentials);
     }
     let Some(user) = user else {
         return Err(IdentityError::InvalidCredentials);
     };
-    if let Some(email) = &email {
-        throttle
-            .reset(&ThrottleKey::login_email(&tenant.tenant_id, email))
-            .await?;
-    }
+    throttle.succeeded(&keys).await?;
     let user_id: Uuid = user.try_get("user_id")?;
     let role = parse_role(user.try_get("role")?)?;
     let must_change: bool = user.try_get("must_change_password")?;
@@ -179,7 +153,7 @@ pub async fn change_password<S: SecretStore>(
     if hash.is_none() {
         return Err(IdentityError::UserGone);
     }
-    if !verify_blocking(current, hash).await {
+    if !verify_off_thread(current, hash).await {
         return Err(IdentityError::InvalidCredentials);
     }
     let new_owned = SecretString::from(new.expose_secret().to_owned());

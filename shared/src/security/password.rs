@@ -103,6 +103,21 @@ pub fn burn_verification(password: &SecretString) {
     }
 }
 
+/// [`verify_password`] against `hash`, or [`burn_verification`] when there is none (an unknown
+/// account), on the blocking pool: argon2 is CPU-bound and must not stall the async worker.
+pub async fn verify_off_thread(password: &SecretString, hash: Option<String>) -> bool {
+    let password = SecretString::from(password.expose_secret().to_owned());
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_password(&password, &hash),
+        None => {
+            burn_verification(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// A hash of a random password made by [`hash_password`]: same algorithm and parameters as every
 /// stored hash, so verifying against it costs what a real verification costs.
 fn dummy_hash() -> Option<&'static str> {

@@ -551,63 +551,128 @@ impl Registry {
 
     // ------------------------------------------------------------------ counters
 
-    /// Adds one to a counter that lives until `expires_at` (a new window starts after it) and
-    /// returns the count in the current window. The emulator never expires items, so the window
-    /// is checked here rather than left to DynamoDB's TTL.
-    pub async fn bump_counter(
+    /// Takes one attempt from a windowed counter, atomically: a new window starts (with one
+    /// hit) where none is open, else the hit is added only while `hits < max`, or, with a
+    /// `step`, also once `step` has passed since the previous attempt (a backoff instead of a
+    /// block). Concurrent callers cannot all slip through: at most what the rule allows is taken.
+    /// The emulator never expires items, so windows are checked here rather than left to TTL,
+    /// and an increment only ever lands on an item that has its window (a reset racing it
+    /// cannot leave a counter without expiry).
+    pub async fn reserve_counter(
         &self,
         scope: &str,
         subject: &str,
         now: DateTime<Utc>,
-        window: chrono::Duration,
-    ) -> Result<(i64, DateTime<Utc>), RegistryError> {
+        rule: CounterRule,
+    ) -> Result<Reservation, RegistryError> {
         let (pk, sk) = keys::counter(scope, subject);
-        let now_ts = now.timestamp();
-        let expires = (now + window).timestamp();
-        // Start a fresh window if the stored one has ended, else increment.
-        let fresh = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk.clone()))
-            .key("sk", s(sk.clone()))
-            .update_expression("SET hits = :one, expires_at = :exp")
-            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":exp", AttributeValue::N(expires.to_string()))
-            .expression_attribute_values(":now", AttributeValue::N(now_ts.to_string()))
-            .send()
-            .await;
-        match fresh {
-            Ok(_) => return Ok((1, now + window)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-            Err(e) => return Err(aws("start counter")(e)),
+        let n = |v: i64| AttributeValue::N(v.to_string());
+        let next = now + rule.step.unwrap_or_default();
+        let ccf = |e: &aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        >| {
+            e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception())
+        };
+        for _ in 0..3 {
+            let fresh = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk.clone()))
+                .key("sk", s(sk.clone()))
+                .update_expression("SET hits = :one, expires_at = :exp, next_at = :next")
+                .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":exp", n((now + rule.window).timestamp()))
+                .expression_attribute_values(":next", n(next.timestamp()))
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .send()
+                .await;
+            match fresh {
+                Ok(_) => return Ok(Reservation::Taken { hits: 1 }),
+                Err(e) if ccf(&e) => {}
+                Err(e) => return Err(aws("start counter")(e)),
+            }
+            let allowed = if rule.step.is_some() {
+                "expires_at > :now AND (hits < :max OR next_at <= :now)"
+            } else {
+                "expires_at > :now AND hits < :max"
+            };
+            let more = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk.clone()))
+                .key("sk", s(sk.clone()))
+                .update_expression("SET next_at = :next ADD hits :one")
+                .condition_expression(allowed)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":max", n(rule.max))
+                .expression_attribute_values(":next", n(next.timestamp()))
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+                .send()
+                .await;
+            match more {
+                Ok(out) => {
+                    let hits = out
+                        .attributes
+                        .and_then(|a| a.get("hits").and_then(|v| v.as_n().ok()).cloned())
+                        .and_then(|h| h.parse().ok())
+                        .unwrap_or(rule.max);
+                    return Ok(Reservation::Taken { hits });
+                }
+                Err(e) if ccf(&e) => {}
+                Err(e) => return Err(aws("count attempt")(e)),
+            }
+            // Refused by the rule, or the window ended or was reset in between (then again).
+            if let Some(counter) = self.read_counter(scope, subject, now).await?
+                && counter.hits >= rule.max
+            {
+                let retry_at = match rule.step {
+                    Some(_) => counter.next_at.max(now),
+                    None => counter.window_end,
+                };
+                return Ok(Reservation::Refused { retry_at });
+            }
         }
-        let out = self
+        // Three rounds lost to concurrent writers: refuse this one briefly.
+        Ok(Reservation::Refused { retry_at: now })
+    }
+
+    /// Gives back an attempt taken with [`Registry::reserve_counter`] (one that succeeded and
+    /// should not count); nothing when the window has ended.
+    pub async fn release_counter(
+        &self,
+        scope: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), RegistryError> {
+        let (pk, sk) = keys::counter(scope, subject);
+        let res = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
-            .update_expression("ADD hits :one")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .update_expression("ADD hits :minus")
+            .condition_expression("expires_at > :now AND hits > :zero")
+            .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
             .send()
-            .await
-            .map_err(aws("bump counter"))?;
-        let attrs = out.attributes.unwrap_or_default();
-        let num = |k: &str| {
-            attrs
-                .get(k)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse::<i64>().ok())
-        };
-        let until = num("expires_at")
-            .and_then(|t| DateTime::from_timestamp(t, 0))
-            .unwrap_or(now + window);
-        Ok((num("hits").unwrap_or(1), until))
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws("release attempt")(e)),
+        }
     }
 
     /// Forgets a counter (a successful login resets its email's failures).
@@ -615,14 +680,14 @@ impl Registry {
         self.delete(keys::counter(scope, subject)).await
     }
 
-    /// A counter's hits and window end, without adding to it; `None` when it has no window open
-    /// at `now` (never bumped, reset, or its window ended).
+    /// A counter's state, without adding to it; `None` when it has no window open at `now`
+    /// (never taken, reset, or its window ended).
     pub async fn read_counter(
         &self,
         scope: &str,
         subject: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<(i64, DateTime<Utc>)>, RegistryError> {
+    ) -> Result<Option<Counter>, RegistryError> {
         let Some(attrs) = self.get_item(keys::counter(scope, subject)).await? else {
             return Ok(None);
         };
@@ -632,12 +697,43 @@ impl Registry {
                 .and_then(|v| v.as_n().ok())
                 .and_then(|n| n.parse::<i64>().ok())
         };
-        let until = num("expires_at").and_then(|t| DateTime::from_timestamp(t, 0));
-        Ok(match (num("hits"), until) {
-            (Some(hits), Some(until)) if until > now => Some((hits, until)),
+        let time = |k: &str| num(k).and_then(|t| DateTime::from_timestamp(t, 0));
+        Ok(match (num("hits"), time("expires_at")) {
+            (Some(hits), Some(window_end)) if window_end > now => Some(Counter {
+                hits,
+                window_end,
+                next_at: time("next_at").unwrap_or(now),
+            }),
             _ => None,
         })
     }
+}
+
+/// How a counter admits attempts: `max` per `window`, and past `max` (with a `step`) one more
+/// each `step` after the previous attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterRule {
+    pub window: chrono::Duration,
+    pub max: i64,
+    pub step: Option<chrono::Duration>,
+}
+
+/// The outcome of [`Registry::reserve_counter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Taken: the window's count with this attempt.
+    Taken { hits: i64 },
+    /// Refused until `retry_at`.
+    Refused { retry_at: DateTime<Utc> },
+}
+
+/// A counter's open window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    pub hits: i64,
+    pub window_end: DateTime<Utc>,
+    /// The earliest next attempt under a backoff rule.
+    pub next_at: DateTime<Utc>,
 }
 
 // ------------------------------------------------------------------ compare-and-set on tenants
