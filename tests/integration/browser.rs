@@ -472,6 +472,13 @@ async fn viewers_get_no_upload_controls_and_errors_show_their_reasons() {
     // A viewer reads the uploads but has nothing to upload with.
     b.fill("input[name=password]", &viewer_password).await;
     b.press("Sign in").await;
+    // A mistyped temporary password is an error on the page, not the end of the session.
+    b.fill("input[name=current]", "not my temporary one").await;
+    b.fill("input[name=new]", "viewer passphrase 1234").await;
+    b.fill("input[name=again]", "viewer passphrase 1234").await;
+    b.press("Save password").await;
+    b.wait_text(".notice.error", "email or password is wrong").await;
+    b.wait_text("h1", "Choose your password").await;
     b.fill("input[name=current]", &viewer_password).await;
     b.fill("input[name=new]", "viewer passphrase 1234").await;
     b.fill("input[name=again]", "viewer passphrase 1234").await;

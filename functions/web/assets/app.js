@@ -53,7 +53,7 @@ function showTenants(results, tenants, email) {
     h('h2', null, tenants.length === 1 ? 'Your workspace' : 'Choose a workspace'),
     h('ul', { class: 'choices' }, tenants.map((t) => {
       const url = new URL('/signin', t.login_url);
-      url.searchParams.set('email', email);
+      url.hash = new URLSearchParams({ email }).toString();
       return h('li', null, h('a', { class: 'choice', href: url.toString() },
         h('strong', null, t.display_name), h('span', null, new URL(t.login_url).host)));
     })));

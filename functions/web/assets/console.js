@@ -19,7 +19,7 @@ const STEPS = {
   welcome_email: 'Send the welcome email',
   audit: 'Record in the audit log',
 };
-const POLL_MS = 150;
+const POLL_MS = 300;
 
 const pages = {
   '/': tenantsPage,
@@ -59,6 +59,7 @@ async function render(root) {
     show(main, notice('error', err.message));
   }
   if (message) main.prepend(notice('success', message));
+  main.focus({ preventScroll: true });
 }
 
 function signInPage(root) {
@@ -134,7 +135,9 @@ function newTenantPage(main) {
     if (!subdomain.dataset.touched) subdomain.value = company.value.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
   });
   subdomain.addEventListener('input', () => { subdomain.dataset.touched = '1'; });
-  const key = newKey();
+  // One key per request body: a retry of the same request reuses it, an edited one does not.
+  let key = newKey();
+  let keyFor = '';
   const form = h('form', { class: 'card form', novalidate: true },
     h('h1', null, 'Create tenant'),
     errors,
@@ -149,11 +152,21 @@ function newTenantPage(main) {
     showError(errors, null);
     submit.disabled = true;
     const wanted = subdomain.value.trim();
+    const body = { company_name: company.value.trim(), subdomain: wanted, admin_name: adminName.value.trim(), admin_email: adminEmail.value.trim() };
+    if (keyFor && keyFor !== JSON.stringify(body)) key = newKey();
+    keyFor = JSON.stringify(body);
     let running = true;
     const watch = (async () => {
+      // The list is oldest first: find its last page once, then watch that page.
+      let cursor = null;
+      for (;;) {
+        const page = await api('GET', '/admin/tenants', { query: { limit: 100, cursor } }).catch(() => null);
+        if (!page?.next_cursor) break;
+        cursor = page.next_cursor;
+      }
       while (running) {
         try {
-          const { tenants } = await api('GET', '/admin/tenants', { query: { limit: 100 } });
+          const { tenants } = await api('GET', '/admin/tenants', { query: { limit: 100, cursor } });
           const record = tenants.find((t) => t.subdomain === wanted);
           if (record && running) {
             show(progress, h('h2', null, 'Provisioning'), stepList(record.steps, true));
@@ -164,10 +177,7 @@ function newTenantPage(main) {
       }
     })();
     try {
-      const created = await api('POST', '/admin/tenants', {
-        body: { company_name: company.value.trim(), subdomain: wanted, admin_name: adminName.value.trim(), admin_email: adminEmail.value.trim() },
-        headers: { 'idempotency-key': key },
-      });
+      const created = await api('POST', '/admin/tenants', { body, headers: { 'idempotency-key': key } });
       running = false;
       await watch;
       const tenant = await api('GET', `/admin/tenants/${created.tenant_id}`);

@@ -38,7 +38,7 @@ export async function start(root) {
     return;
   }
   const app = { root, workspace, user: null };
-  onSessionExpired(() => navigate(`/signin${location.pathname === '/signin' ? '' : `?next=${encodeURIComponent(location.pathname)}`}`, { replace: true }));
+  onSessionExpired(() => navigate(`/signin${location.pathname === '/signin' ? '' : `?next=${encodeURIComponent(location.pathname + location.search)}`}`, { replace: true }));
   startRouter(() => render(app));
 }
 
@@ -53,7 +53,7 @@ async function render(app) {
   const current = session.get();
   if (path === '/signin' || !current) {
     if (path !== '/signin') {
-      navigate(`/signin?next=${encodeURIComponent(path)}`, { replace: true });
+      navigate(`/signin?next=${encodeURIComponent(path + location.search)}`, { replace: true });
       return;
     }
     app.user = null;
@@ -96,7 +96,7 @@ function shell(app, path) {
   const nav = h('ul', null, items.map(([href, text]) => h('li', null,
     link(href, text, section(href) ? { 'aria-current': 'page' } : {}))));
   const menu = h('details', { class: 'menu' },
-    h('summary', { 'aria-label': 'Account menu' }, h('span', { class: 'who' }, user.full_name || user.email), h('span', { class: 'role' }, user.role)),
+    h('summary', null, h('span', { class: 'who' }, user.full_name || user.email), h('span', { class: 'role' }, user.role)),
     h('div', { class: 'menu-items' },
       h('p', { class: 'menu-email' }, user.email),
       h('p', { class: 'menu-email' }, app.workspace.subdomain),
@@ -116,8 +116,10 @@ function signOut(app) {
 function signInPage(app) {
   title('Sign in');
   const params = new URLSearchParams(location.search);
+  // The central sign-in passes the email in the #fragment: never sent to a server or its logs.
+  const given = new URLSearchParams(location.hash.slice(1)).get('email') || params.get('email') || '';
   const main = frame(app.root);
-  const email = input('email', { type: 'email', autocomplete: 'username', required: true, value: params.get('email') || '' });
+  const email = input('email', { type: 'email', autocomplete: 'username', required: true, value: given });
   const password = input('password', { type: 'password', autocomplete: 'current-password', required: true });
   const errors = h('div');
   const message = flash.take();
@@ -140,7 +142,7 @@ function signInPage(app) {
       const answer = await api('POST', '/api/auth/login', { body: { email: email.value.trim(), password: password.value } });
       session.set(answer);
       const next = params.get('next');
-      navigate(answer.password_change_required ? '/account/password' : next && next.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true });
+      navigate(answer.password_change_required ? '/account/password' : sameOrigin(next) || '/', { replace: true });
     } catch (err) {
       showError(errors, err);
       password.select();
@@ -150,6 +152,17 @@ function signInPage(app) {
   });
   show(main, form);
   (email.value ? password : email).focus();
+}
+
+/** `next` as a path of this origin, or null (no redirect elsewhere, whatever it holds). */
+function sameOrigin(next) {
+  if (!next) return null;
+  try {
+    const url = new URL(next, location.origin);
+    return url.origin === location.origin ? url.pathname + url.search : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Change the password; the first sign-in must do it before anything else. */

@@ -172,6 +172,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     })
     .await;
     security_headers(res.headers_mut());
+    // A page's path answers a browser with HTML and an API client with JSON.
+    res.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
     res
 }
 
@@ -217,8 +220,9 @@ fn page(app: &App, host: &HostKind) -> Response<Body> {
     res
 }
 
-/// `/assets/<build>/<file>`: cached for a year when `<build>` is this build's, revalidated
-/// otherwise (a page of the previous deploy still gets its files, never stale ones for long).
+/// `/assets/<build>/<file>`: cached for a year when `<build>` is this build's; under another
+/// build's folder (a page of the previous deploy) the current file, revalidated every time, so
+/// nothing stale is ever cached for long.
 fn asset(app: &App, rest: &str) -> Result<Response<Body>, ApiError> {
     let (build, name) = rest.split_once('/').ok_or_else(asset_not_found)?;
     let file = Assets::get(name).ok_or_else(asset_not_found)?;
@@ -251,7 +255,8 @@ fn content_type(name: &str) -> Option<(&'static str, bool)> {
         "js" => ("text/javascript; charset=utf-8", true),
         "css" => ("text/css; charset=utf-8", true),
         "svg" => ("image/svg+xml", true),
-        "json" | "webmanifest" => ("application/manifest+json", true),
+        "json" => ("application/json", true),
+        "webmanifest" => ("application/manifest+json", true),
         "png" => ("image/png", false),
         "woff2" => ("font/woff2", false),
         _ => return None,
@@ -267,6 +272,10 @@ fn security_headers(headers: &mut http::HeaderMap) {
             "max-age=31536000; includeSubDomains",
         ),
         (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            http::HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),
         (

@@ -5,6 +5,8 @@
 
 const SESSION = 'taskifai.session';
 const NOTICE = 'taskifai.notice';
+/** The codes of a 401 that mean the token itself is no longer accepted. */
+const TOKEN_REFUSED = ['invalid_token', 'missing_token'];
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -95,9 +97,10 @@ export async function api(method, path, { body, query, raw, headers: extra } = {
   } catch {
     throw new ApiError(0, 'network_error', 'The server could not be reached. Check your connection and try again.');
   }
-  if (res.status === 401 && stored) throw sessionEnded();
   if (!res.ok) {
     const answer = await res.json().catch(() => null);
+    // Only a refused token ends the session (a wrong current password is a 401 too).
+    if (res.status === 401 && stored && TOKEN_REFUSED.includes(answer?.error?.code)) throw sessionEnded();
     throw new ApiError(res.status, answer?.error?.code ?? `http_${res.status}`,
       answer?.error?.message ?? answer?.message ?? `The server answered ${res.status}. Please try again.`);
   }

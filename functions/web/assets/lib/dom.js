@@ -37,9 +37,9 @@ export function field(label, control, hint) {
   const id = control.id || `f${++fieldIds}`;
   control.id = id;
   const error = h('p', { class: 'field-error', id: `${id}-error`, role: 'alert' });
-  control.setAttribute('aria-describedby', `${id}-error`);
+  control.setAttribute('aria-describedby', hint ? `${id}-hint ${id}-error` : `${id}-error`);
   const wrap = h('div', { class: 'field' }, h('label', { for: id }, label), control,
-    hint ? h('p', { class: 'hint' }, hint) : null, error);
+    hint ? h('p', { class: 'hint', id: `${id}-hint` }, hint) : null, error);
   wrap.control = control;
   wrap.setError = (message) => {
     error.textContent = message || '';

@@ -2,11 +2,18 @@
 // back button works, and every page has its own address.
 
 let render = () => {};
+let shown = '';
 
 /** Starts routing: `onChange` renders the page of `location`. */
 export function startRouter(onChange) {
   render = onChange;
-  window.addEventListener('popstate', () => render());
+  shown = location.pathname + location.search;
+  window.addEventListener('popstate', () => {
+    // A change of the #fragment alone (the skip link) is not another page.
+    if (location.pathname + location.search === shown) return;
+    shown = location.pathname + location.search;
+    render();
+  });
   document.addEventListener('click', (event) => {
     const link = event.target.closest('a[data-link]');
     if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
@@ -20,6 +27,7 @@ export function startRouter(onChange) {
 export function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
+  shown = location.pathname + location.search;
   render();
 }
 
@@ -35,7 +43,11 @@ export function match(routes, path) {
     const params = {};
     const ok = parts.every((part, i) => {
       if (part.startsWith(':')) {
-        params[part.slice(1)] = decodeURIComponent(segments[i]);
+        try {
+          params[part.slice(1)] = decodeURIComponent(segments[i]);
+        } catch {
+          return false;
+        }
         return true;
       }
       return part === segments[i];

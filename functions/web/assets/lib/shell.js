@@ -6,7 +6,7 @@ import { h, show } from './dom.js';
 export function frame(root, { nav, menu } = {}) {
   const main = h('main', { id: 'main', tabindex: '-1' });
   show(root,
-    h('a', { class: 'skip', href: '#main' }, 'Skip to content'),
+    h('a', { class: 'skip', href: '#main', onclick: (e) => { e.preventDefault(); main.focus(); } }, 'Skip to content'),
     h('header', { class: 'top' },
       h('span', { class: 'brand' }, h('img', { src: brandIcon(), alt: '', width: 24, height: 24 }), 'TaskifAI'),
       nav ? h('nav', { 'aria-label': 'Main' }, nav) : null,

@@ -57,10 +57,10 @@ function filterForm(filters, vendors, dashboards, user, errors) {
   const viewId = new URLSearchParams(location.search).get('view') || '';
   const current = dashboards.find((d) => d.dashboard_id === viewId);
   const saved = select('dashboard', [['', 'Saved views…'], ...dashboards.map((d) => [d.dashboard_id, `${d.name}${d.is_default ? ' (default)' : ''}${d.mine ? '' : ` · ${d.owner_email || 'shared'}`}`])], current ? viewId : '');
-  saved.addEventListener('change', () => {
+  const open = () => {
     const chosen = dashboards.find((d) => d.dashboard_id === saved.value);
     navigate(chosen ? `/${queryString({ ...clean(chosen.config.filters), view: chosen.dashboard_id })}` : '/');
-  });
+  };
   const remove = current?.editable
     ? h('button', { type: 'button', class: 'secondary', onclick: () => deleteView(current, errors) }, 'Delete view')
     : null;
@@ -70,6 +70,7 @@ function filterForm(filters, vendors, dashboards, user, errors) {
       h('button', { type: 'submit', class: 'primary' }, 'Apply'),
       h('button', { type: 'button', class: 'secondary', onclick: () => navigate('/') }, 'Clear')),
     h('div', { class: 'saved' }, field('Saved views', saved),
+      h('button', { type: 'button', class: 'secondary', onclick: open }, 'Open view'),
       h('button', { type: 'button', class: 'secondary', onclick: () => saveView(filters, dashboards, errors) }, 'Save view…'),
       remove));
   form.addEventListener('submit', (event) => {

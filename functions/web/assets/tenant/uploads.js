@@ -30,7 +30,7 @@ async function uploadForm() {
   const active = vendors.filter((v) => v.active);
   const errors = h('div');
   const vendor = select('vendor', active.map((v) => [v.vendor, v.vendor]), active[0]?.vendor);
-  const file = h('input', { type: 'file', name: 'file', accept: ACCEPT, class: 'visually-hidden' });
+  const file = h('input', { type: 'file', name: 'file', accept: ACCEPT, class: 'visually-hidden', tabindex: '-1' });
   const chosen = h('span', { class: 'chosen' }, 'No file chosen');
   const progress = h('progress', { max: 100, value: 0, hidden: true, 'aria-label': 'Upload progress' });
   const submit = h('button', { type: 'submit', class: 'primary', disabled: true }, 'Upload');
@@ -94,7 +94,10 @@ async function batchHistory(section, status = '', cursor = null, rows = []) {
   const page = await api('GET', '/api/uploads/batches', { query: { limit: PAGE_SIZE, status, cursor } });
   const all = rows.concat(page.batches);
   const filter = select('status', [['', 'All'], ['pending', 'Pending'], ['processing', 'Processing'], ['completed', 'Completed'], ['failed', 'Failed']], status);
-  filter.addEventListener('change', () => batchHistory(section, filter.value));
+  filter.addEventListener('change', async () => {
+    await batchHistory(section, filter.value);
+    section.querySelector('select[name=status]')?.focus();
+  });
   show(section,
     h('div', { class: 'page-head' }, h('h2', { id: 'history-title' }, 'History'), field('Status', filter)),
     all.length
@@ -119,12 +122,18 @@ export async function batchPage(main, { params, user }) {
   const id = params.id;
   const view = h('div');
   show(main, h('p', null, link('/uploads', '← All uploads')), view);
-  let batch = await api('GET', `/api/uploads/batches/${encodeURIComponent(id)}`);
+  const batch = await api('GET', `/api/uploads/batches/${encodeURIComponent(id)}`);
   renderBatch(view, batch, user);
+  // Followed in the background: the page is usable (and focused) while the batch runs.
+  follow(view, batch, user).catch((err) => view.isConnected && view.append(notice('error', err.message)));
+}
+
+async function follow(view, first, user) {
+  let batch = first;
   while (!FINISHED.includes(batch.status) && view.isConnected) {
     await new Promise((r) => setTimeout(r, POLL_MS));
     if (!view.isConnected) return;
-    batch = await api('GET', `/api/uploads/batches/${encodeURIComponent(id)}`);
+    batch = await api('GET', `/api/uploads/batches/${encodeURIComponent(batch.batch_id)}`);
     renderBatch(view, batch, user);
   }
   if (batch.rows_rejected > 0 && view.isConnected) await rejectedRows(view, batch);

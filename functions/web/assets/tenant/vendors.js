@@ -133,7 +133,7 @@ function configForm(config, editable) {
     thousands_separator: select('thousands_separator', [['', 'None'], [',', 'Comma'], ['.', 'Dot'], [' ', 'Space'], ["'", 'Apostrophe']], config.thousands_separator || ''),
     currency: input('currency', { value: config.currency || 'EUR', maxlength: 3 }),
     currency_column: input('currency_column', { value: config.currency_column || '', placeholder: 'none' }),
-    date_formats: input('date_formats', { value: (config.date_formats || []).join(', '), placeholder: '%d.%m.%Y, %m/%d/%Y' }),
+    date_formats: h('textarea', { name: 'date_formats', rows: 2, placeholder: 'One per line, e.g. %d.%m.%Y' }, (config.date_formats || []).join('\n')),
     pivot_format: h('input', { type: 'checkbox', name: 'pivot_format', checked: Boolean(config.pivot_format) }),
     pivot: input('pivot', { value: config.pivot?.year_column ?? (config.pivot?.year != null ? String(config.pivot.year) : ''), placeholder: '2024, or the year column’s header' }),
     'validation_rules.ean_length': input('ean_length', { type: 'number', min: 0, value: rules.ean_length == null ? '' : String(rules.ean_length) }),
@@ -161,14 +161,17 @@ function configForm(config, editable) {
     h('fieldset', { class: 'card' }, h('legend', null, 'Columns'), fields.column_mapping),
     h('fieldset', { class: 'card' }, h('legend', null, 'Amounts and dates'), ['currency', 'currency_column', 'date_formats', 'pivot_format', 'pivot'].map((k) => fields[k])),
     h('fieldset', { class: 'card' }, h('legend', null, 'Checks on every row'), Object.keys(fields).filter((k) => k.startsWith('validation_rules.')).map((k) => fields[k])));
-  const list = (text) => text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
+  const lines = (text) => text.split('\n').map((s) => s.trim()).filter(Boolean);
+  const names = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
   return {
     element,
     value() {
       const v = (k) => controls[k].value.trim();
       const pivotText = v('pivot');
       const years = v('validation_rules.year_range').split(/[-–]/).map((s) => s.trim()).filter(Boolean);
+      // Fields this form does not show (e.g. a month range) are kept as stored.
       return {
+        ...config,
         target: v('target'),
         header_row: Number(v('header_row') || 0),
         sheet: v('sheet') || null,
@@ -177,16 +180,17 @@ function configForm(config, editable) {
         thousands_separator: controls.thousands_separator.value || null,
         currency: v('currency').toUpperCase(),
         currency_column: v('currency_column') || null,
-        date_formats: list(v('date_formats')),
+        date_formats: lines(controls.date_formats.value),
         pivot_format: controls.pivot_format.checked,
         pivot: !pivotText ? null : /^\d{4}$/.test(pivotText) ? { year: Number(pivotText) } : { year_column: pivotText },
         column_mapping: mapping.value(),
         validation_rules: {
+          ...rules,
           ean_length: v('validation_rules.ean_length') ? Number(v('validation_rules.ean_length')) : null,
           non_negative_quantity: controls['validation_rules.non_negative_quantity'].checked,
           year_range: years.length ? years.map(Number) : null,
-          required_fields: list(v('validation_rules.required_fields')),
-          allowed_resellers: list(controls['validation_rules.allowed_resellers'].value),
+          required_fields: names(v('validation_rules.required_fields')),
+          allowed_resellers: lines(controls['validation_rules.allowed_resellers'].value),
         },
       };
     },
