@@ -477,7 +477,8 @@ async fn viewers_get_no_upload_controls_and_errors_show_their_reasons() {
     b.fill("input[name=new]", "viewer passphrase 1234").await;
     b.fill("input[name=again]", "viewer passphrase 1234").await;
     b.press("Save password").await;
-    b.wait_text(".notice.error", "email or password is wrong").await;
+    b.wait_text(".notice.error", "email or password is wrong")
+        .await;
     b.wait_text("h1", "Choose your password").await;
     b.fill("input[name=current]", &viewer_password).await;
     b.fill("input[name=new]", "viewer passphrase 1234").await;

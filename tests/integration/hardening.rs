@@ -243,3 +243,125 @@ async fn platform_admin_sign_in_is_throttled_and_every_attempt_is_audited() {
         "each password checked and refused is recorded: {audit}"
     );
 }
+
+/// The temporary password in the newest welcome mail to `email` (the emulator keeps sent mail).
+async fn welcome_password(app: &crate::helpers::TestApp, email: &str) -> Option<String> {
+    let endpoint = app.sdk.endpoint_url().expect("emulator endpoint");
+    let data: Value = app
+        .client
+        .get(format!("{endpoint}/moto-api/data.json"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    data["ses"]["Message"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|m| m["destinations"]["ToAddresses"][0] == email)
+        .and_then(|m| m["body"].as_str())
+        .and_then(|body| body.lines().find_map(|l| l.strip_prefix("Password: ")))
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn five_identical_concurrent_creations_make_one_working_tenant() {
+    // GIVEN the platform admin and one request, with one Idempotency-Key
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let subdomain = crate::helpers::unique_subdomain("twins");
+    let email = format!("admin@{subdomain}.example");
+    let body = json!({"company_name": "Twins", "subdomain": subdomain,
+                      "admin_email": email, "admin_name": "Tess Twin"});
+    let key = format!("twins-{}", uuid::Uuid::new_v4());
+    // WHEN it is sent 5 times at once
+    let sends = (0..5).map(|_| {
+        app.admin(reqwest::Method::POST, "/admin/tenants", &token)
+            .header("idempotency-key", &key)
+            .json(&body)
+            .send()
+    });
+    let mut answers = Vec::new();
+    for res in futures_util::future::join_all(sends).await {
+        let res = res.expect("answer");
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        answers.push((status, body));
+    }
+    // THEN one run created it; the others were told it is in progress (or replayed it); no 5xx
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    assert!(created >= 1, "{answers:?}");
+    for (status, body) in &answers {
+        assert!(
+            matches!(status, 200 | 201)
+                || (*status == 409 && body["error"]["code"] == "provisioning_in_progress"),
+            "{answers:?}"
+        );
+    }
+    let ids: std::collections::BTreeSet<&str> = answers
+        .iter()
+        .filter_map(|(_, b)| b["tenant_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 1, "one tenant: {answers:?}");
+    // AND that tenant works: active, and its admin signs in with the mailed password
+    let password = welcome_password(&app, &email).await.expect("welcome mail");
+    let login =
+        crate::auth::login(&app, &format!("{subdomain}.localhost"), &email, &password).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let (status, health) = app
+        .get(&format!("{subdomain}.localhost"), "/api/health")
+        .await;
+    assert_eq!(status, 200, "{health}");
+}
+
+#[tokio::test]
+async fn suspensions_made_during_migrate_all_are_not_undone() {
+    // GIVEN tenants whose records say they are behind on the schema (so migrate-all writes them)
+    let app = spawn_app().await;
+    let plane = &app.functions.provisioning.plane;
+    let mut ids = Vec::new();
+    for _ in 0..TENANTS {
+        let provisioned = app
+            .provision(&crate::helpers::unique_subdomain("migrace"))
+            .await;
+        ids.push(provisioned.tenant.tenant_id);
+    }
+    for id in &ids {
+        app.registry()
+            .update_tenant(id, |t| {
+                t.schema_version = 0;
+                Ok::<_, shared::store::registry::RegistryError>(true)
+            })
+            .await
+            .unwrap();
+    }
+    // WHEN migrate-all runs while they are suspended one after the other (so that some are
+    // suspended after it listed them and before it wrote their version)
+    let suspend_all = async {
+        let mut results = Vec::new();
+        for id in &ids {
+            tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+            results.push(plane.suspend(id, "test").await);
+        }
+        results
+    };
+    let (run, suspensions) = tokio::join!(plane.migrate_all("test"), suspend_all);
+    run.expect("migrate-all");
+    assert!(suspensions.iter().all(Result::is_ok), "{suspensions:?}");
+    // THEN every tenant is suspended and at the latest schema: neither write undid the other
+    let latest = shared::store::postgres::migrations::latest_version();
+    let mut reverted = Vec::new();
+    for id in &ids {
+        let record = app.registry().get_tenant(id).await.unwrap().unwrap();
+        if record.status != shared::store::registry::TenantStatus::Suspended {
+            reverted.push(*id);
+        }
+        assert_eq!(record.schema_version, latest, "{id}");
+    }
+    assert!(reverted.is_empty(), "suspension undone for {reverted:?}");
+}
+
+/// Tenants in the migrate-all race.
+const TENANTS: usize = 10;

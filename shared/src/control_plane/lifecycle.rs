@@ -116,20 +116,30 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         from: TenantStatus,
         action: &'static str,
     ) -> Result<TenantRecord, ControlPlaneError> {
-        let mut tenant = self.get_tenant(id).await?;
-        if tenant.status == to {
+        let mut changed = false;
+        let tenant = self
+            .registry
+            .update_tenant(id, |tenant| {
+                if tenant.status == to {
+                    return Ok(false);
+                }
+                if tenant.status != from {
+                    return Err(ControlPlaneError::InvalidState {
+                        tenant_id: *id,
+                        status: tenant.status,
+                        action,
+                    });
+                }
+                tenant.status = to;
+                tenant.updated_at = Utc::now();
+                changed = true;
+                Ok(true)
+            })
+            .await?
+            .ok_or(ControlPlaneError::NotFound(*id))?;
+        if !changed {
             return Ok(tenant);
         }
-        if tenant.status != from {
-            return Err(ControlPlaneError::InvalidState {
-                tenant_id: *id,
-                status: tenant.status,
-                action,
-            });
-        }
-        tenant.status = to;
-        tenant.updated_at = Utc::now();
-        self.registry.put_tenant(&tenant).await?;
         self.audit
             .record(&AuditEvent::new(
                 actor,
@@ -148,17 +158,23 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         id: &Uuid,
         actor: &str,
     ) -> Result<DeleteReport, ControlPlaneError> {
-        let mut tenant = self.get_tenant(id).await?;
-        if matches!(tenant.status, TenantStatus::Provisioning)
-            && Utc::now() - tenant.updated_at < chrono::Duration::seconds(60)
-        {
-            return Err(ControlPlaneError::InProgress(*id));
-        }
-        if tenant.status != TenantStatus::Deleting {
-            tenant.status = TenantStatus::Deleting;
-            tenant.updated_at = Utc::now();
-            self.registry.put_tenant(&tenant).await?;
-        }
+        let tenant = self
+            .registry
+            .update_tenant(id, |tenant| {
+                if matches!(tenant.status, TenantStatus::Provisioning)
+                    && Utc::now() - tenant.updated_at < chrono::Duration::seconds(60)
+                {
+                    return Err(ControlPlaneError::InProgress(*id));
+                }
+                if tenant.status == TenantStatus::Deleting {
+                    return Ok(false);
+                }
+                tenant.status = TenantStatus::Deleting;
+                tenant.updated_at = Utc::now();
+                Ok(true)
+            })
+            .await?
+            .ok_or(ControlPlaneError::NotFound(*id))?;
         let result = self.delete_steps(&tenant).await;
         let event = AuditEvent::new(
             actor,
@@ -264,7 +280,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             .await
             .map_err(|e| ControlPlaneError::Step("migrating the template".into(), e.into()))?;
         let mut tenants = Vec::new();
-        for mut tenant in self.registry.all_tenants().await? {
+        for tenant in self.registry.all_tenants().await? {
             if !matches!(
                 tenant.status,
                 TenantStatus::Active | TenantStatus::Suspended
@@ -275,11 +291,18 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             let result = self.db.migrate_tenant(&names, MIGRATIONS).await;
             let entry = match result {
                 Ok(report) => {
-                    if tenant.schema_version != report.to {
-                        tenant.schema_version = report.to;
-                        tenant.updated_at = Utc::now();
-                        self.registry.put_tenant(&tenant).await?;
-                    }
+                    // Only the version is written, onto the record as it is now: a suspension
+                    // or key rotation made since the list was read stays.
+                    self.registry
+                        .update_tenant(&tenant.tenant_id, |now| {
+                            if now.schema_version == report.to {
+                                return Ok(false);
+                            }
+                            now.schema_version = report.to;
+                            now.updated_at = Utc::now();
+                            Ok::<_, ControlPlaneError>(true)
+                        })
+                        .await?;
                     TenantMigration {
                         tenant_id: tenant.tenant_id,
                         subdomain: tenant.subdomain.clone(),

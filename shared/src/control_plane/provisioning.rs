@@ -24,7 +24,7 @@ use crate::store::mail::{Mailer, welcome_email};
 use crate::store::postgres::admin::{DbAdmin, TenantDbNames};
 use crate::store::postgres::migrations::MIGRATIONS;
 use crate::store::registry::{
-    Claim, Failure, Membership, Put, Registry, RegistryError, StepProgress, TenantRecord,
+    Claim, Failure, Lease, Membership, Put, Registry, RegistryError, StepProgress, TenantRecord,
     TenantStatus,
 };
 use crate::store::secrets::{SecretStore, tenant_secret_name};
@@ -264,11 +264,15 @@ impl Carry {
     }
 }
 
-/// How long a `provisioning` record is considered owned by the run that wrote it.
-const IN_PROGRESS_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a provisioning run holds its idempotency key: longer than a run may take (the
+/// function's timeout is under 30 s), so only a dead run's lease ever expires.
+const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
 impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
-    /// Creates a tenant, or replays / resumes the one `idempotency_key` created.
+    /// Creates a tenant, or replays / resumes the one `idempotency_key` created. The key is
+    /// claimed together with a lease: of concurrent requests with one key exactly one runs the
+    /// steps, the others get `InProgress` (409) until it finishes or its lease expires; a retry
+    /// of a failed tenant takes the lease the same way.
     pub async fn provision(
         &self,
         request: &NewTenant,
@@ -284,17 +288,62 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             idempotency_key: idempotency_key.to_owned(),
             fingerprint: request.fingerprint(),
         };
+        let now = Utc::now();
+        let lease = Lease {
+            owner: Uuid::new_v4(),
+            until: now + LEASE,
+        };
         let (tenant_id, key_is_new) = match self
             .registry
-            .claim_idempotency_key(idempotency_key, &claim)
+            .claim_idempotency_key(idempotency_key, &claim, &lease)
             .await?
         {
             Put::Created => (fresh_id, true),
             Put::Exists(prev) if prev.fingerprint != claim.fingerprint => {
                 return Err(ControlPlaneError::IdempotencyKeyReused);
             }
-            Put::Exists(prev) => (prev.tenant_id, false),
+            Put::Exists(prev) => {
+                if !self
+                    .registry
+                    .take_idempotency_lease(idempotency_key, &lease, now)
+                    .await?
+                {
+                    return Err(ControlPlaneError::InProgress(prev.tenant_id));
+                }
+                (prev.tenant_id, false)
+            }
         };
+        let outcome = self
+            .provision_leased(
+                request,
+                idempotency_key,
+                tenant_id,
+                key_is_new,
+                actor,
+                progress,
+            )
+            .await;
+        if let Err(err) = self
+            .registry
+            .release_idempotency_lease(idempotency_key, &lease)
+            .await
+        {
+            // It expires on its own; a retry waits until then.
+            tracing::warn!(error = %crate::platform::telemetry::ErrorChain(&err), "idempotency lease not released");
+        }
+        outcome
+    }
+
+    /// [`Self::provision`] once this run holds the key's lease.
+    async fn provision_leased(
+        &self,
+        request: &NewTenant,
+        idempotency_key: &str,
+        tenant_id: Uuid,
+        key_is_new: bool,
+        actor: &str,
+        progress: &(dyn Fn(&StepEvent) + Send + Sync),
+    ) -> Result<Provisioned, ControlPlaneError> {
         // A key claimed just now has no tenant behind it yet.
         let existing = if key_is_new {
             None
@@ -311,9 +360,6 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                         replayed: true,
                     });
                 }
-                TenantStatus::Provisioning if Utc::now() - t.updated_at < IN_PROGRESS_WINDOW => {
-                    return Err(ControlPlaneError::InProgress(tenant_id));
-                }
                 TenantStatus::Deleting => {
                     return Err(ControlPlaneError::InvalidState {
                         tenant_id,
@@ -321,6 +367,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                         action: "provision",
                     });
                 }
+                // The lease is ours: a run that left it `provisioning` has died.
                 TenantStatus::Provisioning | TenantStatus::Failed => {}
             }
         }

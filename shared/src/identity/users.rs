@@ -23,8 +23,6 @@ use crate::tenancy::context::{Caller, Tenant, TenantContext};
 
 /// Longest `full_name`, in characters.
 pub const MAX_FULL_NAME_LEN: usize = 255;
-/// Tries at bumping `keys_version` against concurrent writers of the tenant record.
-const REGISTRY_WRITE_TRIES: usize = 5;
 
 const USER_COLUMNS: &str =
     "user_id, email, full_name, role, must_change_password, created_at, last_login_at";
@@ -68,8 +66,6 @@ pub enum UserAdminError {
     Task(#[from] tokio::task::JoinError),
     #[error("tenant {0} is no longer in the registry")]
     TenantGone(Uuid),
-    #[error("tenant {0}'s registry record kept changing under the key rotation")]
-    Contention(Uuid),
     #[error(transparent)]
     Tenancy(#[from] TenancyError),
     #[error(transparent)]
@@ -453,18 +449,15 @@ pub async fn rotate_signing_keys<S: SecretStore>(
 
 /// `keys_version += 1`, compare-and-set so a concurrent write (a suspension) is never undone.
 async fn bump_keys_version(registry: &Registry, tenant_id: Uuid) -> Result<(), UserAdminError> {
-    for _ in 0..REGISTRY_WRITE_TRIES {
-        let (mut record, stored) = registry
-            .get_tenant_for_update(&tenant_id)
-            .await?
-            .ok_or(UserAdminError::TenantGone(tenant_id))?;
-        record.keys_version += 1;
-        record.updated_at = Utc::now();
-        if registry.replace_tenant(&record, &stored).await? {
-            return Ok(());
-        }
-    }
-    Err(UserAdminError::Contention(tenant_id))
+    registry
+        .update_tenant(&tenant_id, |record| {
+            record.keys_version += 1;
+            record.updated_at = Utc::now();
+            Ok::<_, UserAdminError>(true)
+        })
+        .await?
+        .map(|_| ())
+        .ok_or(UserAdminError::TenantGone(tenant_id))
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub enum RegistryError {
     Corrupt(String, #[source] serde_json::Error),
     #[error("the page cursor is not valid")]
     BadCursor,
+    #[error("registry item {0} kept changing under concurrent writes")]
+    Contention(String),
 }
 
 fn aws<E: std::error::Error + Send + Sync + 'static>(
@@ -143,6 +145,13 @@ pub struct AdminRecord {
     pub email: String,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A provisioning run's hold on an idempotency key: only the holder works on its tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: Uuid,
+    pub until: DateTime<Utc>,
 }
 
 /// Who holds a subdomain, or the idempotency key's earlier request.
@@ -441,13 +450,94 @@ impl Registry {
     }
 
     /// Records which tenant an idempotency key created.
+    /// Claims `key` for `claim`, leased to `lease` (the run that works on it); exactly one of
+    /// concurrent claims wins.
     pub async fn claim_idempotency_key(
         &self,
         key: &str,
         claim: &Claim,
+        lease: &Lease,
     ) -> Result<Put<Claim>, RegistryError> {
-        self.put_new(Self::item(keys::idempotency(key), claim))
-            .await
+        let mut item = Self::item(keys::idempotency(key), claim);
+        item.insert("lease_owner".into(), s(lease.owner.to_string()));
+        item.insert(
+            "lease_until".into(),
+            AttributeValue::N(lease.until.timestamp_millis().to_string()),
+        );
+        self.put_new(item).await
+    }
+
+    /// Takes the lease of an existing claim if nobody holds it (never leased, released, or
+    /// expired at `now`): one conditional write, so of concurrent runs exactly one gets it.
+    pub async fn take_idempotency_lease(
+        &self,
+        key: &str,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RegistryError> {
+        let (pk, sk) = keys::idempotency(key);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET lease_owner = :owner, lease_until = :until")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
+            )
+            .expression_attribute_values(":owner", s(lease.owner.to_string()))
+            .expression_attribute_values(
+                ":until",
+                AttributeValue::N(lease.until.timestamp_millis().to_string()),
+            )
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.timestamp_millis().to_string()),
+            )
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws("take idempotency lease")(e)),
+        }
+    }
+
+    /// Ends `lease` (if it is still the holder's), so a retry need not wait for it to expire.
+    pub async fn release_idempotency_lease(
+        &self,
+        key: &str,
+        lease: &Lease,
+    ) -> Result<(), RegistryError> {
+        let (pk, sk) = keys::idempotency(key);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET lease_until = :zero")
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_values(":owner", s(lease.owner.to_string()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws("release idempotency lease")(e)),
+        }
     }
 
     pub async fn release_idempotency_key(&self, key: &str) -> Result<(), RegistryError> {
@@ -755,6 +845,27 @@ impl Registry {
             .cloned()
             .unwrap_or_default();
         Ok(Some((record, stored)))
+    }
+
+    /// Changes tenant `id`'s record with compare-and-set: reads it, lets `change` edit it
+    /// (`Ok(false)`: leave it as it is), and writes it only if nobody wrote in between, else
+    /// again from a fresh read. So a write never undoes a concurrent one (a suspension, a
+    /// `keys_version` bump). `None` when there is no such tenant.
+    pub async fn update_tenant<E: From<RegistryError>>(
+        &self,
+        id: &Uuid,
+        mut change: impl FnMut(&mut TenantRecord) -> Result<bool, E>,
+    ) -> Result<Option<TenantRecord>, E> {
+        const TRIES: usize = 8;
+        for _ in 0..TRIES {
+            let Some((mut record, stored)) = self.get_tenant_for_update(id).await? else {
+                return Ok(None);
+            };
+            if !change(&mut record)? || self.replace_tenant(&record, &stored).await? {
+                return Ok(Some(record));
+            }
+        }
+        Err(RegistryError::Contention(format!("TENANT#{id}")).into())
     }
 
     /// Writes `t` (as [`Registry::put_tenant`] does) only if the stored record is still

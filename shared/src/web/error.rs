@@ -263,8 +263,7 @@ impl From<UserAdminError> for ApiError {
             | E::BadSecret(_)
             | E::Hash(_)
             | E::Task(_)
-            | E::TenantGone(_)
-            | E::Contention(_)) => ApiError::internal(&e),
+            | E::TenantGone(_)) => ApiError::internal(&e),
         }
     }
 }
