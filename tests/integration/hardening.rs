@@ -365,3 +365,37 @@ async fn suspensions_made_during_migrate_all_are_not_undone() {
 
 /// Tenants in the migrate-all race.
 const TENANTS: usize = 10;
+
+#[tokio::test]
+async fn a_flood_of_unknown_hosts_cannot_grow_the_tenant_cache() {
+    use shared::domain::subdomain::Subdomain;
+    use shared::tenancy::directory::TenantDirectory;
+    // GIVEN a directory that remembers 16 hosts, and one real tenant
+    let app = spawn_app().await;
+    let real = app
+        .provision(&crate::helpers::unique_subdomain("real"))
+        .await
+        .tenant;
+    let directory = TenantDirectory::with_capacity(
+        app.registry().clone(),
+        std::time::Duration::from_secs(60),
+        16,
+    );
+    // WHEN 200 random hosts are looked up
+    for _ in 0..200 {
+        let random = format!("x{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let sub = Subdomain::parse(&random, &Default::default()).unwrap();
+        assert!(directory.resolve(&sub).await.is_err());
+    }
+    // THEN it still remembers at most 16, and real tenants resolve as before
+    assert!(
+        directory.cached_hosts() <= 16,
+        "{}",
+        directory.cached_hosts()
+    );
+    let sub = Subdomain::parse(&real.subdomain, &Default::default()).unwrap();
+    assert_eq!(
+        directory.resolve(&sub).await.unwrap().tenant_id,
+        real.tenant_id
+    );
+}

@@ -619,6 +619,17 @@ async fn delete_archives_every_table_then_removes_everything() {
     .await
     .unwrap();
     drop(db);
+    // and files: an upload and an export under its prefix
+    let s3 = shared::platform::aws::s3_client(&app.sdk);
+    for key in ["uploads/b/sales.csv", "exports/e/sales.csv"] {
+        s3.put_object()
+            .bucket(app.bucket())
+            .key(format!("tenants/{}/{key}", t.tenant_id))
+            .body(b"x".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
 
     // WHEN it is deleted
     let res = app
@@ -637,8 +648,19 @@ async fn delete_archives_every_table_then_removes_everything() {
     let tables = report["tables"].as_array().unwrap();
     let resellers = tables.iter().find(|x| x["table"] == "resellers").unwrap();
     assert_eq!(resellers["rows"], 4);
-    assert!(tables.iter().any(|x| x["table"] == "users"));
-    let s3 = shared::platform::aws::s3_client(&app.sdk);
+    // (the users' table without their password hashes)
+    let users = tables.iter().find(|x| x["table"] == "users").unwrap();
+    let users_csv = s3
+        .get_object()
+        .bucket(app.bucket())
+        .key(users["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let users_csv = String::from_utf8(users_csv.body.collect().await.unwrap().to_vec()).unwrap();
+    assert!(users_csv.starts_with("user_id,email"), "{users_csv}");
+    assert!(!users_csv.contains("password_hash"), "{users_csv}");
+    assert!(!users_csv.contains("$argon2"), "{users_csv}");
     let csv = s3
         .get_object()
         .bucket(app.bucket())
@@ -650,7 +672,15 @@ async fn delete_archives_every_table_then_removes_everything() {
     assert!(csv.starts_with("reseller_id,name,country"), "{csv}");
     assert!(csv.contains("Extra,Nowhere"));
 
-    // AND nothing of the tenant remains; the subdomain is free again
+    // AND nothing of the tenant remains, its files neither; the subdomain is free again
+    let left = s3
+        .list_objects_v2()
+        .bucket(app.bucket())
+        .prefix(format!("tenants/{}/", t.tenant_id))
+        .send()
+        .await
+        .unwrap();
+    assert!(left.contents().is_empty(), "{:?}", left.contents());
     assert!(
         !app.db_admin()
             .database_exists(&names.database)

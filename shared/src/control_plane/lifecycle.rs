@@ -9,6 +9,7 @@ use crate::control_plane::provisioning::{ControlPlane, ControlPlaneError};
 use crate::platform::telemetry::ErrorChain;
 use crate::store::audit::{AuditEvent, Outcome};
 use crate::store::mail::Mailer;
+use crate::store::objects::ObjectStore;
 use crate::store::postgres::admin::TenantDbNames;
 use crate::store::postgres::migrations::MIGRATIONS;
 use crate::store::registry::{Page, TenantRecord, TenantStatus};
@@ -206,6 +207,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             Utc::now().format("%Y%m%dT%H%M%SZ")
         );
         let mut tables = Vec::new();
+        let objects = ObjectStore::new(self.archive.clone(), &self.settings.uploads_bucket);
         let step = |what: &'static str| {
             move |e: Box<dyn std::error::Error + Send + Sync>| {
                 ControlPlaneError::Step(what.into(), e)
@@ -224,13 +226,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                 .map_err(|e| step("exporting tables")(e.into()))?;
             for export in exports {
                 let key = format!("{prefix}/{}.csv", export.table);
-                self.archive
-                    .put_object()
-                    .bucket(&self.settings.uploads_bucket)
-                    .key(&key)
-                    .content_type("text/csv")
-                    .body(export.csv.to_vec().into())
-                    .send()
+                objects
+                    .put(&key, export.csv.to_vec(), "text/csv")
                     .await
                     .map_err(|e| step("archiving a table")(e.into()))?;
                 tables.push(ArchivedTable {
@@ -240,6 +237,11 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                 });
             }
         }
+        // Its uploads and exports go with it (the archive keeps the rows they loaded).
+        objects
+            .delete_prefix(&format!("tenants/{}/", tenant.tenant_id))
+            .await
+            .map_err(|e| step("deleting the tenant's files")(e.into()))?;
         self.db
             .drop_tenant_database(&names)
             .await

@@ -161,6 +161,54 @@ impl ObjectStore {
         Ok(request.uri().to_owned())
     }
 
+    /// Deletes every object under `prefix` (a deleted tenant's uploads and exports), in pages
+    /// of 1,000; how many there were.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, ObjectError> {
+        let aws = |what: &str| {
+            let what = what.to_owned();
+            move |e: Box<dyn std::error::Error + Send + Sync>| ObjectError::Aws(what, e)
+        };
+        let mut deleted = 0;
+        loop {
+            // Listing again from the start: what was deleted is gone from it.
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .map_err(|e| aws("list objects")(e.into()))?;
+            let keys: Vec<_> = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter_map(|k| {
+                    aws_sdk_s3::types::ObjectIdentifier::builder()
+                        .key(k)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if keys.is_empty() {
+                return Ok(deleted);
+            }
+            deleted += keys.len();
+            let batch = aws_sdk_s3::types::Delete::builder()
+                .set_objects(Some(keys))
+                .quiet(true)
+                .build()
+                .map_err(|e| aws("delete objects")(e.into()))?;
+            self.client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(batch)
+                .send()
+                .await
+                .map_err(|e| aws("delete objects")(e.into()))?;
+        }
+    }
+
     /// Writes `bytes` at `key` (exports, tests, the demo data).
     pub async fn put(
         &self,

@@ -1,11 +1,12 @@
 //! Which tenant a request is for (DESIGN §4 step 3): the host's subdomain looked up in the
-//! registry through a short-lived per-container cache, so a suspension bites within the TTL.
+//! registry through a short-lived, bounded per-container cache, so a suspension bites within the TTL.
 //! Unknown → 404, not active → 403.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use lru::LruCache;
 use uuid::Uuid;
 
 use crate::domain::subdomain::Subdomain;
@@ -15,11 +16,15 @@ use crate::tenancy::TenancyError;
 /// Registry lookups are cached this long unless `REGISTRY_CACHE_TTL_SECONDS` says otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
 
-/// Subdomain → tenant, cached.
+/// Hosts a container remembers at most (found or not): a flood of random hosts evicts the
+/// least recently used instead of growing the cache.
+pub const CACHE_CAPACITY: usize = 10_000;
+
+/// Subdomain → tenant, cached (bounded, least recently used evicted first).
 pub struct TenantDirectory {
     registry: Registry,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Instant, Option<TenantRecord>)>>,
+    cache: Mutex<LruCache<String, (Instant, Option<TenantRecord>)>>,
     lookups: std::sync::atomic::AtomicU64,
 }
 
@@ -33,12 +38,24 @@ pub struct ResolvedTenant {
 
 impl TenantDirectory {
     pub fn new(registry: Registry, ttl: Duration) -> Self {
+        Self::with_capacity(registry, ttl, CACHE_CAPACITY)
+    }
+
+    /// A directory remembering at most `capacity` hosts.
+    pub fn with_capacity(registry: Registry, ttl: Duration, capacity: usize) -> Self {
         Self {
             registry,
             ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(LruCache::new(
+                NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
+            )),
             lookups: Default::default(),
         }
+    }
+
+    /// Hosts remembered now.
+    pub fn cached_hosts(&self) -> usize {
+        self.cache.lock().map_or(0, |c| c.len())
     }
 
     /// The registry it reads, for the other users of one per-container client.
@@ -53,7 +70,7 @@ impl TenantDirectory {
 
     /// The active tenant living at `subdomain`.
     pub async fn resolve(&self, subdomain: &Subdomain) -> Result<ResolvedTenant, TenancyError> {
-        let cached = self.cache.lock().ok().and_then(|c| {
+        let cached = self.cache.lock().ok().and_then(|mut c| {
             c.get(subdomain.as_str())
                 .filter(|(at, _)| at.elapsed() < self.ttl)
                 .map(|(_, r)| r.clone())
@@ -68,7 +85,7 @@ impl TenantDirectory {
                     .tenant_by_subdomain(subdomain.as_str())
                     .await?;
                 if let Ok(mut cache) = self.cache.lock() {
-                    cache.insert(
+                    cache.put(
                         subdomain.as_str().to_owned(),
                         (Instant::now(), record.clone()),
                     );

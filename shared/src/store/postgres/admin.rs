@@ -82,6 +82,9 @@ const TENANT_LOCK: i32 = 0x746e_7400; // "tnt\0"
 /// How long to wait for a closed connection's backend to leave the template database.
 const BACKEND_EXIT_WAIT: Duration = Duration::from_secs(5);
 
+/// Columns never written to a deleted tenant's archive.
+const NOT_ARCHIVED: [&str; 1] = ["password_hash"];
+
 /// Admin access to the cluster holding the tenant databases. Every operation opens its own
 /// connections (admin credentials) and closes them before returning.
 #[derive(Debug, Clone)]
@@ -455,8 +458,26 @@ impl DbAdmin {
             let mut exports = Vec::with_capacity(tables.len());
             for row in tables {
                 let table: String = row.try_get(0)?;
+                // Every column but credentials: an archive holds no password hashes.
+                let columns: Vec<String> = tx
+                    .query(
+                        "select a.attname::text from pg_catalog.pg_attribute a \
+                         where a.attrelid = ('public.' || quote_ident($1))::regclass \
+                           and a.attnum > 0 and not a.attisdropped order by a.attnum",
+                        &[&table],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get::<_, String>(0))
+                    .collect::<Result<_, _>>()?;
+                let columns: Vec<String> = columns
+                    .iter()
+                    .filter(|c| !NOT_ARCHIVED.contains(&c.as_str()))
+                    .map(|c| quote_ident(c))
+                    .collect();
                 let sql = format!(
-                    "copy (select * from public.{}) to stdout with (format csv, header true)",
+                    "copy (select {} from public.{}) to stdout with (format csv, header true)",
+                    columns.join(", "),
                     quote_ident(&table)
                 );
                 let stream = tx
