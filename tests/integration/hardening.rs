@@ -399,3 +399,35 @@ async fn a_flood_of_unknown_hosts_cannot_grow_the_tenant_cache() {
         real.tenant_id
     );
 }
+
+#[tokio::test]
+async fn a_disabled_admin_can_neither_sign_in_nor_use_a_token_already_issued() {
+    // GIVEN the platform admin, signed in
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let list = || async {
+        app.admin(reqwest::Method::GET, "/admin/tenants", &token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(list().await, 200);
+    let email = shared::domain::email::Email::parse(crate::helpers::ADMIN_EMAIL).unwrap();
+    let auth = &app.functions.provisioning.auth;
+    // WHEN the account is disabled
+    assert!(auth.set_disabled(&email, true).await.unwrap());
+    // THEN its token stops working (at once here: the tests' registry cache TTL is 0)
+    assert_eq!(list().await, 401);
+    let login = app
+        .request(reqwest::Method::POST, "api.localhost", "/admin/login")
+        .json(&json!({"email": crate::helpers::ADMIN_EMAIL, "password": crate::helpers::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 401, "a disabled admin cannot sign in");
+    // AND enabling it again restores both
+    assert!(auth.set_disabled(&email, false).await.unwrap());
+    assert_eq!(list().await, 200);
+}

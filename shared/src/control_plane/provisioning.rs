@@ -889,6 +889,7 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
     let issuer = settings.platform.tenant_url("api");
     let admin_auth = crate::identity::admins::AdminAuth::new(
         registry.clone(),
+        crate::tenancy::context::registry_cache_ttl(env)?,
         crate::security::throttle::Limits::from_env(env)?,
         secrets.clone(),
         &secrets_prefix,

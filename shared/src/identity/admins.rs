@@ -1,10 +1,17 @@
 //! Platform administrators: accounts in the registry (argon2id), `POST /admin/login` tokens
 //! signed with the platform key ring kept in Secrets Manager, with an audience no tenant token
-//! carries. Every `/admin/*` route verifies that token. Sign-in is throttled like a tenant's
+//! carries. Every `/admin/*` route verifies that token, and that its admin still exists and is
+//! not disabled (checked in the registry, cached as briefly as tenant records). Sign-in is
+//! throttled like a tenant's
 //! (realm `platform`, see `security::throttle`), checks the password on the blocking pool, and
 //! every attempt, failed or not, is in the audit log.
 
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use chrono::Utc;
+use lru::LruCache;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
@@ -24,6 +31,8 @@ pub const PLATFORM_AUDIENCE: &str = "taskifai-platform-admin";
 pub const TOKEN_TTL_SECONDS: i64 = 3600;
 /// The throttle realm of platform-admin sign-ins.
 const REALM: &str = "platform";
+/// Admins whose standing a container remembers.
+const STANDING_CACHE: NonZeroUsize = NonZeroUsize::new(1024).expect("non-zero");
 
 /// Claims of a platform-admin token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +48,9 @@ pub struct AdminClaims {
 /// Issues and checks platform-admin tokens.
 pub struct AdminAuth<S> {
     registry: Registry,
+    /// Admin email → (checked at, may act), for `ttl`.
+    standing: Mutex<LruCache<String, (Instant, bool)>>,
+    ttl: Duration,
     throttle: Throttle,
     audit: AuditLog,
     secrets: S,
@@ -51,6 +63,7 @@ impl<S: SecretStore> AdminAuth<S> {
     /// `issuer` is the admin API's URL (`https://api.<domain>`).
     pub fn new(
         registry: Registry,
+        ttl: Duration,
         limits: Limits,
         secrets: S,
         secrets_prefix: &str,
@@ -58,6 +71,8 @@ impl<S: SecretStore> AdminAuth<S> {
     ) -> Self {
         Self {
             throttle: Throttle::new(registry.clone(), limits),
+            standing: Mutex::new(LruCache::new(STANDING_CACHE)),
+            ttl,
             audit: AuditLog::new(registry.clone()),
             registry,
             secrets,
@@ -93,6 +108,7 @@ impl<S: SecretStore> AdminAuth<S> {
             email: email.to_string(),
             password_hash: hash,
             created_at: Utc::now(),
+            disabled: false,
         };
         match self.registry.create_admin(&record).await? {
             Put::Created => Ok(true),
@@ -115,6 +131,8 @@ impl<S: SecretStore> AdminAuth<S> {
             Some(email) => self.registry.get_admin(email.as_str()).await?,
             None => None,
         };
+        // A disabled admin costs a verification like an unknown one, and is refused like one.
+        let admin = admin.filter(|a| !a.disabled);
         let hash = admin.as_ref().map(|a| a.password_hash.clone());
         let verified = verify_off_thread(password, hash).await;
         let actor = format!(
@@ -170,6 +188,40 @@ impl<S: SecretStore> AdminAuth<S> {
         if claims.role != "platform_admin" {
             return Err(IdentityError::NotPlatformAdmin);
         }
+        if !self.may_act(&claims.sub).await? {
+            tracing::info!(admin = claims.sub, "token of a disabled or deleted admin");
+            return Err(IdentityError::AdminDisabled);
+        }
         Ok(claims)
+    }
+
+    /// Whether `email` is still an enabled admin (cached for the registry TTL).
+    async fn may_act(&self, email: &str) -> Result<bool, IdentityError> {
+        let cached = self.standing.lock().ok().and_then(|mut c| {
+            c.get(email)
+                .filter(|(at, _)| at.elapsed() < self.ttl)
+                .map(|(_, ok)| *ok)
+        });
+        if let Some(ok) = cached {
+            return Ok(ok);
+        }
+        let ok = self
+            .registry
+            .get_admin(email)
+            .await?
+            .is_some_and(|a| !a.disabled);
+        if let Ok(mut cache) = self.standing.lock() {
+            cache.put(email.to_owned(), (Instant::now(), ok));
+        }
+        Ok(ok)
+    }
+
+    /// Disables (or re-enables) an admin: their sign-in and tokens stop working within the
+    /// registry cache's TTL. False when there is no such admin.
+    pub async fn set_disabled(&self, email: &Email, disabled: bool) -> Result<bool, IdentityError> {
+        Ok(self
+            .registry
+            .set_admin_disabled(email.as_str(), disabled)
+            .await?)
     }
 }

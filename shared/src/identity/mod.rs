@@ -32,6 +32,8 @@ pub enum IdentityError {
     InvalidToken(#[source] TokenError),
     #[error("platform administrators only")]
     NotPlatformAdmin,
+    #[error("this admin account is disabled or no longer exists")]
+    AdminDisabled,
     #[error("no platform signing key")]
     NoSigningKey,
     #[error("issuing a token failed")]

@@ -145,6 +145,9 @@ pub struct AdminRecord {
     pub email: String,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
+    /// A disabled admin cannot sign in, and their tokens stop working.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// A provisioning run's hold on an idempotency key: only the holder works on its tenant.
@@ -595,6 +598,20 @@ impl Registry {
 
     pub async fn get_admin(&self, email: &str) -> Result<Option<AdminRecord>, RegistryError> {
         self.get(keys::admin(email)).await
+    }
+
+    /// Disables or re-enables an admin; false when there is no such admin.
+    pub async fn set_admin_disabled(
+        &self,
+        email: &str,
+        disabled: bool,
+    ) -> Result<bool, RegistryError> {
+        let Some(mut admin) = self.get_admin(email).await? else {
+            return Ok(false);
+        };
+        admin.disabled = disabled;
+        self.put(Self::item(keys::admin(email), &admin)).await?;
+        Ok(true)
     }
 
     // ------------------------------------------------------------------ audit

@@ -97,18 +97,27 @@ pub struct TenantSettings {
 impl TenantSettings {
     /// The platform's settings, `SECRETS_PREFIX` and `REGISTRY_CACHE_TTL_SECONDS`.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let registry_cache_ttl = match env.optional("REGISTRY_CACHE_TTL_SECONDS") {
-            None => DEFAULT_TTL,
-            Some(raw) => Duration::from_secs(raw.parse().map_err(|_| ConfigError::Invalid {
-                name: "REGISTRY_CACHE_TTL_SECONDS",
-                reason: format!("{raw:?} is not a number of seconds"),
-            })?),
-        };
         Ok(Self {
             platform: PlatformSettings::from_env(env)?,
             secrets_prefix: env.required("SECRETS_PREFIX")?,
-            registry_cache_ttl,
+            registry_cache_ttl: registry_cache_ttl(env)?,
         })
+    }
+}
+
+/// `REGISTRY_CACHE_TTL_SECONDS` (default 5): how long a container trusts a registry record it
+/// read (a tenant's, an admin's), so how soon a suspension or a disabled admin bites.
+pub fn registry_cache_ttl<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+) -> Result<Duration, ConfigError> {
+    match env.optional("REGISTRY_CACHE_TTL_SECONDS") {
+        None => Ok(DEFAULT_TTL),
+        Some(raw) => Ok(Duration::from_secs(raw.parse().map_err(|_| {
+            ConfigError::Invalid {
+                name: "REGISTRY_CACHE_TTL_SECONDS",
+                reason: format!("{raw:?} is not a number of seconds"),
+            }
+        })?)),
     }
 }
 

@@ -225,6 +225,7 @@ impl From<IdentityError> for ApiError {
             E::MissingToken => Self::unauthorized("missing_token", message),
             E::InvalidToken(e) => Self::unauthorized(e.code(), message),
             E::NotPlatformAdmin => Self::forbidden("forbidden", message),
+            E::AdminDisabled => Self::unauthorized("invalid_token", message),
             E::Throttle(e) => e.into(),
             E::Tenancy(e) => e.into(),
             e @ (E::NoSigningKey

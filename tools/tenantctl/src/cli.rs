@@ -63,6 +63,16 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Disable an admin: no sign-in, and their tokens stop working within the registry cache TTL.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled admin again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

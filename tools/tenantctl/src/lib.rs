@@ -227,6 +227,12 @@ async fn execute<F: Fn(&str) -> Option<String>>(
             email,
             password_stdin,
         }) => create_admin(env, sdk, term, json, email, *password_stdin).await,
+        Command::Admin(AdminCommand::Disable { email }) => {
+            set_admin_disabled(env, sdk, term, json, email, true).await
+        }
+        Command::Admin(AdminCommand::Enable { email }) => {
+            set_admin_disabled(env, sdk, term, json, email, false).await
+        }
         Command::Tenants(TenantsCommand::Create(args)) => {
             create_tenant(env, sdk, term, json, &actor, args).await
         }
@@ -341,6 +347,32 @@ async fn execute<F: Fn(&str) -> Option<String>>(
             Ok(0)
         }
     }
+}
+
+async fn set_admin_disabled<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+    sdk: &SdkConfig,
+    term: &mut Terminal<'_>,
+    json: bool,
+    email: &str,
+    disabled: bool,
+) -> Result<u8, CliError> {
+    let email = Email::parse(email).map_err(|e| CliError::usage("invalid_email", e.to_string()))?;
+    let (_, auth) = control_plane(env, sdk).await?;
+    if !auth.set_disabled(&email, disabled).await? {
+        return Err(CliError::usage(
+            "admin_not_found",
+            format!("there is no platform admin {email}"),
+        ));
+    }
+    let state = if disabled { "disabled" } else { "enabled" };
+    print(
+        term,
+        json,
+        json!({ "email": email.as_str(), "disabled": disabled }),
+        &format!("platform admin {email} {state}\n"),
+    )?;
+    Ok(0)
 }
 
 async fn create_admin<F: Fn(&str) -> Option<String>>(

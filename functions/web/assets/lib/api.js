@@ -6,7 +6,7 @@
 const SESSION = 'taskifai.session';
 const NOTICE = 'taskifai.notice';
 /** The codes of a 401 that mean the token itself is no longer accepted. */
-const TOKEN_REFUSED = ['invalid_token', 'missing_token'];
+const TOKEN_REFUSED = ['invalid_token', 'token_expired', 'missing_token'];
 
 export class ApiError extends Error {
   constructor(status, code, message) {
