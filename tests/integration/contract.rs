@@ -170,3 +170,191 @@ fn committed_openapi_documents_are_current() {
         );
     }
 }
+
+/// One grant of a function's policies, as text: `<action> <resource>[ <condition>]`, the
+/// resource shortened (`RegistryTable`, `UploadsBucket/tenants/*`, `secret:tenants/*`) and SAM's
+/// policy templates named as such.
+fn grants_of(function: &str) -> BTreeSet<String> {
+    let template = template();
+    let id = template
+        .functions()
+        .expect("functions")
+        .into_iter()
+        .find(|f| f.binary == function)
+        .unwrap_or_else(|| panic!("{function} is in the template"))
+        .id;
+    let short = |v: &Value| -> String {
+        if let Some(att) = v.get("Fn::GetAtt") {
+            return att[0].as_str().unwrap_or_default().to_owned();
+        }
+        let text = v
+            .get("Fn::Sub")
+            .and_then(Value::as_str)
+            .or_else(|| v.as_str())
+            .unwrap_or_default();
+        match text.split_once(":secret:") {
+            Some((_, name)) => format!(
+                "secret:{}",
+                name.trim_start_matches("taskifai/${Environment}/")
+            ),
+            None => text
+                .replace("${UploadsBucket.Arn}", "UploadsBucket")
+                .replace(
+                    "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:",
+                    "ses:",
+                ),
+        }
+    };
+    let list = |v: &Value| -> Vec<Value> {
+        match v {
+            Value::Array(items) => items.clone(),
+            Value::Null => Vec::new(),
+            other => vec![other.clone()],
+        }
+    };
+    let mut grants = BTreeSet::new();
+    for policy in list(&template.resources[&id].properties["Policies"]) {
+        let Some(statements) = policy.get("Statement") else {
+            // A SAM policy template: its name and its table.
+            let (name, args) = policy.as_object().unwrap().iter().next().unwrap();
+            grants.insert(format!(
+                "{name} {}",
+                args["TableName"]["Ref"].as_str().unwrap_or("?")
+            ));
+            continue;
+        };
+        for statement in list(statements) {
+            assert_eq!(
+                statement["Effect"], "Allow",
+                "{function}: only Allow statements"
+            );
+            let condition = statement
+                .get("Condition")
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default();
+            for action in list(&statement["Action"]) {
+                for resource in list(&statement["Resource"]) {
+                    grants.insert(format!(
+                        "{} {}{condition}",
+                        action.as_str().unwrap(),
+                        short(&resource)
+                    ));
+                }
+            }
+        }
+    }
+    grants
+}
+
+#[test]
+fn every_function_has_exactly_the_grants_it_needs() {
+    // What each function needs, and nothing else: a new grant is a deliberate change here.
+    let keys = |prefixes: &[&str]| {
+        format!(
+            " {}",
+            serde_json::json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": prefixes}})
+        )
+    };
+    let get_tenant = format!(
+        "dynamodb:GetItem RegistryTable{}",
+        keys(&["SUBDOMAIN#*", "TENANT#*"])
+    );
+    let tenant_secret = "secretsmanager:GetSecretValue secret:tenants/*".to_owned();
+    let audit = format!("dynamodb:PutItem RegistryTable{}", keys(&["AUDIT"]));
+    let expected: [(&str, Vec<String>); 7] = [
+        (
+            "tenant-discovery",
+            vec![
+                format!("dynamodb:Query RegistryTable{}", keys(&["EMAIL#*"])),
+                format!(
+                    "dynamodb:GetItem RegistryTable{}",
+                    keys(&["TENANT#*", "COUNTER#*"])
+                ),
+                format!("dynamodb:UpdateItem RegistryTable{}", keys(&["COUNTER#*"])),
+            ],
+        ),
+        (
+            "auth",
+            vec![
+                format!(
+                    "dynamodb:GetItem RegistryTable{}",
+                    keys(&["SUBDOMAIN#*", "TENANT#*", "COUNTER#*"])
+                ),
+                format!("dynamodb:UpdateItem RegistryTable{}", keys(&["COUNTER#*"])),
+                format!("dynamodb:DeleteItem RegistryTable{}", keys(&["COUNTER#*"])),
+                format!("dynamodb:PutItem RegistryTable{}", keys(&["EMAIL#*"])),
+                format!("dynamodb:DeleteItem RegistryTable{}", keys(&["EMAIL#*"])),
+                format!(
+                    "dynamodb:PutItem RegistryTable{}",
+                    keys(&["TENANT#*", "AUDIT"])
+                ),
+                tenant_secret.clone(),
+                "secretsmanager:PutSecretValue secret:tenants/*".into(),
+            ],
+        ),
+        (
+            "uploads",
+            vec![
+                get_tenant.clone(),
+                tenant_secret.clone(),
+                audit.clone(),
+                "s3:PutObject UploadsBucket/tenants/*".into(),
+            ],
+        ),
+        (
+            "upload-processor",
+            vec![
+                format!("dynamodb:GetItem RegistryTable{}", keys(&["TENANT#*"])),
+                tenant_secret.clone(),
+                "s3:GetObject UploadsBucket/tenants/*".into(),
+            ],
+        ),
+        (
+            "analytics",
+            vec![
+                get_tenant.clone(),
+                tenant_secret.clone(),
+                "s3:PutObject UploadsBucket/tenants/*/exports/*".into(),
+                "s3:PutObjectTagging UploadsBucket/tenants/*/exports/*".into(),
+                "s3:GetObject UploadsBucket/tenants/*/exports/*".into(),
+            ],
+        ),
+        (
+            // The control plane: every registry item is its business.
+            "provisioning",
+            vec![
+                "DynamoDBCrudPolicy RegistryTable".into(),
+                "secretsmanager:CreateSecret secret:*".into(),
+                "secretsmanager:GetSecretValue secret:*".into(),
+                "secretsmanager:PutSecretValue secret:*".into(),
+                "secretsmanager:DeleteSecret secret:*".into(),
+                "secretsmanager:DescribeSecret secret:*".into(),
+                "secretsmanager:GetSecretValue secret:${DatabaseAdminSecretId}-*".into(),
+                "s3:PutObject UploadsBucket/archive/*".into(),
+                "s3:DeleteObject UploadsBucket/tenants/*".into(),
+                format!(
+                    "s3:ListBucket UploadsBucket {}",
+                    serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
+                ),
+                "ses:SendEmail ses:identity/${RootDomain}".into(),
+            ],
+        ),
+        ("web", vec![get_tenant.clone()]),
+    ];
+    let listed: BTreeSet<&str> = expected.iter().map(|(f, _)| *f).collect();
+    let deployed: BTreeSet<String> = template()
+        .functions()
+        .expect("functions")
+        .into_iter()
+        .map(|f| f.binary)
+        .collect();
+    assert_eq!(
+        listed,
+        deployed.iter().map(String::as_str).collect(),
+        "every function's grants are listed"
+    );
+    for (function, needs) in expected {
+        let needs: BTreeSet<String> = needs.into_iter().collect();
+        assert_eq!(grants_of(function), needs, "{function}'s grants");
+    }
+}
