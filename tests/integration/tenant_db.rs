@@ -226,6 +226,31 @@ async fn tenant_role_logs_in_to_its_own_database_and_owns_its_tables() {
             .await
                 >= 12
         );
+        // AND its role is limited: connections, and how long a statement may run
+        let limits = tenant
+            .query_one(
+                "select rolconnlimit, rolconfig::text from pg_roles where rolname = $1",
+                &[&names.role],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            limits.get::<_, i32>(0),
+            shared::store::postgres::admin::TENANT_CONNECTION_LIMIT
+        );
+        let config: Option<String> = limits.get(1);
+        assert!(
+            config
+                .as_deref()
+                .is_some_and(|c| c.contains("statement_timeout=120s")),
+            "{config:?}"
+        );
+        let timeout: String = tenant
+            .query_one("show statement_timeout", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(timeout, "2min", "its sessions run under the timeout");
         // AND its schema is at the latest version without migrating
         let report = fx.db.migrate_tenant(&names, MIGRATIONS).await.unwrap();
         assert_eq!(

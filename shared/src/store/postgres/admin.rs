@@ -82,6 +82,13 @@ const TENANT_LOCK: i32 = 0x746e_7400; // "tnt\0"
 /// How long to wait for a closed connection's backend to leave the template database.
 const BACKEND_EXIT_WAIT: Duration = Duration::from_secs(5);
 
+/// Connections one tenant's role may hold at once, over every container: a tenant cannot take
+/// the cluster's whole connection budget.
+pub const TENANT_CONNECTION_LIMIT: i32 = 20;
+/// The longest statement a tenant's role may run: a bound on a runaway query, above the
+/// largest upload's load and roll-up.
+pub const TENANT_STATEMENT_TIMEOUT: &str = "120s";
+
 /// Columns never written to a deleted tenant's archive.
 const NOT_ARCHIVED: [&str; 1] = ["password_hash"];
 
@@ -323,6 +330,7 @@ impl DbAdmin {
             quote_literal(&verifier)
         );
         run(&admin.client, &sql, step, role).await?;
+        limit_role(&admin.client, role).await?;
         // Lets a non-superuser admin (managed PostgreSQL) create the database OWNER role and
         // SET ROLE to it for migrations.
         let sql = format!("grant {} to current_user", quote_ident(role));
@@ -422,6 +430,11 @@ impl DbAdmin {
     ) -> Result<MigrationReport, TenantDbError> {
         let role = checked(&names.role)?;
         let mut session = self.connect(Some(checked(&names.database)?)).await?;
+        // Tenants made before the limits existed get them with their next migration run.
+        if let Err(err) = limit_role(&session.client, role).await {
+            session.close().await;
+            return Err(err);
+        }
         let report = migrations::apply_pending(&mut session.client, Some(role), migrations).await;
         session.close().await;
         report.map_err(|source| TenantDbError::Migration {
@@ -658,6 +671,21 @@ async fn database_exists(client: &Client, name: &str) -> Result<bool, TenantDbEr
         )
         .await?;
     Ok(row.try_get(0)?)
+}
+
+/// A tenant role's limits: its connections and the duration of its statements.
+async fn limit_role(client: &Client, role: &str) -> Result<(), TenantDbError> {
+    let sql = format!(
+        "alter role {} connection limit {TENANT_CONNECTION_LIMIT}",
+        quote_ident(role)
+    );
+    run(client, &sql, "limit role connections", role).await?;
+    let sql = format!(
+        "alter role {} set statement_timeout = {}",
+        quote_ident(role),
+        quote_literal(TENANT_STATEMENT_TIMEOUT)
+    );
+    run(client, &sql, "limit role statements", role).await
 }
 
 async fn role_exists(client: &Client, name: &str) -> Result<bool, TenantDbError> {
