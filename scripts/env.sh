@@ -8,8 +8,9 @@ export AWS_REGION=${AWS_REGION:-us-east-1}
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
 export AWS_EC2_METADATA_DISABLED=true
-if [ -f "$_root/.local/pg/superuser-password" ]; then
-  export DATABASE_ADMIN_URL=${DATABASE_ADMIN_URL:-postgres://postgres:$(cat "$_root/.local/pg/superuser-password")@127.0.0.1:$PG_PORT/postgres}
+# The platform's database role (CREATEDB, CREATEROLE; not a superuser), made by services.sh.
+if [ -f "$_root/.local/pg/platform-password" ]; then
+  export DATABASE_ADMIN_URL=${DATABASE_ADMIN_URL:-postgres://taskifai_platform:$(cat "$_root/.local/pg/platform-password")@127.0.0.1:$PG_PORT/postgres}
 fi
 export PATH="$_root/.venv/bin:$PATH"
 unset _root

@@ -38,7 +38,11 @@ moto_running() { curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 
 started() { log "started $1"; [ -n "${STARTED_FILE:-}" ] && echo "$1" >> "$STARTED_FILE"; return 0; }
 
 start_postgres() {
-  if pg_running; then log "postgres already running on 127.0.0.1:$PG_PORT"; return; fi
+  if pg_running; then
+    log "postgres already running on 127.0.0.1:$PG_PORT"
+    ensure_platform_role "$(pg_dir)"
+    return
+  fi
   local dir; dir=$(pg_dir)
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     log "initialising the PostgreSQL cluster in $dir/data"
@@ -54,7 +58,29 @@ start_postgres() {
   as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
     -o "-p $PG_PORT -k $dir/run -c listen_addresses=127.0.0.1 -c max_connections=500 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null
   ln -sf "$dir/postgres.log" "$LOCAL/logs/postgres.log"
+  ensure_platform_role "$dir"
   started postgres
+}
+
+# The platform's own database role, as in production: CREATEDB and CREATEROLE, not SUPERUSER,
+# so the tests prove that is enough. Its password is kept beside the cluster. The stock
+# databases are closed to PUBLIC (tenant roles), which only the cluster's owner can do.
+ensure_platform_role() {
+  local dir=$1
+  if [ ! -s "$dir/platform-password" ]; then
+    head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$dir/platform-password"
+    chmod 600 "$dir/platform-password"
+  fi
+  local pw; pw=$(cat "$dir/platform-password")
+  as_pg "$PG_BIN/psql" -q -h "$dir/run" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c "DO \$\$ BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'taskifai_platform') THEN
+            CREATE ROLE taskifai_platform LOGIN CREATEDB CREATEROLE;
+          END IF;
+        END \$\$;" \
+    -c "ALTER ROLE taskifai_platform WITH LOGIN CREATEDB CREATEROLE NOSUPERUSER PASSWORD '$pw'" \
+    -c "REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC" \
+    -c "GRANT CONNECT ON DATABASE postgres TO taskifai_platform" >/dev/null
 }
 
 start_moto() {

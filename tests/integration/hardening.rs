@@ -431,3 +431,73 @@ async fn a_disabled_admin_can_neither_sign_in_nor_use_a_token_already_issued() {
     assert!(auth.set_disabled(&email, false).await.unwrap());
     assert_eq!(list().await, 200);
 }
+
+/// A connection to a tenant's database as the tenant's own role (what a leaked tenant secret
+/// would give).
+async fn as_tenant_role(
+    app: &crate::helpers::TestApp,
+    tenant_id: &uuid::Uuid,
+) -> tokio_postgres::Client {
+    use secrecy::ExposeSecret;
+    let (_, secret) = crate::auth::tenant_secret(app, tenant_id).await;
+    let (client, connection) = tokio_postgres::Config::new()
+        .host(&secret.db.host)
+        .port(secret.db.port)
+        .user(&secret.db.username)
+        .password(secret.db.password.expose_secret())
+        .dbname(&secret.db.database)
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("the tenant role connects");
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test]
+async fn sql_planted_by_a_tenant_role_never_runs_with_the_platforms_rights() {
+    // GIVEN a tenant whose role plants SQL that creates a role (only the platform's database
+    // role may): a view in place of the migrations' bookkeeping, and a forced row-level policy
+    // on a table the deletion archives
+    let app = spawn_app().await;
+    let tenant = app
+        .provision(&crate::helpers::unique_subdomain("planted"))
+        .await
+        .tenant;
+    let names = shared::store::postgres::admin::TenantDbNames::for_tenant(&tenant.tenant_id);
+    let marker = format!("planted_{}", uuid::Uuid::new_v4().simple());
+    let db = as_tenant_role(&app, &tenant.tenant_id).await;
+    db.batch_execute(&format!(
+        "create function public.escalate() returns integer language plpgsql as $$
+           begin
+             if not exists (select from pg_catalog.pg_roles where rolname = '{marker}') then
+               execute 'create role {marker}';
+             end if;
+             return 0;
+           end $$;
+         alter table public.schema_migrations rename to schema_migrations_kept;
+         create view public.schema_migrations as
+           select version + public.escalate() as version, name, checksum, applied_at
+           from public.schema_migrations_kept;
+         alter table public.resellers enable row level security;
+         alter table public.resellers force row level security;
+         create policy escalate on public.resellers using (public.escalate() = 0);"
+    ))
+    .await
+    .expect("the tenant role owns its schema");
+    // WHEN the platform migrates the tenant and archives its tables (as migrate-all and delete do)
+    let migrated = app
+        .db_admin()
+        .migrate_tenant(&names, shared::store::postgres::migrations::MIGRATIONS)
+        .await;
+    let exported = app.db_admin().export_tables(&names).await;
+    // THEN the planted SQL ran with the tenant role's rights only: it could not create a role
+    // (both runs fail on that, which an operator sees; nothing was escalated)
+    assert!(
+        !app.db_admin().role_exists(&marker).await.unwrap(),
+        "the planted SQL ran as the platform"
+    );
+    assert!(
+        migrated.is_err() && exported.is_err(),
+        "{migrated:?} {exported:?}"
+    );
+}

@@ -550,3 +550,19 @@ async fn quoted_identifiers_and_literals_mean_themselves_to_the_server() {
         assert_eq!(rows[0].columns()[0].name(), s);
     }
 }
+
+#[tokio::test]
+async fn the_platform_works_with_a_role_that_is_not_a_superuser() {
+    // The admin credentials every test uses are the platform role's, as in production.
+    let admin = connect_admin().await;
+    let row = admin
+        .query_one(
+            "select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (superuser, createdb, createrole): (bool, bool, bool) =
+        (row.get(0), row.get(1), row.get(2));
+    assert_eq!((superuser, createdb, createrole), (false, true, true));
+}

@@ -449,6 +449,7 @@ impl DbAdmin {
         &self,
         names: &TenantDbNames,
     ) -> Result<Vec<TableExport>, TenantDbError> {
+        let role = checked(&names.role)?;
         let mut session = self.connect(Some(checked(&names.database)?)).await?;
         let exports = async {
             let tx = session
@@ -457,6 +458,10 @@ impl DbAdmin {
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()
+                .await?;
+            // Read as the tenant's own role: nothing in its database runs with the platform's
+            // rights.
+            tx.batch_execute(&format!("set local role {}", quote_ident(role)))
                 .await?;
             let tables = tx
                 .query(

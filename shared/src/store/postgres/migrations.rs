@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::store::postgres::sql::quote_ident;
 
@@ -91,7 +91,7 @@ const BOOKKEEPING_TABLE: &str = "\
     )";
 
 /// The highest applied version; 0 when the database was never migrated.
-pub async fn current_version(client: &Client) -> Result<i32, MigrationError> {
+pub async fn current_version(client: &impl GenericClient) -> Result<i32, MigrationError> {
     let row = client
         .query_one(
             "select to_regclass('public.schema_migrations') is not null",
@@ -111,9 +111,12 @@ pub async fn current_version(client: &Client) -> Result<i32, MigrationError> {
 }
 
 /// Applies every migration of `migrations` not yet recorded, in order, each in its own
-/// transaction. With `owner`, the transaction runs `SET LOCAL ROLE owner` first, so every
-/// object it creates (and `schema_migrations` itself) belongs to that role. Concurrent runners
-/// on one database are serialised by an advisory lock; one applies, the others find it done.
+/// transaction. With `owner`, every transaction runs `SET LOCAL ROLE owner` first: every object
+/// it creates (and `schema_migrations` itself) belongs to that role, and every statement, the
+/// bookkeeping's reads and writes included, runs with that role's rights, so nothing the owner
+/// could plant in its database (a trigger, a view in place of the bookkeeping table) ever runs
+/// with the platform's. Concurrent runners on one database are serialised by an advisory lock;
+/// one applies, the others find it done.
 ///
 /// An applied migration whose SQL changed is an error; applied versions the list doesn't know
 /// (a database migrated by newer code) are tolerated.
@@ -123,14 +126,13 @@ pub async fn apply_pending(
     migrations: &[Migration],
 ) -> Result<MigrationReport, MigrationError> {
     validate(migrations)?;
-    let from = current_version(client).await?;
-
-    let applied = {
-        let tx = locked_transaction(client).await?;
-        ensure_bookkeeping(&tx, owner).await?;
+    let (from, applied) = {
+        let tx = locked_transaction(client, owner).await?;
+        let from = current_version(&tx).await?;
+        ensure_bookkeeping(&tx).await?;
         let applied = applied_checksums(&tx).await?;
         tx.commit().await?;
-        applied
+        (from, applied)
     };
     for m in migrations {
         if let Some(checksum) = applied.get(&m.version) {
@@ -143,7 +145,7 @@ pub async fn apply_pending(
         .iter()
         .filter(|m| !applied.contains_key(&m.version))
     {
-        let tx = locked_transaction(client).await?;
+        let tx = locked_transaction(client, owner).await?;
         // Another runner may have applied it between our read and our lock.
         let row = tx
             .query_opt(
@@ -160,14 +162,7 @@ pub async fn apply_pending(
             name: m.name,
             source,
         };
-        if let Some(role) = owner {
-            tx.batch_execute(&format!("set local role {}", quote_ident(role)))
-                .await
-                .map_err(apply)?;
-        }
         tx.batch_execute(m.sql).await.map_err(apply)?;
-        // Bookkeeping as the session's own role, whoever owns the table.
-        tx.batch_execute("reset role").await?;
         tx.execute(
             "insert into public.schema_migrations (version, name, checksum) values ($1, $2, $3)",
             &[&m.version, &m.name, &m.checksum()],
@@ -178,7 +173,12 @@ pub async fn apply_pending(
         done.push(m.version);
     }
 
-    let to = current_version(client).await?;
+    let to = {
+        let tx = locked_transaction(client, owner).await?;
+        let to = current_version(&tx).await?;
+        tx.commit().await?;
+        to
+    };
     Ok(MigrationReport {
         from,
         to,
@@ -209,17 +209,22 @@ fn verify(m: &Migration, applied_checksum: &str) -> Result<(), MigrationError> {
     }
 }
 
-async fn locked_transaction(client: &mut Client) -> Result<Transaction<'_>, MigrationError> {
+/// A transaction holding the runner lock, acting as `owner` when given.
+async fn locked_transaction<'c>(
+    client: &'c mut Client,
+    owner: Option<&str>,
+) -> Result<Transaction<'c>, MigrationError> {
     let tx = client.transaction().await?;
     tx.execute("select pg_advisory_xact_lock($1)", &[&RUNNER_LOCK_KEY])
         .await?;
+    if let Some(role) = owner {
+        tx.batch_execute(&format!("set local role {}", quote_ident(role)))
+            .await?;
+    }
     Ok(tx)
 }
 
-async fn ensure_bookkeeping(
-    tx: &Transaction<'_>,
-    owner: Option<&str>,
-) -> Result<(), MigrationError> {
+async fn ensure_bookkeeping(tx: &Transaction<'_>) -> Result<(), MigrationError> {
     let exists: bool = tx
         .query_one(
             "select to_regclass('public.schema_migrations') is not null",
@@ -230,12 +235,7 @@ async fn ensure_bookkeeping(
     if exists {
         return Ok(());
     }
-    if let Some(role) = owner {
-        tx.batch_execute(&format!("set local role {}", quote_ident(role)))
-            .await?;
-    }
     tx.batch_execute(BOOKKEEPING_TABLE).await?;
-    tx.batch_execute("reset role").await?;
     Ok(())
 }
 
