@@ -196,6 +196,17 @@ impl DbAdmin {
         // Tenant roles reach their own database only: PUBLIC may connect to the cluster's
         // stock databases by default. Best effort (a managed service may own them).
         for stock in ["postgres", "template1"] {
+            let open = admin
+                .client
+                .query_one(
+                    "select has_database_privilege('public', $1, 'CONNECT')",
+                    &[&stock],
+                )
+                .await
+                .map_or(true, |row| row.get::<_, bool>(0));
+            if !open {
+                continue;
+            }
             let sql = format!(
                 "revoke connect on database {} from public",
                 quote_ident(stock)
