@@ -332,8 +332,13 @@ fn every_function_has_exactly_the_grants_it_needs() {
                 "secretsmanager:GetSecretValue secret:${DatabaseAdminSecretId}-*".into(),
                 "s3:PutObject UploadsBucket/archive/*".into(),
                 "s3:DeleteObject UploadsBucket/tenants/*".into(),
+                "s3:DeleteObjectVersion UploadsBucket/tenants/*".into(),
                 format!(
                     "s3:ListBucket UploadsBucket {}",
+                    serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
+                ),
+                format!(
+                    "s3:ListBucketVersions UploadsBucket {}",
                     serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
                 ),
                 "ses:SendEmail ses:identity/${RootDomain}".into(),

@@ -456,8 +456,9 @@ async fn as_tenant_role(
 #[tokio::test]
 async fn sql_planted_by_a_tenant_role_never_runs_with_the_platforms_rights() {
     // GIVEN a tenant whose role plants SQL that creates a role (only the platform's database
-    // role may): a view in place of the migrations' bookkeeping, and a forced row-level policy
-    // on a table the deletion archives
+    // role may): a view in place of the migrations' bookkeeping, a function shadowing a
+    // built-in the migration runner calls (with the database's search_path putting it first),
+    // and a forced row-level policy on a table the deletion archives
     let app = spawn_app().await;
     let tenant = app
         .provision(&crate::helpers::unique_subdomain("planted"))
@@ -465,6 +466,7 @@ async fn sql_planted_by_a_tenant_role_never_runs_with_the_platforms_rights() {
         .tenant;
     let names = shared::store::postgres::admin::TenantDbNames::for_tenant(&tenant.tenant_id);
     let marker = format!("planted_{}", uuid::Uuid::new_v4().simple());
+    let database = &names.database;
     let db = as_tenant_role(&app, &tenant.tenant_id).await;
     db.batch_execute(&format!(
         "create function public.escalate() returns integer language plpgsql as $$
@@ -478,6 +480,9 @@ async fn sql_planted_by_a_tenant_role_never_runs_with_the_platforms_rights() {
          create view public.schema_migrations as
            select version + public.escalate() as version, name, checksum, applied_at
            from public.schema_migrations_kept;
+         create function public.pg_advisory_xact_lock(bigint) returns void language plpgsql as $$
+           begin perform public.escalate(); end $$;
+         alter database {database} set search_path = public, pg_catalog;
          alter table public.resellers enable row level security;
          alter table public.resellers force row level security;
          create policy escalate on public.resellers using (public.escalate() = 0);"
@@ -485,11 +490,20 @@ async fn sql_planted_by_a_tenant_role_never_runs_with_the_platforms_rights() {
     .await
     .expect("the tenant role owns its schema");
     // WHEN the platform migrates the tenant and archives its tables (as migrate-all and delete do)
+    let password = crate::auth::tenant_secret(&app, &tenant.tenant_id)
+        .await
+        .1
+        .db
+        .password;
     let migrated = app
         .db_admin()
-        .migrate_tenant(&names, shared::store::postgres::migrations::MIGRATIONS)
+        .migrate_tenant(
+            &names,
+            &password,
+            shared::store::postgres::migrations::MIGRATIONS,
+        )
         .await;
-    let exported = app.db_admin().export_tables(&names).await;
+    let exported = app.db_admin().export_tables(&names, &password).await;
     // THEN the planted SQL ran with the tenant role's rights only: it could not create a role
     // (both runs fail on that, which an operator sees; nothing was escalated)
     assert!(

@@ -674,13 +674,16 @@ async fn delete_archives_every_table_then_removes_everything() {
 
     // AND nothing of the tenant remains, its files neither; the subdomain is free again
     let left = s3
-        .list_objects_v2()
+        .list_object_versions()
         .bucket(app.bucket())
         .prefix(format!("tenants/{}/", t.tenant_id))
         .send()
         .await
         .unwrap();
-    assert!(left.contents().is_empty(), "{:?}", left.contents());
+    assert!(
+        left.versions().is_empty() && left.delete_markers().is_empty(),
+        "no version of its files is kept: {left:?}"
+    );
     assert!(
         !app.db_admin()
             .database_exists(&names.database)

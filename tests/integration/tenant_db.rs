@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use secrecy::ExposeSecret;
 use shared::control_plane::seeds::seed_defaults;
 use shared::store::postgres::admin::{DbAdmin, SecretString, TenantDbError, TenantDbNames};
 use shared::store::postgres::migrations::{MIGRATIONS, Migration, MigrationError, latest_version};
@@ -252,7 +253,11 @@ async fn tenant_role_logs_in_to_its_own_database_and_owns_its_tables() {
             .get(0);
         assert_eq!(timeout, "2min", "its sessions run under the timeout");
         // AND its schema is at the latest version without migrating
-        let report = fx.db.migrate_tenant(&names, MIGRATIONS).await.unwrap();
+        let report = fx
+            .db
+            .migrate_tenant(&names, &SecretString::from(password.clone()), MIGRATIONS)
+            .await
+            .unwrap();
         assert_eq!(
             (report.from, report.to),
             (latest_version(), latest_version())
@@ -374,7 +379,12 @@ async fn migrate_tenant_applies_new_migrations_as_the_tenant_role_and_spots_edit
         });
 
         // WHEN the tenant is migrated
-        let report = fx.db.migrate_tenant(&names, &migrations).await.unwrap();
+        let password = SecretString::from(password);
+        let report = fx
+            .db
+            .migrate_tenant(&names, &password, &migrations)
+            .await
+            .unwrap();
 
         // THEN only the new migration is applied, and its table belongs to the tenant's role
         assert_eq!(report.from, latest_version());
@@ -390,9 +400,14 @@ async fn migrate_tenant_applies_new_migrations_as_the_tenant_role_and_spots_edit
             .unwrap()
             .get(0);
         assert_eq!(owner, names.role);
-        let tenant = connect_as(&fx.db, &names.role, &password, &names.database)
-            .await
-            .unwrap();
+        let tenant = connect_as(
+            &fx.db,
+            &names.role,
+            password.expose_secret(),
+            &names.database,
+        )
+        .await
+        .unwrap();
         tenant
             .execute("insert into test_extra (id) values (1)", &[])
             .await
@@ -401,7 +416,7 @@ async fn migrate_tenant_applies_new_migrations_as_the_tenant_role_and_spots_edit
         // WHEN the applied migration's SQL is edited and the tenant migrated again
         let last = migrations.len() - 1;
         migrations[last].sql = "create table test_extra (id bigint primary key)";
-        let edited = fx.db.migrate_tenant(&names, &migrations).await;
+        let edited = fx.db.migrate_tenant(&names, &password, &migrations).await;
 
         // THEN the edit is reported for that version
         match edited {
@@ -466,7 +481,7 @@ async fn export_tables_returns_every_table_as_csv_with_row_counts() {
     with_fixture(|fx| async move {
         // GIVEN a tenant database with two users, a batch and three sellout rows (one with a
         // quoted, multi-line product name)
-        let (names, _) = fx.provisioned_tenant().await;
+        let (names, password) = fx.provisioned_tenant().await;
         let client = fx.db.connect_tenant(&names).await.unwrap();
         client
             .batch_execute(
@@ -485,7 +500,11 @@ async fn export_tables_returns_every_table_as_csv_with_row_counts() {
 
         // WHEN its tables are exported
         let started = Instant::now();
-        let exports = fx.db.export_tables(&names).await.unwrap();
+        let exports = fx
+            .db
+            .export_tables(&names, &SecretString::from(password))
+            .await
+            .unwrap();
         println!("export_tables: {:?}", started.elapsed());
 
         // THEN every base table is there, by name, each CSV opening with its header line

@@ -99,7 +99,7 @@ async fn discover(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
     if let Ok(email) = &email {
         keys.push(ThrottleKey::discover_email(email));
     }
-    app.throttle.attempt(&keys).await?;
+    app.throttle.hit(&keys).await?;
     let tenants = active_tenants_of(app, &email?).await?;
     tracing::info!(tenants = tenants.len(), "discovery answered");
     Ok(json_response(http::StatusCode::OK, &Discovery { tenants }))

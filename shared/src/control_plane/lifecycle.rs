@@ -199,6 +199,27 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         result
     }
 
+    /// The tenant's database password, from its secret: the platform works inside a tenant's
+    /// database only as the tenant's role.
+    async fn tenant_db_password(
+        &self,
+        tenant: &TenantRecord,
+    ) -> Result<secrecy::SecretString, ControlPlaneError> {
+        let step = |e: Box<dyn std::error::Error + Send + Sync>| {
+            ControlPlaneError::Step("reading the tenant's database credentials".into(), e)
+        };
+        let raw = self
+            .secrets
+            .get(&tenant.secret_id)
+            .await
+            .map_err(|e| step(e.into()))?
+            .ok_or_else(|| step("the tenant has no secret".into()))?;
+        let secret: crate::tenancy::secret::TenantSecret =
+            serde_json::from_str(secrecy::ExposeSecret::expose_secret(&raw))
+                .map_err(|e| step(e.into()))?;
+        Ok(secret.db.password)
+    }
+
     async fn delete_steps(&self, tenant: &TenantRecord) -> Result<DeleteReport, ControlPlaneError> {
         let names = TenantDbNames::for_tenant(&tenant.tenant_id);
         let prefix = format!(
@@ -221,7 +242,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         {
             let exports = self
                 .db
-                .export_tables(&names)
+                .export_tables(&names, &self.tenant_db_password(tenant).await?)
                 .await
                 .map_err(|e| step("exporting tables")(e.into()))?;
             for export in exports {
@@ -290,31 +311,38 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                 continue;
             }
             let names = TenantDbNames::for_tenant(&tenant.tenant_id);
-            let result = self.db.migrate_tenant(&names, MIGRATIONS).await;
+            let result = async {
+                let password = self.tenant_db_password(&tenant).await?;
+                let report = self
+                    .db
+                    .migrate_tenant(&names, &password, MIGRATIONS)
+                    .await
+                    .map_err(|e| ControlPlaneError::Step("migrating".into(), e.into()))?;
+                // Only the version is written, onto the record as it is now: a suspension or
+                // key rotation made since the list was read stays.
+                self.registry
+                    .update_tenant(&tenant.tenant_id, |now| {
+                        if now.schema_version == report.to {
+                            return Ok(false);
+                        }
+                        now.schema_version = report.to;
+                        now.updated_at = Utc::now();
+                        Ok::<_, ControlPlaneError>(true)
+                    })
+                    .await?;
+                Ok::<_, ControlPlaneError>(report)
+            }
+            .await;
             let entry = match result {
-                Ok(report) => {
-                    // Only the version is written, onto the record as it is now: a suspension
-                    // or key rotation made since the list was read stays.
-                    self.registry
-                        .update_tenant(&tenant.tenant_id, |now| {
-                            if now.schema_version == report.to {
-                                return Ok(false);
-                            }
-                            now.schema_version = report.to;
-                            now.updated_at = Utc::now();
-                            Ok::<_, ControlPlaneError>(true)
-                        })
-                        .await?;
-                    TenantMigration {
-                        tenant_id: tenant.tenant_id,
-                        subdomain: tenant.subdomain.clone(),
-                        from: report.from,
-                        to: report.to,
-                        applied: report.applied,
-                        status: "ok",
-                        error: None,
-                    }
-                }
+                Ok(report) => TenantMigration {
+                    tenant_id: tenant.tenant_id,
+                    subdomain: tenant.subdomain.clone(),
+                    from: report.from,
+                    to: report.to,
+                    applied: report.applied,
+                    status: "ok",
+                    error: None,
+                },
                 Err(e) => {
                     // The cause (SQL, object names) is for operators: logs and the audit log.
                     // The report carries a stable code only.

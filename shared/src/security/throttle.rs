@@ -303,25 +303,53 @@ impl Throttle {
         &self.limits
     }
 
-    /// Reserves this attempt on each key in order, or refuses it (429) at the first key out of
-    /// attempts; the keys before it keep the attempt (the most specific come first, so a
-    /// refused request counts against its own sender, never against a bystander). Call it
-    /// before the work it guards (a password check); discovery calls it for every request.
+    /// Reserves a sign-in attempt on every key, all or nothing: at the first key out of
+    /// attempts it is refused (429) and the keys already taken are given back, so a refused
+    /// attempt never uses up anyone's allowance (a stranger kept busy on an email cannot spend
+    /// its owner's (email, address) attempts). Call it before the password check.
     pub async fn attempt(&self, keys: &[ThrottleKey]) -> Result<(), ThrottleError> {
         let now = (self.clock)();
-        for key in keys {
-            let rule = self.limits.of(key.scope).rule();
-            let outcome = self
-                .registry
-                .reserve_counter(key.scope.as_str(), &key.subject, now, rule)
-                .await?;
-            if let Reservation::Refused { retry_at } = outcome {
-                return Err(ThrottleError::Limited {
-                    retry_after: retry_after(retry_at, now),
-                });
+        for (i, key) in keys.iter().enumerate() {
+            if let Err(refused) = self.take(key, now).await? {
+                for taken in &keys[..i] {
+                    self.registry
+                        .release_counter(taken.scope.as_str(), &taken.subject, now)
+                        .await?;
+                }
+                return Err(refused);
             }
         }
         Ok(())
+    }
+
+    /// Counts a request on each key in order and refuses it (429) at the first key over its
+    /// limit; the keys before it keep the count (discovery: a flood counts against its sender
+    /// even while it is refused).
+    pub async fn hit(&self, keys: &[ThrottleKey]) -> Result<(), ThrottleError> {
+        let now = (self.clock)();
+        for key in keys {
+            self.take(key, now).await??;
+        }
+        Ok(())
+    }
+
+    /// One key's reservation: `Ok(Err(429))` when it is out of attempts.
+    async fn take(
+        &self,
+        key: &ThrottleKey,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), ThrottleError>, ThrottleError> {
+        let rule = self.limits.of(key.scope).rule();
+        let outcome = self
+            .registry
+            .reserve_counter(key.scope.as_str(), &key.subject, now, rule)
+            .await?;
+        Ok(match outcome {
+            Reservation::Taken { .. } => Ok(()),
+            Reservation::Refused { retry_at } => Err(ThrottleError::Limited {
+                retry_after: retry_after(retry_at, now),
+            }),
+        })
     }
 
     /// A sign-in succeeded: its email's counters start over, its address gets its attempt back

@@ -161,8 +161,10 @@ impl ObjectStore {
         Ok(request.uri().to_owned())
     }
 
-    /// Deletes every object under `prefix` (a deleted tenant's uploads and exports), in pages
-    /// of 1,000; how many there were.
+    /// Deletes every object under `prefix` (a deleted tenant's uploads and exports) for good:
+    /// every version and delete marker (the bucket is versioned, so deleting by key alone would
+    /// only hide them), in pages of 1,000; how many versions there were. A version that cannot
+    /// be deleted is an error, never an endless retry.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, ObjectError> {
         let aws = |what: &str| {
             let what = what.to_owned();
@@ -173,39 +175,58 @@ impl ObjectStore {
             // Listing again from the start: what was deleted is gone from it.
             let page = self
                 .client
-                .list_objects_v2()
+                .list_object_versions()
                 .bucket(&self.bucket)
                 .prefix(prefix)
                 .send()
                 .await
-                .map_err(|e| aws("list objects")(e.into()))?;
-            let keys: Vec<_> = page
-                .contents()
+                .map_err(|e| aws("list object versions")(e.into()))?;
+            let versions = page
+                .versions()
                 .iter()
-                .filter_map(|o| o.key())
-                .filter_map(|k| {
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                );
+            let ids: Vec<_> = versions
+                .filter_map(|(key, version)| {
                     aws_sdk_s3::types::ObjectIdentifier::builder()
-                        .key(k)
+                        .key(key?)
+                        .set_version_id(version.map(str::to_owned))
                         .build()
                         .ok()
                 })
                 .collect();
-            if keys.is_empty() {
+            if ids.is_empty() {
                 return Ok(deleted);
             }
-            deleted += keys.len();
+            deleted += ids.len();
             let batch = aws_sdk_s3::types::Delete::builder()
-                .set_objects(Some(keys))
+                .set_objects(Some(ids))
                 .quiet(true)
                 .build()
                 .map_err(|e| aws("delete objects")(e.into()))?;
-            self.client
+            let out = self
+                .client
                 .delete_objects()
                 .bucket(&self.bucket)
                 .delete(batch)
                 .send()
                 .await
                 .map_err(|e| aws("delete objects")(e.into()))?;
+            if let Some(failed) = out.errors().first() {
+                return Err(ObjectError::Aws(
+                    "delete objects".into(),
+                    format!(
+                        "{} could not be deleted: {}",
+                        failed.key().unwrap_or("an object"),
+                        failed.message().unwrap_or("no reason given")
+                    )
+                    .into(),
+                ));
+            }
         }
     }
 

@@ -689,7 +689,11 @@ impl Registry {
                 .key("pk", s(pk.clone()))
                 .key("sk", s(sk.clone()))
                 .update_expression("SET hits = :one, expires_at = :exp, next_at = :next")
-                .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+                // A counter without a window (left by older code) starts over too.
+                .condition_expression(
+                    "attribute_not_exists(pk) OR attribute_not_exists(expires_at) \
+                     OR expires_at <= :now",
+                )
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":exp", n((now + rule.window).timestamp()))
                 .expression_attribute_values(":next", n(next.timestamp()))

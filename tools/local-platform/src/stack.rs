@@ -392,6 +392,18 @@ async fn create_bucket(
             .await
             .with_context(|| format!("blocking public access to {name}"))?;
     }
+    if props["VersioningConfiguration"]["Status"] == "Enabled" {
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                s3t::VersioningConfiguration::builder()
+                    .status(s3t::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .with_context(|| format!("enabling versioning on {name}"))?;
+    }
     let rules: Vec<s3t::CorsRule> = list(&props["CorsConfiguration"]["CorsRules"])
         .map(|rule| {
             let strings = |k: &str| -> Result<Vec<String>> {

@@ -84,7 +84,7 @@ const BACKEND_EXIT_WAIT: Duration = Duration::from_secs(5);
 
 /// Connections one tenant's role may hold at once, over every container: a tenant cannot take
 /// the cluster's whole connection budget.
-pub const TENANT_CONNECTION_LIMIT: i32 = 20;
+pub const TENANT_CONNECTION_LIMIT: i32 = 50;
 /// The longest statement a tenant's role may run: a bound on a runaway query, above the
 /// largest upload's load and roll-up.
 pub const TENANT_STATEMENT_TIMEOUT: &str = "120s";
@@ -437,16 +437,18 @@ impl DbAdmin {
     pub async fn migrate_tenant(
         &self,
         names: &TenantDbNames,
+        password: &SecretString,
         migrations: &[Migration],
     ) -> Result<MigrationReport, TenantDbError> {
         let role = checked(&names.role)?;
-        let mut session = self.connect(Some(checked(&names.database)?)).await?;
-        // Tenants made before the limits existed get them with their next migration run.
-        if let Err(err) = limit_role(&session.client, role).await {
-            session.close().await;
-            return Err(err);
-        }
-        let report = migrations::apply_pending(&mut session.client, Some(role), migrations).await;
+        // Tenants made before the limits existed get them with their next migration run
+        // (cluster-wide statements, from the platform's own database).
+        let admin = self.connect(None).await?;
+        let limited = limit_role(&admin.client, role).await;
+        admin.close().await;
+        limited?;
+        let mut session = self.connect_as_tenant(names, password).await?;
+        let report = migrations::apply_pending(&mut session.client, None, migrations).await;
         session.close().await;
         report.map_err(|source| TenantDbError::Migration {
             database: names.database.clone(),
@@ -459,9 +461,9 @@ impl DbAdmin {
     pub async fn export_tables(
         &self,
         names: &TenantDbNames,
+        password: &SecretString,
     ) -> Result<Vec<TableExport>, TenantDbError> {
-        let role = checked(&names.role)?;
-        let mut session = self.connect(Some(checked(&names.database)?)).await?;
+        let mut session = self.connect_as_tenant(names, password).await?;
         let exports = async {
             let tx = session
                 .client
@@ -469,10 +471,6 @@ impl DbAdmin {
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()
-                .await?;
-            // Read as the tenant's own role: nothing in its database runs with the platform's
-            // rights.
-            tx.batch_execute(&format!("set local role {}", quote_ident(role)))
                 .await?;
             let tables = tx
                 .query(
@@ -569,11 +567,36 @@ impl DbAdmin {
     }
 
     /// Admin credentials on `database`, or on the admin database for `None`.
+    /// A session as the platform's role (on `database`, else its default one). Its
+    /// `search_path` is pinned to `public` alone, whatever a database owner set as the default:
+    /// `pg_catalog` is then searched first, so no function or operator of a tenant's can stand
+    /// in for a built-in, and what the session creates lands in `public`.
     async fn connect(&self, database: Option<&str>) -> Result<Session, TenantDbError> {
         let mut config = self.admin.clone();
         if let Some(database) = database {
             config.dbname(database);
         }
+        config.options("-c search_path=public");
+        Self::open(config).await
+    }
+
+    /// A session on a tenant's database as the tenant's own role: work inside a database a
+    /// tenant role owns runs with that role's rights only, so nothing it could plant there (a
+    /// trigger, a view, a policy, a function shadowing a built-in) runs with the platform's.
+    async fn connect_as_tenant(
+        &self,
+        names: &TenantDbNames,
+        password: &SecretString,
+    ) -> Result<Session, TenantDbError> {
+        let mut config = self.admin.clone();
+        config
+            .dbname(checked(&names.database)?)
+            .user(checked(&names.role)?)
+            .password(password.expose_secret());
+        Self::open(config).await
+    }
+
+    async fn open(config: Config) -> Result<Session, TenantDbError> {
         let database = config.get_dbname().unwrap_or_default().to_owned();
         let (client, connection) =
             config
