@@ -515,3 +515,46 @@ async fn sql_planted_by_a_tenant_role_never_runs_with_the_platforms_rights() {
         "{migrated:?} {exported:?}"
     );
 }
+
+#[tokio::test]
+async fn no_lifecycle_change_interleaves_with_a_provisioning_run_of_the_same_tenant() {
+    use shared::control_plane::provisioning::ControlPlaneError;
+    use shared::store::registry::Lease;
+    // GIVEN an active tenant whose provisioning is being run again (a retry holds its lease)
+    let app = spawn_app().await;
+    let plane = &app.functions.provisioning.plane;
+    let tenant = app
+        .provision(&crate::helpers::unique_subdomain("leased"))
+        .await
+        .tenant;
+    let now = chrono::Utc::now();
+    let run = Lease {
+        owner: uuid::Uuid::new_v4(),
+        until: now + chrono::Duration::seconds(60),
+    };
+    assert!(
+        app.registry()
+            .take_idempotency_lease(&tenant.idempotency_key, &run, now)
+            .await
+            .unwrap()
+    );
+    // WHEN it is suspended or deleted meanwhile THEN both wait their turn (409)
+    assert!(matches!(
+        plane.suspend(&tenant.tenant_id, "test").await,
+        Err(ControlPlaneError::InProgress(_))
+    ));
+    assert!(matches!(
+        plane.delete_tenant(&tenant.tenant_id, "test").await,
+        Err(ControlPlaneError::InProgress(_))
+    ));
+    // AND once the run is over, they go through
+    app.registry()
+        .release_idempotency_lease(&tenant.idempotency_key, &run)
+        .await
+        .unwrap();
+    plane.suspend(&tenant.tenant_id, "test").await.unwrap();
+    plane
+        .delete_tenant(&tenant.tenant_id, "test")
+        .await
+        .unwrap();
+}

@@ -12,8 +12,12 @@ use crate::store::mail::Mailer;
 use crate::store::objects::ObjectStore;
 use crate::store::postgres::admin::TenantDbNames;
 use crate::store::postgres::migrations::MIGRATIONS;
-use crate::store::registry::{Page, TenantRecord, TenantStatus};
+use crate::store::registry::{Lease, Page, TenantRecord, TenantStatus};
 use crate::store::secrets::SecretStore;
+
+/// How long a suspension, activation or deletion holds the tenant's idempotency lease at most (a
+/// deletion exports every table first).
+const LIFECYCLE_LEASE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// One table written to the archive before a delete.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -109,7 +113,48 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         .await
     }
 
+    /// Runs `op` holding the tenant's idempotency lease, as a provisioning run does: a lifecycle
+    /// change never interleaves with a (resumed) provisioning of the same tenant, whose record
+    /// writes would undo it; `InProgress` (409) while a run holds it.
+    async fn leased<T>(
+        &self,
+        id: &Uuid,
+        op: impl Future<Output = Result<T, ControlPlaneError>>,
+    ) -> Result<T, ControlPlaneError> {
+        let tenant = self.get_tenant(id).await?;
+        let key = &tenant.idempotency_key;
+        let now = Utc::now();
+        let lease = Lease {
+            owner: Uuid::new_v4(),
+            until: now + LIFECYCLE_LEASE,
+        };
+        let held = self
+            .registry
+            .take_idempotency_lease(key, &lease, now)
+            .await?;
+        if !held && self.registry.idempotency_claim(key).await?.is_some() {
+            return Err(ControlPlaneError::InProgress(*id));
+        }
+        let result = op.await;
+        if held && let Err(err) = self.registry.release_idempotency_lease(key, &lease).await {
+            tracing::warn!(error = %ErrorChain(&err), "tenant lease not released; it expires");
+        }
+        result
+    }
+
     async fn set_status(
+        &self,
+        id: &Uuid,
+        actor: &str,
+        to: TenantStatus,
+        from: TenantStatus,
+        action: &'static str,
+    ) -> Result<TenantRecord, ControlPlaneError> {
+        self.leased(id, self.set_status_leased(id, actor, to, from, action))
+            .await
+    }
+
+    async fn set_status_leased(
         &self,
         id: &Uuid,
         actor: &str,
@@ -159,20 +204,23 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         id: &Uuid,
         actor: &str,
     ) -> Result<DeleteReport, ControlPlaneError> {
+        self.leased(id, self.delete_leased(id, actor)).await
+    }
+
+    async fn delete_leased(
+        &self,
+        id: &Uuid,
+        actor: &str,
+    ) -> Result<DeleteReport, ControlPlaneError> {
         let tenant = self
             .registry
             .update_tenant(id, |tenant| {
-                if matches!(tenant.status, TenantStatus::Provisioning)
-                    && Utc::now() - tenant.updated_at < chrono::Duration::seconds(60)
-                {
-                    return Err(ControlPlaneError::InProgress(*id));
-                }
                 if tenant.status == TenantStatus::Deleting {
                     return Ok(false);
                 }
                 tenant.status = TenantStatus::Deleting;
                 tenant.updated_at = Utc::now();
-                Ok(true)
+                Ok::<_, ControlPlaneError>(true)
             })
             .await?
             .ok_or(ControlPlaneError::NotFound(*id))?;

@@ -470,6 +470,11 @@ impl Registry {
         self.put_new(item).await
     }
 
+    /// The claim of idempotency key `key`, if any.
+    pub async fn idempotency_claim(&self, key: &str) -> Result<Option<Claim>, RegistryError> {
+        self.get(keys::idempotency(key)).await
+    }
+
     /// Takes the lease of an existing claim if nobody holds it (never leased, released, or
     /// expired at `now`): one conditional write, so of concurrent runs exactly one gets it.
     pub async fn take_idempotency_lease(
