@@ -166,6 +166,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         let tenant = self
             .registry
             .update_tenant(id, |tenant| {
+                // Decided afresh on every try: a retry may find someone else made the change.
+                changed = false;
                 if tenant.status == to {
                     return Ok(false);
                 }

@@ -264,9 +264,10 @@ impl Carry {
     }
 }
 
-/// How long a provisioning run holds its idempotency key: longer than a run may take (the
-/// function's timeout is under 30 s), so only a dead run's lease ever expires.
-const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a provisioning run holds its idempotency key: twice the provisioning function's
+/// timeout (60 s), so only a dead run's lease ever expires. (A run from `tenantctl` has no
+/// timeout; at well under a second per run, it does not come near.)
+const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 
 impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
     /// Creates a tenant, or replays / resumes the one `idempotency_key` created. The key is
