@@ -23,7 +23,7 @@ use shared::ApiError;
 use shared::domain::host::{HostKind, classify_host};
 use shared::platform::config::{ConfigError, Env, PlatformSettings};
 use shared::store::registry::Registry;
-use shared::tenancy::context::TenantSettings;
+use shared::tenancy::context::registry_cache_ttl;
 use shared::tenancy::directory::TenantDirectory;
 use shared::web::api::web::{Op, ROUTES};
 use shared::web::http::{
@@ -56,7 +56,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The tenant hosts' settings and `UPLOADS_BUCKET`; the uploads origin is where the
+    /// The platform's settings, `REGISTRY_CACHE_TTL_SECONDS` and `UPLOADS_BUCKET`; the uploads
+    /// origin is where the
     /// SDK presigns: the configured endpoint (the local emulator), or the bucket's regional host.
     pub fn from_env<F: Fn(&str) -> Option<String>>(
         env: &Env<F>,
@@ -70,10 +71,9 @@ impl Settings {
                 format!("https://{bucket}.s3.{region}.amazonaws.com")
             }
         };
-        let tenant = TenantSettings::from_env(env)?;
         Ok(Self {
-            platform: tenant.platform,
-            registry_cache_ttl: tenant.registry_cache_ttl,
+            platform: PlatformSettings::from_env(env)?,
+            registry_cache_ttl: registry_cache_ttl(env)?,
             uploads_origin,
         })
     }
@@ -226,12 +226,13 @@ fn page(app: &App, host: &HostKind) -> Response<Body> {
 fn asset(app: &App, rest: &str) -> Result<Response<Body>, ApiError> {
     let (build, name) = rest.split_once('/').ok_or_else(asset_not_found)?;
     let file = Assets::get(name).ok_or_else(asset_not_found)?;
-    let mut res = Response::new(match content_type(name) {
-        Some((_, true)) => Body::Text(String::from_utf8_lossy(&file.data).into_owned()),
-        _ => Body::Binary(file.data.into_owned()),
+    let (kind, text) = content_type(name).unwrap_or(("application/octet-stream", false));
+    let mut res = Response::new(if text {
+        Body::Text(String::from_utf8_lossy(&file.data).into_owned())
+    } else {
+        Body::Binary(file.data.into_owned())
     });
     let headers = res.headers_mut();
-    let kind = content_type(name).map_or("application/octet-stream", |(kind, _)| kind);
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
     headers.insert(
         header::CACHE_CONTROL,

@@ -87,14 +87,14 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
 
     /// Active → suspended (a suspended tenant's hosts answer 403). Idempotent.
     pub async fn suspend(&self, id: &Uuid, actor: &str) -> Result<TenantRecord, ControlPlaneError> {
-        self.set_status(
+        let change = self.set_status(
             id,
             actor,
             TenantStatus::Suspended,
             TenantStatus::Active,
             "suspend",
-        )
-        .await
+        );
+        self.leased(id, change).await
     }
 
     /// Suspended → active. Idempotent.
@@ -103,14 +103,14 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         id: &Uuid,
         actor: &str,
     ) -> Result<TenantRecord, ControlPlaneError> {
-        self.set_status(
+        let change = self.set_status(
             id,
             actor,
             TenantStatus::Active,
             TenantStatus::Suspended,
             "activate",
-        )
-        .await
+        );
+        self.leased(id, change).await
     }
 
     /// Runs `op` holding the tenant's idempotency lease, as a provisioning run does: a lifecycle
@@ -142,19 +142,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         result
     }
 
+    /// `from` → `to`, under the tenant's lease (see [`Self::leased`]).
     async fn set_status(
-        &self,
-        id: &Uuid,
-        actor: &str,
-        to: TenantStatus,
-        from: TenantStatus,
-        action: &'static str,
-    ) -> Result<TenantRecord, ControlPlaneError> {
-        self.leased(id, self.set_status_leased(id, actor, to, from, action))
-            .await
-    }
-
-    async fn set_status_leased(
         &self,
         id: &Uuid,
         actor: &str,
@@ -352,15 +341,23 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             .ensure_template(MIGRATIONS)
             .await
             .map_err(|e| ControlPlaneError::Step("migrating the template".into(), e.into()))?;
+        let live: Vec<TenantRecord> = self
+            .registry
+            .all_tenants()
+            .await?
+            .into_iter()
+            .filter(|t| matches!(t.status, TenantStatus::Active | TenantStatus::Suspended))
+            .collect();
+        let names: Vec<TenantDbNames> = live
+            .iter()
+            .map(|t| TenantDbNames::for_tenant(&t.tenant_id))
+            .collect();
+        self.db
+            .limit_tenant_roles(&names)
+            .await
+            .map_err(|e| ControlPlaneError::Step("limiting the tenant roles".into(), e.into()))?;
         let mut tenants = Vec::new();
-        for tenant in self.registry.all_tenants().await? {
-            if !matches!(
-                tenant.status,
-                TenantStatus::Active | TenantStatus::Suspended
-            ) {
-                continue;
-            }
-            let names = TenantDbNames::for_tenant(&tenant.tenant_id);
+        for (tenant, names) in live.into_iter().zip(names) {
             let result = async {
                 let password = self.tenant_db_password(&tenant).await?;
                 let report = self

@@ -29,7 +29,7 @@ use futures_util::future::try_join_all;
 
 use crate::domain::email::Email;
 use crate::platform::config::{ConfigError, Env};
-use crate::store::registry::{CounterRule, Registry, RegistryError, Reservation};
+use crate::store::registry::{Registry, RegistryError, Reservation};
 
 /// Why an attempt may not go on.
 #[derive(Debug, thiserror::Error)]
@@ -41,33 +41,8 @@ pub enum ThrottleError {
     Counters(#[from] RegistryError),
 }
 
-/// At most `max` attempts per `window`; past that, with a `backoff`, one attempt per `backoff`
-/// after the previous one instead of none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    pub max: i64,
-    pub window: Duration,
-    pub backoff: Option<Duration>,
-}
-
-impl Limit {
-    /// A hard limit: `max` per `window`, then refused until the window ends.
-    pub const fn hard(max: i64, window: Duration) -> Self {
-        Self {
-            max,
-            window,
-            backoff: None,
-        }
-    }
-
-    fn rule(&self) -> CounterRule {
-        CounterRule {
-            window: self.window,
-            max: self.max,
-            step: self.backoff,
-        }
-    }
-}
+/// A scope's limit: the registry's counter rule (`max` per `window`, optionally a `backoff`).
+pub use crate::store::registry::CounterRule as Limit;
 
 /// What a counter counts; its name is the first part of the registry key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -339,7 +314,7 @@ impl Throttle {
         key: &ThrottleKey,
         now: DateTime<Utc>,
     ) -> Result<Result<(), ThrottleError>, ThrottleError> {
-        let rule = self.limits.of(key.scope).rule();
+        let rule = self.limits.of(key.scope);
         let outcome = self
             .registry
             .reserve_counter(key.scope.as_str(), &key.subject, now, rule)

@@ -33,6 +33,30 @@ fn aws<E: std::error::Error + Send + Sync + 'static>(
     move |e| RegistryError::Aws(what, Box::new(e))
 }
 
+/// A conditional write's outcome: `Some(output)` when it was applied, `None` when its
+/// condition refused it (someone else got there first, or the rule says no), an error else.
+fn applied<T, E>(
+    result: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+    what: &str,
+) -> Result<Option<T>, RegistryError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.code() == Some("ConditionalCheckFailedException")) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws(what)(e)),
+    }
+}
+
 /// Every key layout of the table.
 pub mod keys {
     use uuid::Uuid;
@@ -505,16 +529,7 @@ impl Registry {
             )
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(aws("take idempotency lease")(e)),
-        }
+        Ok(applied(res, "take idempotency lease")?.is_some())
     }
 
     /// Ends `lease` (if it is still the holder's), so a retry need not wait for it to expire.
@@ -536,16 +551,7 @@ impl Registry {
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(aws("release idempotency lease")(e)),
-        }
+        applied(res, "release idempotency lease").map(|_| ())
     }
 
     pub async fn release_idempotency_key(&self, key: &str) -> Result<(), RegistryError> {
@@ -665,8 +671,8 @@ impl Registry {
 
     /// Takes one attempt from a windowed counter, atomically: a new window starts (with one
     /// hit) where none is open, else the hit is added only while `hits < max`, or, with a
-    /// `step`, also once `step` has passed since the previous attempt (a backoff instead of a
-    /// block). Concurrent callers cannot all slip through: at most what the rule allows is taken.
+    /// `backoff`, also once `backoff` has passed since the previous attempt (slowed instead of
+    /// blocked). Concurrent callers cannot all slip through: at most what the rule allows is taken.
     /// The emulator never expires items, so windows are checked here rather than left to TTL,
     /// and an increment only ever lands on an item that has its window (a reset racing it
     /// cannot leave a counter without expiry).
@@ -679,13 +685,7 @@ impl Registry {
     ) -> Result<Reservation, RegistryError> {
         let (pk, sk) = keys::counter(scope, subject);
         let n = |v: i64| AttributeValue::N(v.to_string());
-        let next = now + rule.step.unwrap_or_default();
-        let ccf = |e: &aws_sdk_dynamodb::error::SdkError<
-            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
-        >| {
-            e.as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception())
-        };
+        let next = now + rule.backoff.unwrap_or_default();
         for _ in 0..3 {
             let fresh = self
                 .client
@@ -705,12 +705,10 @@ impl Registry {
                 .expression_attribute_values(":now", n(now.timestamp()))
                 .send()
                 .await;
-            match fresh {
-                Ok(_) => return Ok(Reservation::Taken { hits: 1 }),
-                Err(e) if ccf(&e) => {}
-                Err(e) => return Err(aws("start counter")(e)),
+            if applied(fresh, "start counter")?.is_some() {
+                return Ok(Reservation::Taken { hits: 1 });
             }
-            let allowed = if rule.step.is_some() {
+            let allowed = if rule.backoff.is_some() {
                 "expires_at > :now AND (hits < :max OR next_at <= :now)"
             } else {
                 "expires_at > :now AND hits < :max"
@@ -730,23 +728,19 @@ impl Registry {
                 .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
                 .send()
                 .await;
-            match more {
-                Ok(out) => {
-                    let hits = out
-                        .attributes
-                        .and_then(|a| a.get("hits").and_then(|v| v.as_n().ok()).cloned())
-                        .and_then(|h| h.parse().ok())
-                        .unwrap_or(rule.max);
-                    return Ok(Reservation::Taken { hits });
-                }
-                Err(e) if ccf(&e) => {}
-                Err(e) => return Err(aws("count attempt")(e)),
+            if let Some(out) = applied(more, "count attempt")? {
+                let hits = out
+                    .attributes
+                    .and_then(|a| a.get("hits").and_then(|v| v.as_n().ok()).cloned())
+                    .and_then(|h| h.parse().ok())
+                    .unwrap_or(rule.max);
+                return Ok(Reservation::Taken { hits });
             }
             // Refused by the rule, or the window ended or was reset in between (then again).
             if let Some(counter) = self.read_counter(scope, subject, now).await?
                 && counter.hits >= rule.max
             {
-                let retry_at = match rule.step {
+                let retry_at = match rule.backoff {
                     Some(_) => counter.next_at.max(now),
                     None => counter.window_end,
                 };
@@ -779,16 +773,7 @@ impl Registry {
             .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(aws("release attempt")(e)),
-        }
+        applied(res, "release attempt").map(|_| ())
     }
 
     /// Forgets a counter (a successful login resets its email's failures).
@@ -825,13 +810,24 @@ impl Registry {
     }
 }
 
-/// How a counter admits attempts: `max` per `window`, and past `max` (with a `step`) one more
-/// each `step` after the previous attempt.
+/// How a counter admits attempts: at most `max` per `window`; past that, with a `backoff`,
+/// one attempt per `backoff` after the previous one instead of none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CounterRule {
-    pub window: chrono::Duration,
     pub max: i64,
-    pub step: Option<chrono::Duration>,
+    pub window: chrono::Duration,
+    pub backoff: Option<chrono::Duration>,
+}
+
+impl CounterRule {
+    /// A hard limit: `max` per `window`, then refused until the window ends.
+    pub const fn hard(max: i64, window: chrono::Duration) -> Self {
+        Self {
+            max,
+            window,
+            backoff: None,
+        }
+    }
 }
 
 /// The outcome of [`Registry::reserve_counter`].
@@ -914,16 +910,7 @@ impl Registry {
             .expression_attribute_values(":expected", s(expected))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(aws("replace tenant")(e)),
-        }
+        Ok(applied(result, "replace tenant")?.is_some())
     }
 }
 

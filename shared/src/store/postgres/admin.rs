@@ -440,13 +440,6 @@ impl DbAdmin {
         password: &SecretString,
         migrations: &[Migration],
     ) -> Result<MigrationReport, TenantDbError> {
-        let role = checked(&names.role)?;
-        // Tenants made before the limits existed get them with their next migration run
-        // (cluster-wide statements, from the platform's own database).
-        let admin = self.connect(None).await?;
-        let limited = limit_role(&admin.client, role).await;
-        admin.close().await;
-        limited?;
         let mut session = self.connect_as_tenant(names, password).await?;
         let report = migrations::apply_pending(&mut session.client, None, migrations).await;
         session.close().await;
@@ -454,6 +447,25 @@ impl DbAdmin {
             database: names.database.clone(),
             source,
         })
+    }
+
+    /// Gives every role of `tenants` its limits (see [`TENANT_CONNECTION_LIMIT`]), on one
+    /// connection: tenants made before the limits existed get them with the next migrate-all.
+    /// A role that cannot be changed (a broken tenant) is logged and skipped; its migration
+    /// reports the tenant.
+    pub async fn limit_tenant_roles(&self, tenants: &[TenantDbNames]) -> Result<(), TenantDbError> {
+        let admin = self.connect(None).await?;
+        for names in tenants {
+            let limited = match checked(&names.role) {
+                Ok(role) => limit_role(&admin.client, role).await,
+                Err(e) => Err(e),
+            };
+            if let Err(error) = limited {
+                tracing::warn!(role = names.role, %error, "tenant role not limited");
+            }
+        }
+        admin.close().await;
+        Ok(())
     }
 
     /// Every base table of schema `public`, by name, as CSV with a header line, all from one
