@@ -62,8 +62,9 @@ start_postgres() {
   started postgres
 }
 
-# The platform's own database role, as in production: CREATEDB and CREATEROLE, not SUPERUSER,
-# so the tests prove that is enough. Its password is kept beside the cluster. The stock
+# The platform's own database role, as in production: CREATEDB and CREATEROLE (and
+# pg_signal_backend, to end sessions on a database it drops), not SUPERUSER, so the tests prove
+# that is enough. Its password is kept beside the cluster. The stock
 # databases are closed to PUBLIC (tenant roles), which only the cluster's owner can do.
 ensure_platform_role() {
   local dir=$1
@@ -80,7 +81,8 @@ ensure_platform_role() {
         END \$\$;" \
     -c "ALTER ROLE taskifai_platform WITH LOGIN CREATEDB CREATEROLE NOSUPERUSER PASSWORD '$pw'" \
     -c "REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC" \
-    -c "GRANT CONNECT ON DATABASE postgres TO taskifai_platform" >/dev/null
+    -c "GRANT CONNECT ON DATABASE postgres TO taskifai_platform" \
+    -c "GRANT pg_signal_backend TO taskifai_platform" >/dev/null
 }
 
 start_moto() {
