@@ -3,6 +3,9 @@
 //! API gateway on a free port, the functions' real handlers in-process.
 
 #![allow(clippy::unwrap_used)]
+// The tests await whole in-process pipelines (upload → processor → analytics); the layout of
+// those nested futures needs more than the default query depth on a cold (non-incremental) build.
+#![recursion_limit = "256"]
 
 mod analytics;
 mod auth;
