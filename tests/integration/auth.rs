@@ -10,9 +10,9 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use shared::security::tokens::{Expectations, KeyRing};
 use shared::store::registry::TenantRecord;
-use shared::store::secrets::{SecretStore, tenant_secret_name};
+use shared::store::secrets::{SecretStore, signing_secret_name, tenant_secret_name};
 use shared::tenancy::context::{TENANT_AUDIENCE, TenantClaims};
-use shared::tenancy::secret::TenantSecret;
+use shared::tenancy::secret::{SigningSecret, TenantSecret};
 
 use crate::helpers::access_of;
 use crate::helpers::{TestApp, spawn_app, template, unique_subdomain};
@@ -221,8 +221,26 @@ pub async fn tenant_secret(app: &TestApp, tenant_id: &uuid::Uuid) -> (Value, Ten
     (json, parsed)
 }
 
+/// The tenant's private token keys as stored in the signing secret only `auth` may read: raw
+/// JSON and parsed.
+pub async fn signing_secret(app: &TestApp, tenant_id: &uuid::Uuid) -> (Value, SigningSecret) {
+    let ctx = &app.functions.auth.tenant;
+    let raw = ctx
+        .secrets()
+        .get(&signing_secret_name(ctx.secrets_prefix(), tenant_id))
+        .await
+        .expect("secrets manager answers")
+        .expect("the tenant has a signing secret");
+    let json = serde_json::from_str(raw.expose_secret()).expect("secret is JSON");
+    let secret: SigningSecret =
+        serde_json::from_str(raw.expose_secret()).expect("signing secret has its shape");
+    assert_eq!(&secret.tenant_id, tenant_id);
+    (json, secret)
+}
+
+/// The tenant's private token keys.
 pub async fn tenant_keys(app: &TestApp, tenant_id: &uuid::Uuid) -> KeyRing {
-    tenant_secret(app, tenant_id).await.1.jwt
+    signing_secret(app, tenant_id).await.1.ring
 }
 
 /// The tenant's URL, the issuer of its tokens.
@@ -286,10 +304,10 @@ async fn login_issues_a_token_signed_with_the_tenants_key_and_its_claims() {
     assert_eq!(res.body["password_change_required"], true);
     let token = res.body["access_token"].as_str().unwrap();
 
-    // AND its header pins HS256 and names the tenant's current key
+    // AND its header pins EdDSA and names the tenant's current key
     let (header, claims) = decode_token(token);
     let ring = tenant_keys(&app, &tenant.tenant_id).await;
-    assert_eq!(header["alg"], "HS256", "{header}");
+    assert_eq!(header["alg"], "EdDSA", "{header}");
     assert_eq!(header["typ"], "JWT", "{header}");
     assert_eq!(
         header["kid"].as_str(),
@@ -329,9 +347,12 @@ async fn login_issues_a_token_signed_with_the_tenants_key_and_its_claims() {
     assert!(me.body.get("password_hash").is_none(), "{}", me.body);
 
     // AND the token verifies with the tenant's ring and expectations
-    let verified: TenantClaims =
-        shared::security::tokens::verify(token, &ring, &Expectations::new(iss, TENANT_AUDIENCE))
-            .unwrap();
+    let verified: TenantClaims = shared::security::tokens::verify(
+        token,
+        &ring.verifying_keys(),
+        &Expectations::new(iss, TENANT_AUDIENCE),
+    )
+    .unwrap();
     assert_eq!(verified.tenant_id, tenant.tenant_id);
 }
 

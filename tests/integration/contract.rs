@@ -247,6 +247,42 @@ fn grants_of(function: &str) -> BTreeSet<String> {
 }
 
 #[test]
+fn only_the_signing_functions_can_read_private_token_keys() {
+    // GIVEN every function's secret grants
+    let mut readers = BTreeSet::new();
+    for function in template().functions().expect("functions") {
+        let reads = |name: &str| {
+            grants_of(&function.binary).iter().any(|g| {
+                g.starts_with("secretsmanager:GetSecretValue ") && {
+                    let resource = g.split(' ').nth(1).unwrap_or_default();
+                    let pattern = resource.trim_start_matches("secret:");
+                    pattern == "*"
+                        || pattern
+                            .strip_suffix('*')
+                            .is_some_and(|p| name.starts_with(p))
+                }
+            })
+        };
+        // THEN only auth and provisioning can read a tenant's private keys, and only
+        // provisioning the platform admins'
+        if reads("signing-keys/some-tenant") {
+            readers.insert(format!("{} tenant keys", function.binary));
+        }
+        if reads("platform/admin-token-keys") {
+            readers.insert(format!("{} admin keys", function.binary));
+        }
+    }
+    assert_eq!(
+        readers,
+        BTreeSet::from([
+            "auth tenant keys".to_owned(),
+            "provisioning tenant keys".to_owned(),
+            "provisioning admin keys".to_owned(),
+        ])
+    );
+}
+
+#[test]
 fn every_function_has_exactly_the_grants_it_needs() {
     // What each function needs, and nothing else: a new grant is a deliberate change here.
     let keys = |prefixes: &[&str]| {
@@ -289,7 +325,8 @@ fn every_function_has_exactly_the_grants_it_needs() {
                     keys(&["TENANT#*", "AUDIT"])
                 ),
                 tenant_secret.clone(),
-                "secretsmanager:PutSecretValue secret:tenants/*".into(),
+                "secretsmanager:GetSecretValue secret:signing-keys/*".into(),
+                "secretsmanager:PutSecretValue secret:signing-keys/*".into(),
             ],
         ),
         (

@@ -1,11 +1,17 @@
 //! Hardening: no function can be crashed by what a client sends. Arbitrary hosts, methods,
 //! paths, query strings, headers and bodies go through every HTTP function's real entry point
 //! (the same door as in Lambda), and arbitrary queue messages through the processor's: every
-//! answer is a response below 500, and nothing panics.
+//! answer is a response below 500, and nothing panics. Beside them, the other hardening
+//! findings' tests: concurrency on throttles, provisioning and tenant records; the platform
+//! admin's door; privilege inside PostgreSQL; and who can sign tokens.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
+use shared::security::tokens::legacy;
+use shared::store::secrets::{SecretStore, signing_secret_name, tenant_secret_name};
 
 use crate::helpers::spawn_app;
 
@@ -557,4 +563,237 @@ async fn no_lifecycle_change_interleaves_with_a_provisioning_run_of_the_same_ten
         .delete_tenant(&tenant.tenant_id, "test")
         .await
         .unwrap();
+}
+
+/// Makes `admin`'s tenant look as it did before EdDSA tokens: HS256 keys in its database
+/// secret (`jwt`), no signing secret, nothing published on its record. Returns the old keys.
+async fn as_before_eddsa(
+    app: &crate::helpers::TestApp,
+    admin: &crate::auth::TenantAdmin,
+) -> legacy::HmacKeys {
+    let ctx = &app.functions.auth.tenant;
+    let id = admin.tenant.tenant_id;
+    let name = tenant_secret_name(ctx.secrets_prefix(), &id);
+    let (mut secret, _) = crate::auth::tenant_secret(app, &id).await;
+    let old = legacy::HmacKeys {
+        keys: vec![legacy::HmacKey::generate()],
+    };
+    secret["jwt"] = serde_json::to_value(&old).unwrap();
+    put_secret(app, &name, &secret).await;
+    ctx.secrets()
+        .delete(&signing_secret_name(ctx.secrets_prefix(), &id))
+        .await
+        .unwrap();
+    app.registry()
+        .update_tenant(&id, |t| {
+            t.verifying_keys = Default::default();
+            t.keys_version += 1;
+            Ok::<_, shared::store::registry::RegistryError>(true)
+        })
+        .await
+        .unwrap();
+    old
+}
+
+async fn put_secret(app: &crate::helpers::TestApp, name: &str, value: &Value) {
+    app.functions
+        .auth
+        .tenant
+        .secrets()
+        .put(name, &secrecy::SecretString::from(value.to_string()))
+        .await
+        .unwrap();
+}
+
+/// `GET /api/auth/me` with `token`: its status.
+async fn me(app: &crate::helpers::TestApp, host: &str, token: &str) -> u16 {
+    crate::auth::call(
+        app,
+        reqwest::Method::GET,
+        host,
+        "/api/auth/me",
+        Some(token),
+        None,
+    )
+    .await
+    .status
+}
+
+/// Signs in and returns the token with its algorithm.
+async fn sign_in(
+    app: &crate::helpers::TestApp,
+    admin: &crate::auth::TenantAdmin,
+) -> (String, String) {
+    let res = crate::auth::login(app, &admin.host, &admin.email, &admin.password).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let token = res.body["access_token"].as_str().unwrap().to_owned();
+    let alg = crate::auth::decode_token(&token).0["alg"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (token, alg)
+}
+
+#[tokio::test]
+async fn a_tenant_from_before_eddsa_gets_its_key_pair_and_its_hs256_tokens_retire() {
+    // GIVEN a tenant as it was before EdDSA: HS256 keys in the database secret only
+    let app = spawn_app().await;
+    let admin = crate::auth::signed_in_admin(&app, "legacy").await;
+    as_before_eddsa(&app, &admin).await;
+    let id = admin.tenant.tenant_id;
+    // THEN it still signs in (HS256, with its old key) and its tokens work
+    let (old_token, alg) = sign_in(&app, &admin).await;
+    assert_eq!(alg, "HS256");
+    assert_eq!(me(&app, &admin.host, &old_token).await, 200);
+
+    // WHEN a migration run goes over it
+    let plane = &app.functions.provisioning.plane;
+    plane.migrate_all("test").await.expect("migrate-all");
+    // THEN its record publishes an EdDSA key whose private half only the signing secret holds
+    let record = app.registry().get_tenant(&id).await.unwrap().unwrap();
+    assert_eq!(record.verifying_keys.keys.len(), 1);
+    let ring = crate::auth::tenant_keys(&app, &id).await;
+    assert_eq!(ring.verifying_keys(), record.verifying_keys);
+    // AND new sign-ins get EdDSA tokens, while the HS256 one keeps working until it expires
+    let (new_token, alg) = sign_in(&app, &admin).await;
+    assert_eq!(alg, "EdDSA");
+    assert_eq!(me(&app, &admin.host, &new_token).await, 200);
+    assert_eq!(me(&app, &admin.host, &old_token).await, 200);
+    let (secret, _) = crate::auth::tenant_secret(&app, &id).await;
+    let until: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(secret["jwt_accepted_until"].clone()).unwrap();
+    assert!(
+        until > chrono::Utc::now() + chrono::Duration::minutes(60),
+        "{until}"
+    );
+
+    // WHEN that time has passed (moved back here) and the next run goes over it
+    let mut secret = secret;
+    secret["jwt_accepted_until"] = json!(chrono::Utc::now() - chrono::Duration::seconds(1));
+    let name = tenant_secret_name(app.functions.auth.tenant.secrets_prefix(), &id);
+    put_secret(&app, &name, &secret).await;
+    plane.migrate_all("test").await.expect("migrate-all");
+    // THEN the HS256 keys are gone from the secret and their token is refused
+    let (secret, _) = crate::auth::tenant_secret(&app, &id).await;
+    assert!(
+        secret.get("jwt").is_none(),
+        "{:?}",
+        secret.as_object().map(|o| o.keys().collect::<Vec<_>>())
+    );
+    assert!(secret["db"]["password"].is_string());
+    assert_eq!(me(&app, &admin.host, &old_token).await, 401);
+    // AND the EdDSA token and a new sign-in still work (the database credentials are intact)
+    assert_eq!(me(&app, &admin.host, &new_token).await, 200);
+    let (_, alg) = sign_in(&app, &admin).await;
+    assert_eq!(alg, "EdDSA");
+}
+
+#[tokio::test]
+async fn nothing_a_data_function_can_read_signs_a_token_it_accepts() {
+    // GIVEN a tenant, its database secret (what uploads, analytics and the processor read)
+    // and its record (the published public keys)
+    let app = spawn_app().await;
+    let admin = crate::auth::signed_in_admin(&app, "nomint").await;
+    let id = admin.tenant.tenant_id;
+    let (secret, _) = crate::auth::tenant_secret(&app, &id).await;
+    let record = app.registry().get_tenant(&id).await.unwrap().unwrap();
+    // THEN the database secret holds no key material at all
+    let fields: Vec<&String> = secret.as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["db", "tenant_id"], "{fields:?}");
+    // AND a token signed with anything those hold (the public key or the database password
+    // as an HMAC secret) is refused by every data function
+    let (_, claims) = crate::auth::decode_token(&admin.token);
+    let key = &record.verifying_keys.keys[0];
+    let public = URL_SAFE_NO_PAD.decode(&key.x).unwrap();
+    let password = secret["db"]["password"]
+        .as_str()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    for (what, secret_bytes) in [("public key", public), ("database password", password)] {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(key.kid.clone());
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(&secret_bytes),
+        )
+        .unwrap();
+        for path in [
+            "/api/auth/me",
+            "/api/uploads/batches",
+            "/api/analytics/summary",
+        ] {
+            let res = crate::auth::call(
+                &app,
+                reqwest::Method::GET,
+                &admin.host,
+                path,
+                Some(&forged),
+                None,
+            )
+            .await;
+            assert_eq!(res.status, 401, "{what} on {path}: {}", res.body);
+        }
+    }
+    // AND the genuine token is accepted on the same routes
+    for path in [
+        "/api/auth/me",
+        "/api/uploads/batches",
+        "/api/analytics/summary",
+    ] {
+        let res = crate::auth::call(
+            &app,
+            reqwest::Method::GET,
+            &admin.host,
+            path,
+            Some(&admin.token),
+            None,
+        )
+        .await;
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_key_rotations_all_end_up_published_and_sign_ins_keep_working() {
+    // GIVEN a tenant admin with a token
+    let app = spawn_app().await;
+    let admin = crate::auth::signed_in_admin(&app, "rotrace").await;
+    // WHEN five rotations run at once
+    let rotations = futures_util::future::join_all((0..5).map(|_| {
+        crate::auth::call(
+            &app,
+            reqwest::Method::POST,
+            &admin.host,
+            "/api/auth/keys/rotate",
+            Some(&admin.token),
+            None,
+        )
+    }))
+    .await;
+    let kids: Vec<String> = rotations
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["kid"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    // THEN every new key is published and live (none lost to another's write)
+    let record = app
+        .registry()
+        .get_tenant(&admin.tenant.tenant_id)
+        .await
+        .unwrap()
+        .unwrap();
+    for kid in &kids {
+        assert!(record.verifying_keys.is_live(kid), "{kid} not published");
+    }
+    // AND the token from before still works, and sign-ins sign with a published key
+    assert_eq!(me(&app, &admin.host, &admin.token).await, 200);
+    for _ in 0..3 {
+        let (token, alg) = sign_in(&app, &admin).await;
+        assert_eq!(alg, "EdDSA");
+        assert_eq!(me(&app, &admin.host, &token).await, 200);
+    }
 }

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::Method;
 use serde_json::{Value, json};
+use shared::identity::admins::ADMIN_KEYS;
 use shared::security::tokens::{SigningKey, issue};
 use shared::store::postgres::admin::TenantDbNames;
 use shared::store::secrets::{SecretStore, platform_secret_name};
@@ -18,7 +19,7 @@ use uuid::Uuid;
 
 use crate::auth::{
     Answer, TenantAdmin, answer, call, change_password, decode_token, issuer, login,
-    provisioned_admin, signed_in_admin, tenant_secret,
+    provisioned_admin, signed_in_admin, signing_secret, tenant_keys, tenant_secret,
 };
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, access_of, spawn_app, template};
 use shared::domain::role::Access;
@@ -172,7 +173,8 @@ async fn secrets_of(app: &TestApp, admins: &[&TenantAdmin]) -> Vec<(String, Stri
             format!("{who} database password"),
             raw["db"]["password"].as_str().unwrap().to_owned(),
         ));
-        secrets.extend(key_ring_secrets(who, &raw["jwt"]));
+        let (signing, _) = signing_secret(app, &admin.tenant.tenant_id).await;
+        secrets.extend(key_ring_secrets(who, &signing["ring"]));
     }
     secrets
 }
@@ -190,7 +192,7 @@ fn token_secrets(what: &str, token: &str) -> Vec<(String, String)> {
 fn key_ring_secrets(who: &str, ring: &Value) -> Vec<(String, String)> {
     let mut secrets = Vec::new();
     for key in ring["keys"].as_array().expect("keys") {
-        let b64 = key["secret"].as_str().expect("secret").to_owned();
+        let b64 = key["private_key"].as_str().expect("private_key").to_owned();
         let bytes = STANDARD.decode(&b64).expect("base64");
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         secrets.push((format!("{who} signing key (base64)"), b64));
@@ -308,8 +310,8 @@ async fn forged_tampered_and_misaddressed_tokens_are_refused() {
     // GIVEN tenants A and B (and C), B's user and keys, A's keys
     let app = spawn_app().await;
     let [a, b, c] = three_tenants(&app).await;
-    let a_ring = tenant_secret(&app, &a.tenant.tenant_id).await.1.jwt;
-    let b_ring = tenant_secret(&app, &b.tenant.tenant_id).await.1.jwt;
+    let a_ring = tenant_keys(&app, &a.tenant.tenant_id).await;
+    let b_ring = tenant_keys(&app, &b.tenant.tenant_id).await;
     let (a_key, b_key) = (a_ring.current().unwrap(), b_ring.current().unwrap());
     let b_kid = b_key.kid.clone();
     let under_b_kid = |key: &SigningKey| {
@@ -647,7 +649,7 @@ async fn platform_admin_and_tenant_tokens_only_open_their_own_surface() {
     // WHEN tenant tokens (genuine, or minted with the tenant's key for the admin audience) are
     // used on every admin route
     let a = &tenants[0];
-    let a_key = tenant_secret(&app, &a.tenant.tenant_id).await.1.jwt;
+    let a_key = tenant_keys(&app, &a.tenant.tenant_id).await;
     let now = chrono::Utc::now().timestamp();
     let admin_aud = issue(
         a_key.current().unwrap(),
@@ -1288,10 +1290,7 @@ async fn secrets_and_passwords_never_reach_the_logs() {
     let ctx = &app.functions.auth.tenant;
     let platform_keys = ctx
         .secrets()
-        .get(&platform_secret_name(
-            ctx.secrets_prefix(),
-            "admin-signing-keys",
-        ))
+        .get(&platform_secret_name(ctx.secrets_prefix(), ADMIN_KEYS))
         .await
         .unwrap()
         .expect("the platform key ring exists after an admin login");

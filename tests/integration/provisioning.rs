@@ -134,8 +134,9 @@ async fn a_new_tenant_is_provisioned_end_to_end() {
         ("welcome".into(), "sent".into())
     );
 
-    // AND the secret carries the database credentials and a signing key; the email→tenant
-    // membership exists for discovery; the audit log has the creation
+    // AND the secret carries the database credentials (and no key); the signing secret the
+    // private key the record publishes; the email→tenant membership exists for discovery; the
+    // audit log has the creation
     let plane = &app.functions.provisioning.plane;
     let secret = plane
         .secrets
@@ -148,7 +149,19 @@ async fn a_new_tenant_is_provisioned_end_to_end() {
         .unwrap();
     let secret: Value = serde_json::from_str(secret.expose_secret()).unwrap();
     assert_eq!(secret["db"]["database"], names.database);
-    assert!(secret["jwt"]["keys"][0]["kid"].as_str().is_some());
+    assert!(
+        secret.get("jwt").is_none(),
+        "no HS256 keys for a new tenant"
+    );
+    let ring = crate::auth::tenant_keys(&app, &tenant_id).await;
+    let record = app
+        .registry()
+        .get_tenant(&tenant_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.verifying_keys, ring.verifying_keys());
+    assert_eq!(record.verifying_keys.keys.len(), 1);
     let members = app
         .registry()
         .memberships_of_email(&format!("admin@{subdomain}.example"))
@@ -516,12 +529,16 @@ async fn a_fault_at_any_step_leaves_nothing_behind() {
             !plane.db.role_exists(&names.role).await.unwrap(),
             "{step:?}: role left"
         );
-        let secret =
-            shared::store::secrets::tenant_secret_name(&plane.settings.secrets_prefix, &tenant_id);
-        assert!(
-            plane.secrets.get(&secret).await.unwrap().is_none(),
-            "{step:?}: secret left"
-        );
+        let prefix = &plane.settings.secrets_prefix;
+        for secret in [
+            shared::store::secrets::tenant_secret_name(prefix, &tenant_id),
+            shared::store::secrets::signing_secret_name(prefix, &tenant_id),
+        ] {
+            assert!(
+                plane.secrets.get(&secret).await.unwrap().is_none(),
+                "{step:?}: {secret} left"
+            );
+        }
         assert!(
             plane
                 .registry
@@ -712,16 +729,15 @@ async fn delete_archives_every_table_then_removes_everything() {
             .unwrap()
             .is_empty()
     );
-    assert!(
-        app.functions
-            .provisioning
-            .plane
-            .secrets
-            .get(&t.secret_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let plane = &app.functions.provisioning.plane;
+    let signing =
+        shared::store::secrets::signing_secret_name(&plane.settings.secrets_prefix, &t.tenant_id);
+    for secret in [&t.secret_id, &signing] {
+        assert!(
+            plane.secrets.get(secret).await.unwrap().is_none(),
+            "{secret} left"
+        );
+    }
     assert_eq!(
         app.get(&format!("{}.localhost", t.subdomain), "/api/health")
             .await

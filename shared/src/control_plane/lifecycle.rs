@@ -6,18 +6,27 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::control_plane::provisioning::{ControlPlane, ControlPlaneError};
+use crate::identity::admins::RETIRED_ADMIN_KEYS;
 use crate::platform::telemetry::ErrorChain;
+use crate::security::tokens::KeyRing;
 use crate::store::audit::{AuditEvent, Outcome};
 use crate::store::mail::Mailer;
 use crate::store::objects::ObjectStore;
 use crate::store::postgres::admin::TenantDbNames;
 use crate::store::postgres::migrations::MIGRATIONS;
 use crate::store::registry::{Lease, Page, TenantRecord, TenantStatus};
-use crate::store::secrets::SecretStore;
+use crate::store::secrets::{
+    SecretStore, get_or_create_json, platform_secret_name, signing_secret_name,
+};
+use crate::tenancy::context::ACCESS_TOKEN_TTL_SECONDS;
+use crate::tenancy::secret::SigningSecret;
 
 /// How long a suspension, activation or deletion holds the tenant's idempotency lease at most (a
 /// deletion exports every table first).
 const LIFECYCLE_LEASE: chrono::Duration = chrono::Duration::minutes(5);
+/// How long past one token lifetime a tenant's HS256 keys are still accepted once it has EdDSA
+/// keys: containers sign with the old keys until their cached record shows the new ones.
+pub const LEGACY_KEYS_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 
 /// One table written to the archive before a delete.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -306,10 +315,13 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             .drop_tenant_database(&names)
             .await
             .map_err(|e| step("dropping the database")(e.into()))?;
-        self.secrets
-            .delete(&tenant.secret_id)
-            .await
-            .map_err(|e| step("deleting the secret")(e.into()))?;
+        let signing = signing_secret_name(&self.settings.secrets_prefix, &tenant.tenant_id);
+        for name in [&tenant.secret_id, &signing] {
+            self.secrets
+                .delete(name)
+                .await
+                .map_err(|e| step("deleting the secrets")(e.into()))?;
+        }
         for m in self
             .registry
             .memberships_of_tenant(&tenant.tenant_id)
@@ -333,9 +345,107 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         })
     }
 
+    /// Gives a tenant made before EdDSA tokens its key pair (private half in its signing
+    /// secret, public half on its record), and retires its HS256 keys: accepted until every
+    /// token they signed has expired, then removed by the next run after that.
+    async fn upgrade_token_keys(&self, tenant: &TenantRecord) -> Result<(), ControlPlaneError> {
+        let step = |what: &'static str| {
+            move |e: Box<dyn std::error::Error + Send + Sync>| {
+                ControlPlaneError::Step(what.into(), e)
+            }
+        };
+        if tenant.verifying_keys.is_empty() {
+            let name = signing_secret_name(&self.settings.secrets_prefix, &tenant.tenant_id);
+            // Create-if-absent: a concurrent run (or rotation) that made the ring first wins.
+            let secret = get_or_create_json(&self.secrets, &name, || SigningSecret {
+                tenant_id: tenant.tenant_id,
+                ring: KeyRing::generate(),
+            })
+            .await
+            .map_err(|e| step("making the tenant's token keys")(e.into()))?;
+            if secret.tenant_id != tenant.tenant_id {
+                return Err(step("making the tenant's token keys")(
+                    "the signing secret names another tenant".into(),
+                ));
+            }
+            let published = secret.ring.verifying_keys();
+            self.registry
+                .update_tenant(&tenant.tenant_id, |now| {
+                    now.verifying_keys.merge(&published);
+                    now.keys_version += 1;
+                    now.updated_at = Utc::now();
+                    Ok::<_, ControlPlaneError>(true)
+                })
+                .await?;
+        }
+
+        // The HS256 keys, edited in the secret's JSON so the credentials are never re-typed.
+        let retire = step("retiring the tenant's HS256 keys");
+        let raw = self
+            .secrets
+            .get(&tenant.secret_id)
+            .await
+            .map_err(|e| retire(e.into()))?
+            .ok_or_else(|| retire("the tenant has no secret".into()))?;
+        let mut secret: serde_json::Value =
+            serde_json::from_str(secrecy::ExposeSecret::expose_secret(&raw))
+                .map_err(|e| retire(e.into()))?;
+        drop(raw);
+        let Some(fields) = secret.as_object_mut() else {
+            return Err(retire("the tenant secret is not a JSON object".into()));
+        };
+        if !fields.contains_key("jwt") {
+            return Ok(());
+        }
+        let until = fields
+            .get("jwt_accepted_until")
+            .and_then(|v| serde_json::from_value::<chrono::DateTime<Utc>>(v.clone()).ok());
+        let now = Utc::now();
+        match until {
+            None => {
+                // A container may still sign with them until its cached record (registry TTL)
+                // shows the new keys: a margin beyond one token lifetime.
+                let until =
+                    now + chrono::Duration::seconds(ACCESS_TOKEN_TTL_SECONDS) + LEGACY_KEYS_MARGIN;
+                fields.insert("jwt_accepted_until".into(), serde_json::json!(until));
+            }
+            Some(until) if until <= now => {
+                fields.remove("jwt");
+                fields.remove("jwt_accepted_until");
+            }
+            Some(_) => return Ok(()),
+        }
+        self.secrets
+            .put(
+                &tenant.secret_id,
+                &secrecy::SecretString::from(secret.to_string()),
+            )
+            .await
+            .map_err(|e| retire(e.into()))?;
+        drop(secret);
+        // Containers refetch the secret now, not in 15 minutes.
+        self.registry
+            .update_tenant(&tenant.tenant_id, |now| {
+                now.keys_version += 1;
+                Ok::<_, ControlPlaneError>(true)
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Brings the template, then every active or suspended tenant, to the latest schema, one
-    /// tenant at a time; a failing tenant is reported and the run goes on.
+    /// tenant at a time; a failing tenant is reported and the run goes on. Each tenant's token
+    /// keys are brought up to date too, and the retired admin key secret deleted.
     pub async fn migrate_all(&self, actor: &str) -> Result<MigrationRun, ControlPlaneError> {
+        self.secrets
+            .delete(&platform_secret_name(
+                &self.settings.secrets_prefix,
+                RETIRED_ADMIN_KEYS,
+            ))
+            .await
+            .map_err(|e| {
+                ControlPlaneError::Step("deleting the retired admin keys".into(), e.into())
+            })?;
         let template = self
             .db
             .ensure_template(MIGRATIONS)
@@ -365,6 +475,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                     .migrate_tenant(&names, &password, MIGRATIONS)
                     .await
                     .map_err(|e| ControlPlaneError::Step("migrating".into(), e.into()))?;
+                self.upgrade_token_keys(&tenant).await?;
                 // Only the version is written, onto the record as it is now: a suspension or
                 // key rotation made since the list was read stays.
                 self.registry

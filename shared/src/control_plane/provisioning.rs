@@ -18,7 +18,7 @@ use crate::domain::subdomain::Subdomain;
 use crate::platform::config::{DomainConfig, PlatformSettings};
 use crate::platform::telemetry::ErrorChain;
 use crate::security::password::{generate_password, hash_password, random_token};
-use crate::security::tokens::{KeyRing, SigningKey};
+use crate::security::tokens::KeyRing;
 use crate::store::audit::{AuditEvent, AuditLog, Outcome};
 use crate::store::mail::{Mailer, welcome_email};
 use crate::store::postgres::admin::{DbAdmin, TenantDbNames};
@@ -27,8 +27,8 @@ use crate::store::registry::{
     Claim, Failure, Lease, Membership, Put, Registry, RegistryError, StepProgress, TenantRecord,
     TenantStatus,
 };
-use crate::store::secrets::{SecretStore, tenant_secret_name};
-use crate::tenancy::secret::{DbCredentials, TenantSecret};
+use crate::store::secrets::{SecretStore, signing_secret_name, tenant_secret_name};
+use crate::tenancy::secret::{DbCredentials, SigningSecret, TenantSecret};
 
 /// The provisioning steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -240,6 +240,9 @@ pub struct ControlPlane<S, M> {
 struct Carry {
     /// Created with the database, stored by StoreSecret: in memory only until then.
     secret: Option<TenantSecret>,
+    /// The tenant's token keys, made with the database (the record publishes their public
+    /// half), stored by StoreSecret.
+    signing: Option<KeyRing>,
     admin_password: Option<SecretString>,
     /// The admin password's argon2id hash, computed on a blocking thread while the database
     /// is being created.
@@ -422,6 +425,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             updated_at: now,
             // A resumed run writes a new secret: containers must not keep the old one.
             keys_version: existing.as_ref().map_or(0, |t| t.keys_version + 1),
+            verifying_keys: Default::default(),
         };
         let mut carry = Carry::default();
         let password = generate_password();
@@ -539,11 +543,13 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                         username: names.role.clone(),
                         password,
                     },
-                    jwt: KeyRing {
-                        keys: vec![SigningKey::generate()],
-                    },
+                    legacy_keys: None,
+                    legacy_accepted_until: None,
                 };
                 carry.secret = Some(secret);
+                let ring = KeyRing::generate();
+                record.verifying_keys = ring.verifying_keys();
+                carry.signing = Some(ring);
                 Ok(())
             }
             Step::Migrate => {
@@ -565,18 +571,33 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                     .map_err(step_err("seeding defaults"))
             }
             Step::StoreSecret => {
-                let secret = carry.secret.take().ok_or_else(|| {
+                let missing = || {
                     ControlPlaneError::Step(
                         "storing the secret".into(),
                         "no database credentials were created".into(),
                     )
-                })?;
-                let json = serde_json::to_string(&SecretJson(&secret))
-                    .map_err(step_err("serialising the secret"))?;
-                self.secrets
-                    .put(&record.secret_id, &SecretString::from(json))
-                    .await
-                    .map_err(step_err("storing the tenant secret"))
+                };
+                let secret = carry.secret.take().ok_or_else(missing)?;
+                let ring = carry.signing.take().ok_or_else(missing)?;
+                let json = SecretString::from(
+                    serde_json::to_string(&SecretJson(&secret))
+                        .map_err(step_err("serialising the secret"))?,
+                );
+                let signing = SecretString::from(
+                    serde_json::to_string(&SigningSecret {
+                        tenant_id: record.tenant_id,
+                        ring,
+                    })
+                    .map_err(step_err("serialising the signing keys"))?,
+                );
+                let signing_name =
+                    signing_secret_name(&self.settings.secrets_prefix, &record.tenant_id);
+                tokio::try_join!(
+                    self.secrets.put(&record.secret_id, &json),
+                    self.secrets.put(&signing_name, &signing),
+                )
+                .map(|_| ())
+                .map_err(step_err("storing the tenant secrets"))
             }
             Step::CreateAdmin => {
                 let task = carry.admin_hash.take().ok_or_else(|| {
@@ -767,11 +788,15 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                 .drop_tenant_database(&names)
                 .await
                 .map_err(step_err("dropping the database")),
-            Step::StoreSecret => self
-                .secrets
-                .delete(&record.secret_id)
-                .await
-                .map_err(step_err("deleting the secret")),
+            Step::StoreSecret => {
+                let signing = signing_secret_name(&self.settings.secrets_prefix, &record.tenant_id);
+                tokio::try_join!(
+                    self.secrets.delete(&record.secret_id),
+                    self.secrets.delete(&signing),
+                )
+                .map(|_| ())
+                .map_err(step_err("deleting the secrets"))
+            }
             Step::CreateAdmin => Ok(self
                 .registry
                 .delete_membership(request.admin_email.as_str(), &record.tenant_id)
@@ -816,7 +841,6 @@ impl Serialize for SecretJson<'_> {
                 "username": self.0.db.username,
                 "password": self.0.db.password.expose_secret(),
             },
-            "jwt": self.0.jwt,
         })
         .serialize(ser)
     }

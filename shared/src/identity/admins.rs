@@ -20,7 +20,7 @@ use crate::domain::email::Email;
 use crate::identity::IdentityError;
 use crate::security::password::{hash_password, validate_new_password, verify_off_thread};
 use crate::security::throttle::{Limits, Throttle, ThrottleKey};
-use crate::security::tokens::{Expectations, KeyRing, SigningKey, bearer, issue, verify};
+use crate::security::tokens::{Expectations, KeyRing, VerifyingKeys, bearer, issue, verify};
 use crate::store::audit::{AuditEvent, AuditLog, Outcome};
 use crate::store::registry::{AdminRecord, Put, Registry};
 use crate::store::secrets::{SecretStore, get_or_create_json, platform_secret_name};
@@ -31,6 +31,10 @@ pub const PLATFORM_AUDIENCE: &str = "taskifai-platform-admin";
 pub const TOKEN_TTL_SECONDS: i64 = 3600;
 /// The throttle realm of platform-admin sign-ins.
 const REALM: &str = "platform";
+/// The platform secret holding the admin tokens' Ed25519 key ring.
+pub const ADMIN_KEYS: &str = "admin-token-keys";
+/// Where the HS256 ring of admin tokens was kept before EdDSA; a migration run deletes it.
+pub const RETIRED_ADMIN_KEYS: &str = "admin-signing-keys";
 /// Admins whose standing a container remembers.
 const STANDING_CACHE: NonZeroUsize = NonZeroUsize::new(1024).expect("non-zero");
 
@@ -56,7 +60,7 @@ pub struct AdminAuth<S> {
     secrets: S,
     key_ring_name: String,
     issuer: String,
-    keys: OnceCell<KeyRing>,
+    keys: OnceCell<(KeyRing, VerifyingKeys)>,
 }
 
 impl<S: SecretStore> AdminAuth<S> {
@@ -76,23 +80,24 @@ impl<S: SecretStore> AdminAuth<S> {
             audit: AuditLog::new(registry.clone()),
             registry,
             secrets,
-            key_ring_name: platform_secret_name(secrets_prefix, "admin-signing-keys"),
+            key_ring_name: platform_secret_name(secrets_prefix, ADMIN_KEYS),
             issuer: issuer.into(),
             keys: OnceCell::new(),
         }
     }
 
-    /// The platform key ring, created on first use and cached for the container's life.
-    async fn keys(&self) -> Result<&KeyRing, IdentityError> {
-        Ok(self
-            .keys
+    /// The platform key ring and its public half, created on first use and cached for the
+    /// container's life.
+    async fn keys(&self) -> Result<&(KeyRing, VerifyingKeys), IdentityError> {
+        self.keys
             .get_or_try_init(|| async {
-                get_or_create_json(&self.secrets, &self.key_ring_name, || KeyRing {
-                    keys: vec![SigningKey::generate()],
-                })
-                .await
+                let ring: KeyRing =
+                    get_or_create_json(&self.secrets, &self.key_ring_name, KeyRing::generate)
+                        .await?;
+                let public = ring.verifying_keys();
+                Ok((ring, public))
             })
-            .await?)
+            .await
     }
 
     /// Creates a platform admin (the CLI's bootstrap); `false` if the email already exists.
@@ -155,8 +160,8 @@ impl<S: SecretStore> AdminAuth<S> {
                 &AuditEvent::new(&actor, "admin.login", None, Outcome::Success).with_detail(from),
             )
             .await;
-        let keys = self.keys().await?;
-        let key = keys.current().ok_or(IdentityError::NoSigningKey)?;
+        let (ring, _) = self.keys().await?;
+        let key = ring.current().ok_or(IdentityError::NoSigningKey)?;
         let now = Utc::now().timestamp();
         let claims = AdminClaims {
             sub: admin.email,
@@ -175,7 +180,7 @@ impl<S: SecretStore> AdminAuth<S> {
         authorization: Option<&str>,
     ) -> Result<AdminClaims, IdentityError> {
         let token = bearer(authorization).ok_or(IdentityError::MissingToken)?;
-        let keys = self.keys().await?;
+        let (_, keys) = self.keys().await?;
         let expect = Expectations {
             issuer: self.issuer.clone(),
             audience: PLATFORM_AUDIENCE.into(),

@@ -80,8 +80,9 @@ pub async fn login<S: SecretStore>(
         &[&user_id],
     )
     .await?;
-    let (access_token, expires_in) =
-        ctx.issue_token(tenant, user_id, user.try_get("email")?, role, must_change)?;
+    let (access_token, expires_in) = ctx
+        .issue_token(tenant, user_id, user.try_get("email")?, role, must_change)
+        .await?;
     Ok(Session {
         access_token,
         token_type: "Bearer",
@@ -165,8 +166,9 @@ pub async fn change_password<S: SecretStore>(
         &[&new_hash, &caller.user_id],
     )
     .await?;
-    let (access_token, expires_in) =
-        ctx.issue_token(tenant, caller.user_id, &caller.email, caller.role, false)?;
+    let (access_token, expires_in) = ctx
+        .issue_token(tenant, caller.user_id, &caller.email, caller.role, false)
+        .await?;
     Ok(Session {
         access_token,
         token_type: "Bearer",

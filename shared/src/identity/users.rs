@@ -5,7 +5,6 @@
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::domain::email::{Email, InvalidEmail};
@@ -17,9 +16,10 @@ use crate::security::password::{PasswordError, generate_password, hash_password}
 use crate::security::tokens::KeyRing;
 use crate::store::audit::{AuditEvent, AuditLog, Outcome};
 use crate::store::registry::{Membership, Registry, RegistryError};
-use crate::store::secrets::{SecretStore, SecretsError, tenant_secret_name};
+use crate::store::secrets::{SecretStore, SecretsError, signing_secret_name};
 use crate::tenancy::TenancyError;
 use crate::tenancy::context::{Caller, Tenant, TenantContext};
+use crate::tenancy::secret::SigningSecret;
 
 /// Longest `full_name`, in characters.
 pub const MAX_FULL_NAME_LEN: usize = 255;
@@ -370,9 +370,11 @@ pub async fn delete_user<S: SecretStore>(
 }
 
 /// Adds a fresh signing key, which signs from now on; older keys keep verifying until their
-/// tokens expire, or stop at once with `revoke_previous`. The stored secret is edited as raw
-/// JSON (only `jwt` is replaced, the database credentials are never re-typed), then the
-/// registry's `keys_version` is bumped so every container refetches within its registry TTL.
+/// tokens expire, or stop at once with `revoke_previous`. The private ring in the tenant's
+/// signing secret is rewritten first; then its public half is merged into the registry record
+/// (compare-and-set, `keys_version += 1` so every container refetches within its registry TTL).
+/// A key signs only once the record publishes it, and two concurrent rotations both end up
+/// published whichever order their writes land in.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant.tenant_id, revoke_previous))]
 pub async fn rotate_signing_keys<S: SecretStore>(
     ctx: &TenantContext<S>,
@@ -385,22 +387,21 @@ pub async fn rotate_signing_keys<S: SecretStore>(
         let db = ctx.connect(tenant).await?;
         ensure_still_admin(&db, caller).await?;
     }
-    let name = tenant_secret_name(ctx.secrets_prefix(), &tenant.tenant_id);
+    let name = signing_secret_name(ctx.secrets_prefix(), &tenant.tenant_id);
     let bad = || UserAdminError::BadSecret(name.clone());
-    // The newest stored ring, not this container's cached copy.
-    let stored = ctx.secrets().get(&name).await?.ok_or_else(bad)?;
-    let mut secret: Value = serde_json::from_str(stored.expose_secret()).map_err(|_| bad())?;
-    drop(stored);
-    let owner = secret
-        .get("tenant_id")
-        .and_then(Value::as_str)
-        .and_then(|id| Uuid::parse_str(id).ok());
-    if owner != Some(tenant.tenant_id) {
-        return Err(bad());
-    }
-    let fields = secret.as_object_mut().ok_or_else(bad)?;
-    let mut ring: KeyRing =
-        serde_json::from_value(fields.remove("jwt").ok_or_else(bad)?).map_err(|_| bad())?;
+    // The newest stored ring, not this container's cached copy. None: a tenant made before
+    // EdDSA keys, whose first ring this is.
+    let mut ring = match ctx.secrets().get(&name).await? {
+        Some(stored) => {
+            let secret: SigningSecret =
+                serde_json::from_str(stored.expose_secret()).map_err(|_| bad())?;
+            if secret.tenant_id != tenant.tenant_id {
+                return Err(bad());
+            }
+            secret.ring
+        }
+        None => KeyRing::default(),
+    };
 
     let kid = ring.rotate().kid.clone();
     let mut revoked = Vec::new();
@@ -415,21 +416,25 @@ pub async fn rotate_signing_keys<S: SecretStore>(
             ring.revoke(old);
         }
     }
-    let active_kids = ring
-        .keys
-        .iter()
-        .filter(|k| !k.revoked)
-        .map(|k| k.kid.clone())
-        .collect();
-    fields.insert(
-        "jwt".into(),
-        serde_json::to_value(&ring).map_err(|_| bad())?,
-    );
-    let updated = SecretString::from(secret.to_string());
-    drop(secret);
-    ctx.secrets().put(&name, &updated).await?;
+    let published = ring.verifying_keys();
+    let updated = serde_json::to_string(&SigningSecret {
+        tenant_id: tenant.tenant_id,
+        ring,
+    })
+    .map_err(|_| bad())?;
+    ctx.secrets()
+        .put(&name, &SecretString::from(updated))
+        .await?;
 
-    bump_keys_version(registry, tenant.tenant_id).await?;
+    let record = registry
+        .update_tenant(&tenant.tenant_id, |record| {
+            record.verifying_keys.merge(&published);
+            record.keys_version += 1;
+            record.updated_at = Utc::now();
+            Ok::<_, UserAdminError>(true)
+        })
+        .await?
+        .ok_or(UserAdminError::TenantGone(tenant.tenant_id))?;
     ctx.forget_secret(&tenant.tenant_id);
     tracing::info!(%kid, revoked = revoked.len(), "signing keys rotated");
     audit(
@@ -440,24 +445,18 @@ pub async fn rotate_signing_keys<S: SecretStore>(
         format!("new kid {kid}; revoked {}", revoked.len()),
     )
     .await;
+    let mut live: Vec<_> = record
+        .verifying_keys
+        .keys
+        .iter()
+        .filter(|k| !k.revoked)
+        .collect();
+    live.sort_by_key(|k| k.created_at);
     Ok(KeyRotation {
         kid,
         revoked,
-        active_kids,
+        active_kids: live.into_iter().map(|k| k.kid.clone()).collect(),
     })
-}
-
-/// `keys_version += 1`, compare-and-set so a concurrent write (a suspension) is never undone.
-async fn bump_keys_version(registry: &Registry, tenant_id: Uuid) -> Result<(), UserAdminError> {
-    registry
-        .update_tenant(&tenant_id, |record| {
-            record.keys_version += 1;
-            record.updated_at = Utc::now();
-            Ok::<_, UserAdminError>(true)
-        })
-        .await?
-        .map(|_| ())
-        .ok_or(UserAdminError::TenantGone(tenant_id))
 }
 
 #[cfg(test)]

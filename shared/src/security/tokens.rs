@@ -1,10 +1,19 @@
-//! Signed tokens: HS256 JWTs whose header names the signing key (`kid`), verified against a
-//! [`KeyRing`] so keys can be rotated (old tokens stay valid) and revoked (they stop being valid).
+//! Signed tokens: EdDSA (Ed25519) JWTs whose header names the signing key (`kid`).
 //!
-//! Verification is strict: the algorithm is pinned to HS256 before any key is looked up, the
-//! `kid` must name a live key, and `exp`, `iat`, `iss` and `aud` are required, with `iss` and
-//! `aud` single strings equal to what the caller expects. Claim structs are the caller's.
+//! The private half of each key lives in a [`KeyRing`], readable only by the functions that
+//! sign (tenant `auth`, and provisioning for tenant creation and platform-admin tokens); the
+//! public half is published as [`VerifyingKeys`] (on the tenant's registry record), so every
+//! other function can check a token but none can make one. Keys rotate (old tokens stay valid)
+//! and are revoked (they stop being valid) by `kid`.
+//!
+//! Verification is strict: the algorithm is pinned to EdDSA before any key is looked up (HS256
+//! only where the caller passes a tenant's [`legacy`] keys during their retirement), the `kid`
+//! must name a live key, and `exp`, `iat`, `iss` and `aud` are required, with `iss` and `aud`
+//! single strings equal to what the caller expects. Claim structs are the caller's.
 
+pub mod legacy;
+
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -16,10 +25,9 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+pub use crate::domain::verifying_keys::{KEY_LEN, VerifyingKey, VerifyingKeys};
 use crate::security::password::{random_bytes, random_token};
 
-/// HS256 keys are 256 bits; shorter stored secrets are refused.
-pub const SECRET_LEN: usize = 32;
 /// Clock skew tolerated on `exp` (and on `iat`/`nbf` in the future) unless the caller says.
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 30;
 /// Callers cannot stretch the leeway past this.
@@ -51,7 +59,7 @@ pub enum TokenError {
         #[source]
         source: Option<jsonwebtoken::errors::Error>,
     },
-    #[error("token algorithm {0:?} is not HS256")]
+    #[error("token algorithm {0:?} is not accepted")]
     WrongAlgorithm(String),
     #[error("token header has no kid")]
     MissingKid,
@@ -99,24 +107,58 @@ impl TokenError {
     }
 }
 
-/// One HMAC key with its id. Serialises (secret as standard base64) only so the ring can be
-/// stored in Secrets Manager; `Debug` never shows the secret.
+/// One Ed25519 key pair with its id. Stored (the private seed as standard base64) only in a
+/// secret that the signing functions alone can read; `Debug` never shows the private half.
 #[derive(Clone)]
 pub struct SigningKey {
     pub kid: String,
-    secret: SecretSlice<u8>,
+    seed: SecretSlice<u8>,
+    encoding: EncodingKey,
+    public: [u8; KEY_LEN],
     pub created_at: DateTime<Utc>,
     pub revoked: bool,
 }
 
 impl SigningKey {
-    /// A fresh key: 32 random bytes, a random 12-character kid, created now.
+    /// A fresh key pair from 32 random bytes, a random 12-character kid, created now.
     pub fn generate() -> Self {
-        Self {
-            kid: random_token(9),
-            secret: SecretSlice::from(random_bytes::<SECRET_LEN>().to_vec()),
-            created_at: Utc::now(),
+        Self::from_seed(
+            random_token(9),
+            random_bytes::<KEY_LEN>().to_vec(),
+            Utc::now(),
+        )
+        .expect("aws-lc accepts every 32-byte Ed25519 seed")
+    }
+
+    fn from_seed(kid: String, seed: Vec<u8>, created_at: DateTime<Utc>) -> Result<Self, String> {
+        let seed = SecretSlice::from(seed);
+        if seed.expose_secret().len() != KEY_LEN {
+            return Err("signing key is not a 32-byte Ed25519 seed".into());
+        }
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed.expose_secret())
+            .map_err(|_| "signing key seed is refused by the Ed25519 implementation")?;
+        let pkcs8 = pair
+            .to_pkcs8()
+            .map_err(|_| "signing key cannot be encoded as PKCS#8")?;
+        let mut public = [0u8; KEY_LEN];
+        public.copy_from_slice(pair.public_key().as_ref());
+        Ok(Self {
+            kid,
+            seed,
+            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+            public,
+            created_at,
             revoked: false,
+        })
+    }
+
+    /// The public half, publishable anywhere.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey {
+            kid: self.kid.clone(),
+            x: URL_SAFE_NO_PAD.encode(self.public),
+            created_at: self.created_at,
+            revoked: self.revoked,
         }
     }
 }
@@ -125,7 +167,7 @@ impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
-            .field("secret", &"[redacted]")
+            .field("private_key", &"[redacted]")
             .field("created_at", &self.created_at)
             .field("revoked", &self.revoked)
             .finish()
@@ -134,10 +176,10 @@ impl std::fmt::Debug for SigningKey {
 
 impl Serialize for SigningKey {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let secret = SecretString::from(STANDARD.encode(self.secret.expose_secret()));
+        let seed = SecretString::from(STANDARD.encode(self.seed.expose_secret()));
         let mut s = serializer.serialize_struct("SigningKey", 4)?;
         s.serialize_field("kid", &self.kid)?;
-        s.serialize_field("secret", secret.expose_secret())?;
+        s.serialize_field("private_key", seed.expose_secret())?;
         s.serialize_field("created_at", &self.created_at)?;
         s.serialize_field("revoked", &self.revoked)?;
         s.end()
@@ -149,7 +191,7 @@ impl<'de> Deserialize<'de> for SigningKey {
         #[derive(Deserialize)]
         struct Stored {
             kid: String,
-            secret: SecretString,
+            private_key: SecretString,
             created_at: DateTime<Utc>,
             #[serde(default)]
             revoked: bool,
@@ -158,26 +200,18 @@ impl<'de> Deserialize<'de> for SigningKey {
         if stored.kid.is_empty() {
             return Err(D::Error::custom("signing key has an empty kid"));
         }
-        // The decoder's own message can quote a character of the secret: not passed on.
-        let secret = STANDARD
-            .decode(stored.secret.expose_secret())
-            .map_err(|_| D::Error::custom("signing key secret is not standard base64"))?;
-        let secret = SecretSlice::from(secret);
-        if secret.expose_secret().len() < SECRET_LEN {
-            return Err(D::Error::custom(
-                "signing key secret is shorter than 32 bytes",
-            ));
-        }
-        Ok(Self {
-            kid: stored.kid,
-            secret,
-            created_at: stored.created_at,
-            revoked: stored.revoked,
-        })
+        // The decoder's own message can quote a character of the key: not passed on.
+        let seed = STANDARD
+            .decode(stored.private_key.expose_secret())
+            .map_err(|_| D::Error::custom("signing key is not standard base64"))?;
+        let mut key =
+            Self::from_seed(stored.kid, seed, stored.created_at).map_err(D::Error::custom)?;
+        key.revoked = stored.revoked;
+        Ok(key)
     }
 }
 
-/// Every key tokens may have been signed with: the newest live one signs, all live ones verify.
+/// Every key pair of one issuer: the newest live one signs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct KeyRing {
     pub keys: Vec<SigningKey>,
@@ -199,9 +233,25 @@ impl KeyRing {
             .max_by_key(|k| k.created_at)
     }
 
+    /// The key to sign with when verifiers read `published`: the newest one that is live both
+    /// here and there, so no token is ever signed with a key its verifiers do not have yet.
+    pub fn current_published(&self, published: &VerifyingKeys) -> Option<&SigningKey> {
+        self.keys
+            .iter()
+            .filter(|k| !k.revoked && published.is_live(&k.kid))
+            .max_by_key(|k| k.created_at)
+    }
+
     /// The key named `kid`, revoked or not.
     pub fn find(&self, kid: &str) -> Option<&SigningKey> {
         self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// The public halves, to publish.
+    pub fn verifying_keys(&self) -> VerifyingKeys {
+        VerifyingKeys {
+            keys: self.keys.iter().map(SigningKey::verifying_key).collect(),
+        }
     }
 
     /// Adds a fresh key, which becomes [`current`](Self::current); older keys keep verifying
@@ -228,24 +278,6 @@ impl KeyRing {
             found = true;
         }
         found
-    }
-
-    /// Revokes every key but the current one (after a suspected leak, once a fresh key has been
-    /// rotated in). Returns how many keys were newly revoked.
-    pub fn revoke_all_except_current(&mut self) -> usize {
-        let Some(current) = self.current().map(|k| k.kid.clone()) else {
-            return 0;
-        };
-        let mut revoked = 0;
-        for key in self
-            .keys
-            .iter_mut()
-            .filter(|k| k.kid != current && !k.revoked)
-        {
-            key.revoked = true;
-            revoked += 1;
-        }
-        revoked
     }
 }
 
@@ -274,25 +306,40 @@ pub fn now_ts() -> i64 {
     Utc::now().timestamp()
 }
 
-/// Signs `claims` with `key`: header `{"typ":"JWT","alg":"HS256","kid":…}`.
+/// Signs `claims` with `key`: header `{"typ":"JWT","alg":"EdDSA","kid":…}`.
 pub fn issue<C: Serialize>(key: &SigningKey, claims: &C) -> Result<String, TokenError> {
     if key.revoked {
         return Err(TokenError::SigningKeyRevoked(key.kid.clone()));
     }
-    let mut header = Header::new(Algorithm::HS256);
-    header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &EncodingKey::from_secret(key.secret.expose_secret()),
-    )
-    .map_err(TokenError::Signing)
+    encode(Algorithm::EdDSA, &key.kid, claims, &key.encoding)
 }
 
-/// Verifies `token` against `ring` and `expect`, then deserialises its claims as `C`.
+fn encode<C: Serialize>(
+    alg: Algorithm,
+    kid: &str,
+    claims: &C,
+    key: &EncodingKey,
+) -> Result<String, TokenError> {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, key).map_err(TokenError::Signing)
+}
+
+/// Verifies the EdDSA `token` against `keys` and `expect`, then deserialises its claims as `C`.
 pub fn verify<C: DeserializeOwned>(
     token: &str,
-    ring: &KeyRing,
+    keys: &VerifyingKeys,
+    expect: &Expectations,
+) -> Result<C, TokenError> {
+    verify_accepting(token, keys, None, expect)
+}
+
+/// [`verify`], also accepting HS256 tokens signed with `legacy` keys (a tenant whose keys
+/// predate EdDSA, until its old tokens have expired).
+pub fn verify_accepting<C: DeserializeOwned>(
+    token: &str,
+    keys: &VerifyingKeys,
+    legacy: Option<&legacy::HmacKeys>,
     expect: &Expectations,
 ) -> Result<C, TokenError> {
     /// The header fields read before any key is chosen.
@@ -318,11 +365,14 @@ pub fn verify<C: DeserializeOwned>(
     let header: RawHeader = serde_json::from_slice(&header)
         .map_err(|_| TokenError::malformed("header is not a JSON object with an alg"))?;
 
-    // The algorithm is ours to choose, not the token's: anything but HS256 (`none`, HS384/512,
-    // RS*/ES* with the HMAC secret as a "public key") is refused before a key is touched.
-    if header.alg != "HS256" {
-        return Err(TokenError::WrongAlgorithm(echo(&header.alg)));
-    }
+    // The algorithm is ours to choose, not the token's: anything but EdDSA (`none`, HS* with
+    // the public key as an HMAC secret, RS*/ES*) is refused before a key is touched; HS256
+    // only when the caller hands over a legacy ring.
+    let algorithm = match (header.alg.as_str(), legacy) {
+        ("EdDSA", _) => Algorithm::EdDSA,
+        ("HS256", Some(_)) => Algorithm::HS256,
+        (other, _) => return Err(TokenError::WrongAlgorithm(echo(other))),
+    };
     // RFC 7515 §4.1.11: extensions marked critical that we do not understand mean rejection.
     if header.crit.is_some() {
         return Err(TokenError::malformed(
@@ -330,26 +380,29 @@ pub fn verify<C: DeserializeOwned>(
         ));
     }
     let kid = header.kid.ok_or(TokenError::MissingKid)?;
-    let key = ring
-        .find(&kid)
-        .ok_or_else(|| TokenError::UnknownKid(echo(&kid)))?;
-    if key.revoked {
-        return Err(TokenError::RevokedKid(echo(&kid)));
-    }
+    let key = match (algorithm, legacy) {
+        (Algorithm::HS256, Some(legacy)) => legacy.decoding_key(&kid)?,
+        _ => {
+            let key = keys
+                .find(&kid)
+                .ok_or_else(|| TokenError::UnknownKid(echo(&kid)))?;
+            if key.revoked {
+                return Err(TokenError::RevokedKid(echo(&kid)));
+            }
+            DecodingKey::from_ed_components(&key.x)
+                .map_err(|_| TokenError::malformed("verifying key is not base64url"))?
+        }
+    };
 
     let leeway = expect.leeway_seconds.min(MAX_LEEWAY_SECONDS);
-    let mut validation = Validation::new(Algorithm::HS256);
+    let mut validation = Validation::new(algorithm);
     validation.leeway = leeway;
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
     validation.set_issuer(&[&expect.issuer]);
     validation.set_audience(&[&expect.audience]);
     validation.validate_nbf = true;
-    let decoded = jsonwebtoken::decode::<Map<String, Value>>(
-        token,
-        &DecodingKey::from_secret(key.secret.expose_secret()),
-        &validation,
-    )
-    .map_err(from_jwt)?;
+    let decoded =
+        jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(from_jwt)?;
     let claims = decoded.claims;
 
     // The library accepts an array holding the expected value; ours are single strings.
@@ -436,7 +489,15 @@ mod tests {
     }
 
     fn verify_claims(token: &str, ring: &KeyRing) -> Result<Claims, TokenError> {
-        verify(token, ring, &expect())
+        verify(token, &ring.verifying_keys(), &expect())
+    }
+
+    fn verify_value(
+        token: &str,
+        ring: &KeyRing,
+        expect: &Expectations,
+    ) -> Result<Value, TokenError> {
+        verify(token, &ring.verifying_keys(), expect)
     }
 
     #[test]
@@ -447,7 +508,7 @@ mod tests {
 
         // THEN the header names the algorithm and the key
         let header = jsonwebtoken::decode_header(&token).unwrap();
-        assert_eq!(header.alg, Algorithm::HS256);
+        assert_eq!(header.alg, Algorithm::EdDSA);
         assert_eq!(header.typ.as_deref(), Some("JWT"));
         assert_eq!(header.kid.as_deref(), Some(current(&ring).kid.as_str()));
         // AND the claims come back as they went in
@@ -510,19 +571,18 @@ mod tests {
     }
 
     #[test]
-    fn other_algorithms_are_refused_even_with_the_right_secret() {
-        // GIVEN tokens signed with the ring's own secret under HS512 and HS384
+    fn other_algorithms_are_refused_even_with_the_public_key_as_a_secret() {
+        // GIVEN tokens signed under HMAC with the published public key as the secret (the
+        // classic key confusion: anyone can read that key)
         let ring = KeyRing::generate();
         let key = current(&ring);
-        for alg in [Algorithm::HS512, Algorithm::HS384] {
+        let public = URL_SAFE_NO_PAD.decode(&key.verifying_key().x).unwrap();
+        for alg in [Algorithm::HS256, Algorithm::HS512, Algorithm::HS384] {
             let mut header = Header::new(alg);
             header.kid = Some(key.kid.clone());
-            let token = jsonwebtoken::encode(
-                &header,
-                &claims(),
-                &EncodingKey::from_secret(key.secret.expose_secret()),
-            )
-            .unwrap();
+            let token =
+                jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_secret(&public))
+                    .unwrap();
 
             // THEN they are refused for their algorithm
             let err = verify_claims(&token, &ring).unwrap_err();
@@ -532,7 +592,7 @@ mod tests {
             );
         }
 
-        // AND a valid HS256 token relabelled RS256 (key confusion) is refused too
+        // AND a valid EdDSA token relabelled RS256 is refused too
         let token = issue(key, &claims()).unwrap();
         let (_, rest) = token.split_once('.').unwrap();
         let rs = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": key.kid});
@@ -565,7 +625,7 @@ mod tests {
             leeway_seconds: 0,
             ..expect()
         };
-        let err = verify::<Claims>(&issue(key, &just).unwrap(), &ring, &strict).unwrap_err();
+        let err = verify_value(&issue(key, &just).unwrap(), &ring, &strict).unwrap_err();
         assert!(matches!(err, TokenError::Expired), "{err:?}");
     }
 
@@ -588,10 +648,10 @@ mod tests {
         let now = now_ts();
         let arrays =
             serde_json::json!({"iss": ISS, "aud": [AUD, "other"], "iat": now, "exp": now + 60});
-        let err = verify::<Value>(&issue(key, &arrays).unwrap(), &ring, &expect()).unwrap_err();
+        let err = verify_value(&issue(key, &arrays).unwrap(), &ring, &expect()).unwrap_err();
         assert!(matches!(err, TokenError::WrongAudience), "{err:?}");
         let arrays = serde_json::json!({"iss": [ISS], "aud": AUD, "iat": now, "exp": now + 60});
-        let err = verify::<Value>(&issue(key, &arrays).unwrap(), &ring, &expect()).unwrap_err();
+        let err = verify_value(&issue(key, &arrays).unwrap(), &ring, &expect()).unwrap_err();
         assert!(matches!(err, TokenError::WrongIssuer), "{err:?}");
     }
 
@@ -605,8 +665,7 @@ mod tests {
         for claim in ["exp", "iat", "iss", "aud"] {
             let mut partial = full.clone();
             partial.as_object_mut().unwrap().remove(claim);
-            let err =
-                verify::<Value>(&issue(key, &partial).unwrap(), &ring, &expect()).unwrap_err();
+            let err = verify_value(&issue(key, &partial).unwrap(), &ring, &expect()).unwrap_err();
             // THEN each is refused, naming the claim
             assert!(
                 matches!(&err, TokenError::MissingClaim(c) if c == claim),
@@ -616,7 +675,7 @@ mod tests {
         // AND an iat from the future is refused
         let mut future = full.clone();
         future["iat"] = (now + 3600).into();
-        let err = verify::<Value>(&issue(key, &future).unwrap(), &ring, &expect()).unwrap_err();
+        let err = verify_value(&issue(key, &future).unwrap(), &ring, &expect()).unwrap_err();
         assert!(matches!(err, TokenError::NotYetValid), "{err:?}");
     }
 
@@ -627,14 +686,10 @@ mod tests {
         let err = verify_claims(&issue(&stranger, &claims()).unwrap(), &ring).unwrap_err();
         assert!(matches!(err, TokenError::UnknownKid(_)), "{err:?}");
 
-        // A token without a kid, signed with the ring's own secret
+        // A token without a kid, signed with the ring's own key
         let key = current(&ring).clone();
-        let no_kid = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims(),
-            &EncodingKey::from_secret(key.secret.expose_secret()),
-        )
-        .unwrap();
+        let no_kid =
+            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims(), &key.encoding).unwrap();
         let err = verify_claims(&no_kid, &ring).unwrap_err();
         assert!(matches!(err, TokenError::MissingKid), "{err:?}");
 
@@ -662,8 +717,8 @@ mod tests {
         assert!(verify_claims(&old_token, &ring).is_ok());
         assert!(verify_claims(&new_token, &ring).is_ok());
 
-        // WHEN every key but the current one is revoked
-        assert_eq!(ring.revoke_all_except_current(), 1);
+        // WHEN the old key is revoked
+        assert!(ring.revoke(&old_kid));
 
         // THEN only the new token verifies
         let err = verify_claims(&old_token, &ring).unwrap_err();
@@ -688,7 +743,6 @@ mod tests {
             key.revoked = true;
         }
         assert!(ring.current().is_none());
-        assert_eq!(ring.revoke_all_except_current(), 0);
     }
 
     #[test]
@@ -718,7 +772,7 @@ mod tests {
             assert_eq!(err.code(), "invalid_token", "{err:?}");
         }
         // A header with an alg but junk everywhere else
-        let header = b64(&serde_json::json!({"alg": "HS256", "kid": current(&ring).kid}));
+        let header = b64(&serde_json::json!({"alg": "EdDSA", "kid": current(&ring).kid}));
         for token in [
             format!("{header}.!!!.!!!"),
             format!("{header}.e30.AAAA"),
@@ -730,11 +784,14 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_a_secret() {
-        // GIVEN a ring whose secrets we know
+        // GIVEN a ring whose private keys we know
         let ring = KeyRing::generate();
-        let secret = ring.keys[0].secret.expose_secret().to_vec();
+        let secret = ring.keys[0].seed.expose_secret().to_vec();
         let stored = serde_json::to_value(&ring).unwrap();
-        let b64_secret = stored["keys"][0]["secret"].as_str().unwrap().to_owned();
+        let b64_secret = stored["keys"][0]["private_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
 
         // THEN neither form of it is in Debug
         for debug in [
@@ -764,7 +821,7 @@ mod tests {
         // THEN it has the same shape and verifies the same tokens
         let stored: Value = serde_json::from_str(&json).unwrap();
         let key = &stored["keys"][0];
-        for field in ["kid", "secret", "created_at", "revoked"] {
+        for field in ["kid", "private_key", "created_at", "revoked"] {
             assert!(key.get(field).is_some(), "{field} in {key}");
         }
         assert_eq!(back.keys.len(), 2);
@@ -773,15 +830,99 @@ mod tests {
     }
 
     #[test]
-    fn stored_keys_with_short_or_bad_secrets_are_refused() {
+    fn stored_keys_with_short_or_bad_private_keys_are_refused() {
         let now = Utc::now();
-        let short = serde_json::json!({"kid": "k", "secret": STANDARD.encode([7u8; 16]), "created_at": now});
+        let short = serde_json::json!({"kid": "k", "private_key": STANDARD.encode([7u8; 16]), "created_at": now});
         let err = serde_json::from_value::<SigningKey>(short).unwrap_err();
-        assert!(err.to_string().contains("shorter"), "{err}");
-        let bad = serde_json::json!({"kid": "k", "secret": "not base64!", "created_at": now});
+        assert!(err.to_string().contains("32-byte"), "{err}");
+        let bad = serde_json::json!({"kid": "k", "private_key": "not base64!", "created_at": now});
         let err = serde_json::from_value::<SigningKey>(bad).unwrap_err();
         assert!(!err.to_string().contains('!'), "{err}");
-        let ok = serde_json::json!({"kid": "k", "secret": STANDARD.encode([7u8; 32]), "created_at": now});
+        let ok = serde_json::json!({"kid": "k", "private_key": STANDARD.encode([7u8; 32]), "created_at": now});
         assert!(!serde_json::from_value::<SigningKey>(ok).unwrap().revoked);
+        // AND a published key must be 32 bytes of base64url
+        let short = serde_json::json!({"kid": "k", "x": URL_SAFE_NO_PAD.encode([1u8; 31]), "created_at": now});
+        assert!(serde_json::from_value::<VerifyingKey>(short).is_err());
+    }
+
+    #[test]
+    fn the_published_keys_hold_nothing_that_signs() {
+        // GIVEN a ring and its published half
+        let ring = KeyRing::generate();
+        let published = serde_json::to_string(&ring.verifying_keys()).unwrap();
+        // THEN the private key is not in it
+        let stored = serde_json::to_value(&ring).unwrap();
+        let private = stored["keys"][0]["private_key"].as_str().unwrap();
+        assert!(!published.contains(private), "{published}");
+        let seed = URL_SAFE_NO_PAD.encode(ring.keys[0].seed.expose_secret());
+        assert!(!published.contains(&seed), "{published}");
+        // AND it verifies what the ring signs
+        let token = issue(current(&ring), &claims()).unwrap();
+        let back: VerifyingKeys = serde_json::from_str(&published).unwrap();
+        assert!(verify::<Claims>(&token, &back, &expect()).is_ok());
+    }
+
+    #[test]
+    fn only_a_published_live_key_signs() {
+        // GIVEN a ring rotated after its keys were published
+        let mut ring = KeyRing::generate();
+        let published = ring.verifying_keys();
+        let first = current(&ring).kid.clone();
+        ring.rotate();
+        // THEN the key verifiers do not know yet does not sign
+        assert_eq!(ring.current_published(&published).unwrap().kid, first);
+        // AND once it is published, it does
+        let mut now_published = published.clone();
+        now_published.merge(&ring.verifying_keys());
+        assert_eq!(
+            ring.current_published(&now_published).unwrap().kid,
+            current(&ring).kid
+        );
+    }
+
+    #[test]
+    fn merging_published_keys_keeps_both_rotations_and_every_revocation() {
+        // GIVEN two rotations of the same ring made concurrently, one revoking the first key
+        let base = KeyRing::generate();
+        let first = base.keys[0].kid.clone();
+        let (mut a, mut b) = (base.clone(), base.clone());
+        a.rotate();
+        b.rotate();
+        b.revoke(&first);
+        // WHEN both are merged into the record, in either order
+        for (x, y) in [(&a, &b), (&b, &a)] {
+            let mut record = base.verifying_keys();
+            record.merge(&x.verifying_keys());
+            record.merge(&y.verifying_keys());
+            // THEN all three keys are there and the revocation stuck
+            assert_eq!(record.keys.len(), 3);
+            assert!(!record.is_live(&first));
+        }
+    }
+
+    #[test]
+    fn hs256_verifies_only_against_a_legacy_ring_that_is_passed_in() {
+        // GIVEN a pre-EdDSA key and a token it signed
+        let old = legacy::HmacKeys {
+            keys: vec![legacy::HmacKey::generate()],
+        };
+        let token = legacy::issue(old.current().unwrap(), &claims()).unwrap();
+        let ring = KeyRing::generate();
+        // THEN plain verification refuses its algorithm
+        let err = verify_claims(&token, &ring).unwrap_err();
+        assert!(matches!(err, TokenError::WrongAlgorithm(_)), "{err:?}");
+        // AND it verifies when the legacy ring is passed in
+        let keys = ring.verifying_keys();
+        assert!(verify_accepting::<Claims>(&token, &keys, Some(&old), &expect()).is_ok());
+        // AND an EdDSA token still verifies against the published keys alongside it
+        let new = issue(current(&ring), &claims()).unwrap();
+        assert!(verify_accepting::<Claims>(&new, &keys, Some(&old), &expect()).is_ok());
+        // AND a legacy token under an EdDSA kid is not checked against a public key
+        let mut relabelled = old.clone();
+        relabelled.keys[0].kid = current(&ring).kid.clone();
+        let forged = legacy::issue(&relabelled.keys[0], &claims()).unwrap();
+        let other = legacy::HmacKeys::default();
+        let err = verify_accepting::<Claims>(&forged, &keys, Some(&other), &expect()).unwrap_err();
+        assert!(matches!(err, TokenError::UnknownKid(_)), "{err:?}");
     }
 }

@@ -13,6 +13,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::domain::verifying_keys::VerifyingKeys;
+
 /// Registry failures; the SDK error is kept as the source.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -147,10 +149,14 @@ pub struct TenantRecord {
     pub idempotency_key: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// Bumped whenever the tenant's signing keys change, so every container refetches the
-    /// secret within the registry cache TTL (a revocation bites at once, not in 15 minutes).
+    /// Bumped whenever the tenant's keys or secrets change, so every container refetches
+    /// them within the registry cache TTL (a revocation bites at once, not in 15 minutes).
     #[serde(default)]
     pub keys_version: u32,
+    /// The public halves of the tenant's token keys: what every function verifies with. Empty
+    /// for a tenant made before tokens were EdDSA, until a migration run gives it keys.
+    #[serde(default)]
+    pub verifying_keys: VerifyingKeys,
 }
 
 /// Email → tenant, for discovery.

@@ -92,9 +92,16 @@ pub trait SecretStore: Send + Sync {
     fn delete(&self, name: &str) -> impl Future<Output = Result<(), SecretsError>> + Send;
 }
 
-/// `{prefix}/tenants/{tenant_id}`: a tenant's database credentials and signing keys.
+/// `{prefix}/tenants/{tenant_id}`: a tenant's database credentials, readable by every function
+/// that works on its data.
 pub fn tenant_secret_name(prefix: &str, tenant_id: &uuid::Uuid) -> String {
     format!("{prefix}/tenants/{tenant_id}")
+}
+
+/// `{prefix}/signing-keys/{tenant_id}`: a tenant's private token keys, a separate secret (and
+/// name prefix) so that only the functions that sign tokens can be granted it.
+pub fn signing_secret_name(prefix: &str, tenant_id: &uuid::Uuid) -> String {
+    format!("{prefix}/signing-keys/{tenant_id}")
 }
 
 /// `{prefix}/platform/{name}`: platform-wide secrets.

@@ -1,8 +1,9 @@
 //! The tenant context every tenant-host function builds a request on (DESIGN §4): a host's
 //! subdomain → registry record (short TTL; suspension bites within it) → tenant secret (≈15 min
 //! cache, refetched at once when the registry says the keys changed) → a pooled connection to the
-//! tenant database as the tenant's own role → the caller, verified with that tenant's signing
-//! keys, when the route needs one. Reading the request itself is the web layer's job.
+//! tenant database as the tenant's own role → the caller, verified with the public keys on the
+//! tenant's record, when the route needs one. Only `auth` signs: it alone reads the tenant's
+//! private keys (cached like the secret). Reading the request itself is the web layer's job.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,19 +13,20 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::role::{Access, Role};
 use crate::domain::subdomain::Subdomain;
 use crate::platform::config::{ConfigError, Env, PlatformSettings};
-use crate::security::tokens::{Expectations, bearer, issue, verify};
+use crate::security::tokens::{Expectations, KeyRing, bearer, issue, legacy, verify_accepting};
 use crate::store::postgres::pool::{TenantConnection, TenantPools};
 use crate::store::registry::{Registry, TenantRecord};
-use crate::store::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
+use crate::store::secrets::{AwsSecretStore, SecretStore, signing_secret_name, tenant_secret_name};
 use crate::tenancy::TenancyError;
 use crate::tenancy::directory::{DEFAULT_TTL, ResolvedTenant, TenantDirectory, require_active};
-use crate::tenancy::secret::TenantSecret;
+use crate::tenancy::secret::{SigningSecret, TenantSecret};
 
 /// The audience of tenant tokens; platform-admin tokens never carry it.
 pub const TENANT_AUDIENCE: &str = "taskifai-tenant";
@@ -72,10 +74,38 @@ impl Tenant {
     }
 }
 
-struct CachedSecret {
-    fetched: Instant,
-    keys_version: u32,
-    secret: Arc<TenantSecret>,
+/// Per-tenant copies of one kind of secret, trusted for [`SECRET_TTL`] unless the registry's
+/// `keys_version` moved past the copy's.
+struct SecretCache<T>(Mutex<HashMap<Uuid, Cached<T>>>);
+
+/// When a copy was fetched, the `keys_version` it was fetched under, the copy.
+type Cached<T> = (Instant, u32, Arc<T>);
+
+impl<T> SecretCache<T> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+
+    fn get(&self, record: &TenantRecord) -> Option<Arc<T>> {
+        let cache = self.0.lock().ok()?;
+        let (fetched, version, value) = cache.get(&record.tenant_id)?;
+        (fetched.elapsed() < SECRET_TTL && *version >= record.keys_version).then(|| value.clone())
+    }
+
+    fn insert(&self, record: &TenantRecord, value: Arc<T>) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.insert(
+                record.tenant_id,
+                (Instant::now(), record.keys_version, value),
+            );
+        }
+    }
+
+    fn forget(&self, tenant_id: &Uuid) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.remove(tenant_id);
+        }
+    }
 }
 
 /// What the context did, for benchmarks: warm requests should add nothing here.
@@ -127,7 +157,8 @@ pub struct TenantContext<S = AwsSecretStore> {
     pub directory: TenantDirectory,
     secrets: S,
     secrets_prefix: String,
-    secret_cache: Mutex<HashMap<Uuid, CachedSecret>>,
+    secret_cache: SecretCache<TenantSecret>,
+    signing_cache: SecretCache<KeyRing>,
     pools: TenantPools,
     pub stats: ContextStats,
 }
@@ -154,7 +185,8 @@ impl<S: SecretStore> TenantContext<S> {
             directory: TenantDirectory::new(registry, settings.registry_cache_ttl),
             secrets,
             secrets_prefix: settings.secrets_prefix,
-            secret_cache: Mutex::new(HashMap::new()),
+            secret_cache: SecretCache::new(),
+            signing_cache: SecretCache::new(),
             pools: TenantPools::default(),
             stats: ContextStats::default(),
         }
@@ -223,53 +255,48 @@ impl<S: SecretStore> TenantContext<S> {
     }
 
     async fn secret(&self, record: &TenantRecord) -> Result<Arc<TenantSecret>, TenancyError> {
-        let cached = self.secret_cache.lock().ok().and_then(|cache| {
-            cache
-                .get(&record.tenant_id)
-                .filter(|c| {
-                    c.fetched.elapsed() < SECRET_TTL && c.keys_version >= record.keys_version
-                })
-                .map(|c| c.secret.clone())
-        });
-        if let Some(secret) = cached {
+        if let Some(secret) = self.secret_cache.get(record) {
             return Ok(secret);
         }
-        self.stats.secret_fetches.fetch_add(1, Ordering::Relaxed);
         let name = tenant_secret_name(&self.secrets_prefix, &record.tenant_id);
+        let secret: TenantSecret = self.fetch(&name).await?;
+        check_owner(&name, secret.tenant_id, record)?;
+        let secret = Arc::new(secret);
+        self.secret_cache.insert(record, secret.clone());
+        Ok(secret)
+    }
+
+    /// The tenant's private token keys (only `auth` is granted their secret).
+    async fn signing_keys(&self, record: &TenantRecord) -> Result<Arc<KeyRing>, TenancyError> {
+        if let Some(ring) = self.signing_cache.get(record) {
+            return Ok(ring);
+        }
+        let name = signing_secret_name(&self.secrets_prefix, &record.tenant_id);
+        let secret: SigningSecret = self.fetch(&name).await?;
+        check_owner(&name, secret.tenant_id, record)?;
+        let ring = Arc::new(secret.ring);
+        self.signing_cache.insert(record, ring.clone());
+        Ok(ring)
+    }
+
+    async fn fetch<T: DeserializeOwned>(&self, name: &str) -> Result<T, TenancyError> {
+        self.stats.secret_fetches.fetch_add(1, Ordering::Relaxed);
         let bad = |reason| TenancyError::BadSecret {
-            name: name.clone(),
+            name: name.to_owned(),
             reason,
         };
         let raw = self
             .secrets
-            .get(&name)
+            .get(name)
             .await?
             .ok_or_else(|| bad("missing"))?;
-        let secret: TenantSecret =
-            serde_json::from_str(raw.expose_secret()).map_err(|_| bad("malformed"))?;
-        if secret.tenant_id != record.tenant_id {
-            // A secret that names another tenant must never be used for this one.
-            return Err(bad("it names another tenant"));
-        }
-        let secret = Arc::new(secret);
-        if let Ok(mut cache) = self.secret_cache.lock() {
-            cache.insert(
-                record.tenant_id,
-                CachedSecret {
-                    fetched: Instant::now(),
-                    keys_version: record.keys_version,
-                    secret: secret.clone(),
-                },
-            );
-        }
-        Ok(secret)
+        serde_json::from_str(raw.expose_secret()).map_err(|_| bad("malformed"))
     }
 
-    /// Forgets a tenant's cached secret (after this container rotated its keys).
+    /// Forgets a tenant's cached secrets (after this container rotated its keys).
     pub fn forget_secret(&self, tenant_id: &Uuid) {
-        if let Ok(mut cache) = self.secret_cache.lock() {
-            cache.remove(tenant_id);
-        }
+        self.secret_cache.forget(tenant_id);
+        self.signing_cache.forget(tenant_id);
     }
 
     /// A pooled connection to the tenant's database, as the tenant's role.
@@ -312,7 +339,13 @@ impl<S: SecretStore> TenantContext<S> {
             audience: TENANT_AUDIENCE.into(),
             leeway_seconds: 30,
         };
-        let claims: TenantClaims = verify(token, &tenant.secret.jwt, &expect).map_err(|e| {
+        let claims: TenantClaims = verify_accepting(
+            token,
+            &tenant.record.verifying_keys,
+            tenant.secret.live_legacy_keys(),
+            &expect,
+        )
+        .map_err(|e| {
             tracing::info!(reason = %e, "tenant token rejected");
             TenancyError::InvalidToken(e)
         })?;
@@ -328,8 +361,10 @@ impl<S: SecretStore> TenantContext<S> {
         })
     }
 
-    /// A signed access token for `user` on `tenant`.
-    pub fn issue_token(
+    /// A signed access token for `user` on `tenant`: EdDSA with the newest private key its
+    /// record publishes; HS256 with its legacy key while it has no EdDSA keys yet (a tenant
+    /// made before them, between a deploy and its migration run).
+    pub async fn issue_token(
         &self,
         tenant: &Tenant,
         user_id: Uuid,
@@ -337,11 +372,6 @@ impl<S: SecretStore> TenantContext<S> {
         role: Role,
         password_change_required: bool,
     ) -> Result<(String, i64), TenancyError> {
-        let key = tenant
-            .secret
-            .jwt
-            .current()
-            .ok_or(TenancyError::NoSigningKey(tenant.tenant_id))?;
         let now = Utc::now().timestamp();
         let claims = TenantClaims {
             sub: user_id,
@@ -354,8 +384,24 @@ impl<S: SecretStore> TenantContext<S> {
             aud: TENANT_AUDIENCE.into(),
             pcr: password_change_required,
         };
-        let token = issue(key, &claims).map_err(TenancyError::Issue)?;
-        Ok((token, ACCESS_TOKEN_TTL_SECONDS))
+        let no_key = || TenancyError::NoSigningKey(tenant.tenant_id);
+        let published = &tenant.record.verifying_keys;
+        let token = if published.is_empty() {
+            let key = tenant
+                .secret
+                .live_legacy_keys()
+                .and_then(legacy::HmacKeys::current)
+                .ok_or_else(no_key)?;
+            legacy::issue(key, &claims)
+        } else {
+            let ring = self.signing_keys(&tenant.record).await?;
+            let key = ring.current_published(published).ok_or_else(no_key)?;
+            issue(key, &claims)
+        };
+        Ok((
+            token.map_err(TenancyError::Issue)?,
+            ACCESS_TOKEN_TTL_SECONDS,
+        ))
     }
 
     pub fn secrets(&self) -> &S {
@@ -364,5 +410,17 @@ impl<S: SecretStore> TenantContext<S> {
 
     pub fn secrets_prefix(&self) -> &str {
         &self.secrets_prefix
+    }
+}
+
+/// A secret that names another tenant must never be used for this one.
+fn check_owner(name: &str, owner: Uuid, record: &TenantRecord) -> Result<(), TenancyError> {
+    if owner == record.tenant_id {
+        Ok(())
+    } else {
+        Err(TenancyError::BadSecret {
+            name: name.to_owned(),
+            reason: "it names another tenant",
+        })
     }
 }

@@ -13,7 +13,9 @@ use shared::platform::config::Env;
 use shared::platform::telemetry::ErrorChain;
 use shared::store::mail::SesMailer;
 use shared::store::postgres::admin::TenantDbNames;
-use shared::store::secrets::{AwsSecretStore, SecretStore, tenant_secret_name};
+use shared::store::secrets::{
+    AwsSecretStore, SecretStore, signing_secret_name, tenant_secret_name,
+};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
@@ -164,13 +166,18 @@ impl Platform {
             async move {
                 let id = &tenants[i];
                 let names = TenantDbNames::for_tenant(id);
-                let secret = tenant_secret_name(&plane.settings.secrets_prefix, id);
+                let prefix = &plane.settings.secrets_prefix;
                 let mut problems = Vec::new();
                 if let Err(e) = plane.db.drop_tenant_database(&names).await {
                     problems.push(format!("{}: {}", names.database, ErrorChain(&e)));
                 }
-                if let Err(e) = plane.secrets.delete(&secret).await {
-                    problems.push(format!("{secret}: {}", ErrorChain(&e)));
+                for secret in [
+                    tenant_secret_name(prefix, id),
+                    signing_secret_name(prefix, id),
+                ] {
+                    if let Err(e) = plane.secrets.delete(&secret).await {
+                        problems.push(format!("{secret}: {}", ErrorChain(&e)));
+                    }
                 }
                 problems
             }

@@ -246,6 +246,13 @@ pub async fn run(platform: &Platform, iterations: usize) -> Result<Warm> {
     let host = format!("{subdomain}.localhost");
     let secret = tenant_secret(platform, &tenant_id).await?;
     let floor_client = connect_as_tenant(&secret).await?;
+    let published = platform
+        .plane
+        .registry
+        .get_tenant(&tenant_id)
+        .await?
+        .context("the tenant has no registry record")?
+        .verifying_keys;
 
     // The first login resolves the tenant, fetches its secret and opens a connection.
     let login_event = event(
@@ -291,7 +298,7 @@ pub async fn run(platform: &Platform, iterations: usize) -> Result<Warm> {
     for _ in 0..WARM_UP {
         timed(&me_event, |r| auth::handle(&auth_app, r)).await?;
         timed(&health_event, |r| auth::handle(&auth_app, r)).await?;
-        shared::security::tokens::verify::<TenantClaims>(&token, &secret.jwt, &expect)?;
+        shared::security::tokens::verify::<TenantClaims>(&token, &published, &expect)?;
         floor_client.query_one("SELECT 1", &[]).await?;
         floor_client.simple_query("SELECT 1").await?;
     }
@@ -326,7 +333,7 @@ pub async fn run(platform: &Platform, iterations: usize) -> Result<Warm> {
         warm.floor_simple.push(started.elapsed());
 
         let started = Instant::now();
-        let claims: TenantClaims = shared::security::tokens::verify(&token, &secret.jwt, &expect)?;
+        let claims: TenantClaims = shared::security::tokens::verify(&token, &published, &expect)?;
         warm.jwt_verify.push(started.elapsed());
         std::hint::black_box(claims);
 

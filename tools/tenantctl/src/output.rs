@@ -271,6 +271,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             keys_version: 0,
+            verifying_keys: Default::default(),
         };
         let text = tenants_table(std::slice::from_ref(&tenant));
         let lines: Vec<&str> = text.lines().collect();
