@@ -283,6 +283,26 @@ fn only_the_signing_functions_can_read_private_token_keys() {
 }
 
 #[test]
+fn no_function_can_change_the_audit_log_and_only_provisioning_reaches_the_admins() {
+    // GIVEN every function's grants on the audit and admins tables
+    for function in template().functions().expect("functions") {
+        for grant in grants_of(&function.binary) {
+            let action = grant.split(' ').next().unwrap_or_default();
+            // THEN the audit log is appended to (and read by provisioning), never changed
+            if grant.contains("AuditTable") {
+                let allowed = action == "dynamodb:PutItem"
+                    || (action == "dynamodb:Query" && function.binary == "provisioning");
+                assert!(allowed, "{}: {grant}", function.binary);
+            }
+            // AND the admins table is provisioning's alone
+            if grant.contains("AdminsTable") {
+                assert_eq!(function.binary, "provisioning", "{grant}");
+            }
+        }
+    }
+}
+
+#[test]
 fn every_function_has_exactly_the_grants_it_needs() {
     // What each function needs, and nothing else: a new grant is a deliberate change here.
     let keys = |prefixes: &[&str]| {
@@ -296,7 +316,7 @@ fn every_function_has_exactly_the_grants_it_needs() {
         keys(&["SUBDOMAIN#*", "TENANT#*"])
     );
     let tenant_secret = "secretsmanager:GetSecretValue secret:tenants/*".to_owned();
-    let audit = format!("dynamodb:PutItem RegistryTable{}", keys(&["AUDIT"]));
+    let audit = "dynamodb:PutItem AuditTable".to_owned();
     let expected: [(&str, Vec<String>); 7] = [
         (
             "tenant-discovery",
@@ -320,10 +340,8 @@ fn every_function_has_exactly_the_grants_it_needs() {
                 format!("dynamodb:DeleteItem RegistryTable{}", keys(&["COUNTER#*"])),
                 format!("dynamodb:PutItem RegistryTable{}", keys(&["EMAIL#*"])),
                 format!("dynamodb:DeleteItem RegistryTable{}", keys(&["EMAIL#*"])),
-                format!(
-                    "dynamodb:PutItem RegistryTable{}",
-                    keys(&["TENANT#*", "AUDIT"])
-                ),
+                format!("dynamodb:PutItem RegistryTable{}", keys(&["TENANT#*"])),
+                audit.clone(),
                 tenant_secret.clone(),
                 "secretsmanager:GetSecretValue secret:signing-keys/*".into(),
                 "secretsmanager:PutSecretValue secret:signing-keys/*".into(),
@@ -361,6 +379,10 @@ fn every_function_has_exactly_the_grants_it_needs() {
             "provisioning",
             vec![
                 "DynamoDBCrudPolicy RegistryTable".into(),
+                "DynamoDBCrudPolicy AdminsTable".into(),
+                "dynamodb:PutItem AuditTable".into(),
+                "dynamodb:Query AuditTable".into(),
+                "dynamodb:Query ${AuditTable.Arn}/index/*".into(),
                 "secretsmanager:CreateSecret secret:*".into(),
                 "secretsmanager:GetSecretValue secret:*".into(),
                 "secretsmanager:PutSecretValue secret:*".into(),

@@ -251,11 +251,17 @@ impl Drop for TestApp {
     /// Drops the databases and roles of this test's tenants (the emulator's resources are
     /// uniquely named and simply left behind).
     fn drop(&mut self) {
-        let table = self
-            .deployed
-            .reference("RegistryTable")
-            .expect("registry")
-            .to_owned();
+        let table = |id: &str| {
+            self.deployed
+                .reference(id)
+                .unwrap_or_else(|e| panic!("{id} is not deployed: {e}"))
+                .to_owned()
+        };
+        let tables = shared::platform::config::Tables {
+            registry: table("RegistryTable"),
+            admins: table("AdminsTable"),
+            audit: table("AuditTable"),
+        };
         let sdk = self.sdk.clone();
         let cleanup = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -265,7 +271,7 @@ impl Drop for TestApp {
             rt.block_on(async move {
                 let registry = shared::store::registry::Registry::new(
                     aws_sdk_dynamodb::Client::new(&sdk),
-                    table,
+                    &tables,
                 );
                 let db = shared::store::postgres::admin::DbAdmin::from_url(
                     &database_admin_url(),

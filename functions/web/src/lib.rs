@@ -111,7 +111,7 @@ impl App {
     pub fn from_settings(settings: Settings, sdk: &aws_config::SdkConfig) -> Self {
         let registry = Registry::new(
             aws_sdk_dynamodb::Client::new(sdk),
-            settings.platform.registry_table.clone(),
+            &settings.platform.tables,
         );
         Self {
             directory: TenantDirectory::new(registry, settings.registry_cache_ttl),

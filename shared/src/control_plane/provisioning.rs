@@ -868,7 +868,7 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
     };
     let registry = Registry::new(
         aws_sdk_dynamodb::Client::new(sdk),
-        settings.platform.registry_table.clone(),
+        &settings.platform.tables,
     );
     let secrets =
         crate::store::secrets::AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk));

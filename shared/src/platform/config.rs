@@ -105,24 +105,46 @@ impl DomainConfig {
     }
 }
 
-/// What every function reads about the platform: its domain, its registry table, and how tenant
-/// URLs are written. Read once at cold start; each function's settings start from it.
+/// The platform's DynamoDB tables. Admins and audit events have their own, so each can be
+/// granted apart: only provisioning reaches the admins; functions may only append to the audit
+/// log (PutItem), and only provisioning reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    /// `REGISTRY_TABLE`: tenants, subdomain claims, memberships, idempotency keys, counters.
+    pub registry: String,
+    /// `ADMINS_TABLE`: platform administrators.
+    pub admins: String,
+    /// `AUDIT_TABLE`: audit events, append-only.
+    pub audit: String,
+}
+
+impl Tables {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            registry: env.required("REGISTRY_TABLE")?,
+            admins: env.required("ADMINS_TABLE")?,
+            audit: env.required("AUDIT_TABLE")?,
+        })
+    }
+}
+
+/// What every function reads about the platform: its domain, its tables, and how tenant URLs
+/// are written. Read once at cold start; each function's settings start from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformSettings {
     pub domain: DomainConfig,
-    /// `REGISTRY_TABLE`.
-    pub registry_table: String,
+    pub tables: Tables,
     /// `TENANT_URL_FORMAT`, default `https://{subdomain}.{root_domain}`
     /// (`http://{subdomain}.localhost:9000` locally).
     pub tenant_url_format: String,
 }
 
 impl PlatformSettings {
-    /// `ROOT_DOMAIN`, `RESERVED_SUBDOMAINS`, `REGISTRY_TABLE`, `TENANT_URL_FORMAT`.
+    /// `ROOT_DOMAIN`, `RESERVED_SUBDOMAINS`, the tables, `TENANT_URL_FORMAT`.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             domain: DomainConfig::from_env(env)?,
-            registry_table: env.required("REGISTRY_TABLE")?,
+            tables: Tables::from_env(env)?,
             tenant_url_format: env
                 .optional("TENANT_URL_FORMAT")
                 .unwrap_or_else(|| "https://{subdomain}.{root_domain}".into()),

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::verifying_keys::VerifyingKeys;
+use crate::platform::config::Tables;
 
 /// Registry failures; the SDK error is kept as the source.
 #[derive(Debug, thiserror::Error)]
@@ -212,11 +213,13 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// The registry table.
+/// The registry table, with the admins and audit tables beside it.
 #[derive(Clone)]
 pub struct Registry {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    admins_table: String,
+    audit_table: String,
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -226,10 +229,20 @@ fn s(v: impl Into<String>) -> AttributeValue {
 }
 
 impl Registry {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+    pub fn new(client: aws_sdk_dynamodb::Client, tables: &Tables) -> Self {
         Self {
             client,
-            table: table.into(),
+            table: tables.registry.clone(),
+            admins_table: tables.admins.clone(),
+            audit_table: tables.audit.clone(),
+        }
+    }
+
+    /// The same client on another of the platform's tables.
+    fn on(&self, table: &str) -> Self {
+        Self {
+            table: table.to_owned(),
+            ..self.clone()
         }
     }
 
@@ -609,12 +622,13 @@ impl Registry {
         &self,
         admin: &AdminRecord,
     ) -> Result<Put<AdminRecord>, RegistryError> {
-        self.put_new(Self::item(keys::admin(&admin.email), admin))
+        self.on(&self.admins_table)
+            .put_new(Self::item(keys::admin(&admin.email), admin))
             .await
     }
 
     pub async fn get_admin(&self, email: &str) -> Result<Option<AdminRecord>, RegistryError> {
-        self.get(keys::admin(email)).await
+        self.on(&self.admins_table).get(keys::admin(email)).await
     }
 
     /// Disables or re-enables an admin; false when there is no such admin.
@@ -627,7 +641,9 @@ impl Registry {
             return Ok(false);
         };
         admin.disabled = disabled;
-        self.put(Self::item(keys::admin(email), &admin)).await?;
+        self.on(&self.admins_table)
+            .put(Self::item(keys::admin(email), &admin))
+            .await?;
         Ok(true)
     }
 
@@ -645,13 +661,19 @@ impl Registry {
             item.insert("gsi1pk".into(), s(keys::tenant_audit_index(tenant)));
             item.insert("gsi1sk".into(), s(sort));
         }
-        match self.put_new::<serde_json::Value>(item).await? {
-            Put::Created => Ok(()),
-            Put::Exists(_) => Err(RegistryError::Aws(
-                "append audit".into(),
-                "audit event id collision".into(),
-            )),
-        }
+        // PutItem alone (the only right functions have on this table): a collision fails the
+        // condition instead of overwriting.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.audit_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        applied(result, "append audit")?.map(|_| ()).ok_or_else(|| {
+            RegistryError::Aws("append audit".into(), "audit event id collision".into())
+        })
     }
 
     /// Audit events, newest first; of one tenant when given.
@@ -661,13 +683,16 @@ impl Registry {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<T>, RegistryError> {
+        let audit = self.on(&self.audit_table);
         match tenant {
             Some(tenant) => {
-                self.query_page(true, &keys::tenant_audit_index(tenant), limit, cursor, true)
+                audit
+                    .query_page(true, &keys::tenant_audit_index(tenant), limit, cursor, true)
                     .await
             }
             None => {
-                self.query_page(false, &keys::audit("").0, limit, cursor, true)
+                audit
+                    .query_page(false, &keys::audit("").0, limit, cursor, true)
                     .await
             }
         }

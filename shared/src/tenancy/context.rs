@@ -168,7 +168,7 @@ impl TenantContext<AwsSecretStore> {
     pub fn from_settings(settings: TenantSettings, sdk: &aws_config::SdkConfig) -> Self {
         let registry = Registry::new(
             aws_sdk_dynamodb::Client::new(sdk),
-            settings.platform.registry_table.clone(),
+            &settings.platform.tables,
         );
         Self::new(
             settings,

@@ -13,6 +13,8 @@ pub fn offline_env() -> Env<impl Fn(&str) -> Option<String>> {
     pairs_env(&[
         ("ROOT_DOMAIN", "localhost"),
         ("REGISTRY_TABLE", "registry"),
+        ("ADMINS_TABLE", "admins"),
+        ("AUDIT_TABLE", "audit"),
         ("SECRETS_PREFIX", "taskifai/test"),
         ("UPLOADS_BUCKET", "uploads"),
     ])
