@@ -467,12 +467,15 @@ pub async fn delete(db: &mut Client, batch_id: &Uuid) -> Result<BatchView, Inges
     for target in [Target::Sellout, Target::Ecommerce] {
         rollup::remove(&tx, target, batch_id).await?;
     }
-    // Rows and errors go with the batch (on delete cascade).
-    tx.execute(
-        "delete from upload_batches where batch_id = $1",
-        &[batch_id],
-    )
-    .await?;
+    // Its raw rows (no foreign key: loading would pay a check per row), then the batch with
+    // its errors (on delete cascade).
+    for table in ["sellout_entries", "ecommerce_orders", "upload_batches"] {
+        tx.execute(
+            &format!("delete from {table} where batch_id = $1"),
+            &[batch_id],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(view)
 }

@@ -145,8 +145,10 @@ fn statement(rollup: &Rollup, change: Change) -> String {
          sum(n) as n from batch_delta group by {key_list}"
     );
     match change {
+        // In key order: the rollup's primary key is then filled page after page, not at random.
         Change::Add => format!(
             "insert into {table} as m ({key_list}, quantity, sales_eur, {count}) {grouped} \
+             order by {key_list} \
              on conflict ({key_list}) do update \
              set quantity = m.quantity + excluded.quantity, \
                  sales_eur = m.sales_eur + excluded.sales_eur, \

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "analytics",
         sql: include_str!("../../../migrations/0003_analytics.sql"),
     },
+    Migration {
+        version: 4,
+        name: "lean_raw_rows",
+        sql: include_str!("../../../migrations/0004_lean_raw_rows.sql"),
+    },
 ];
 
 /// The version a fully migrated tenant database is at.
