@@ -283,12 +283,12 @@ fn only_the_signing_functions_can_read_private_token_keys() {
 }
 
 #[test]
-fn no_function_can_change_the_audit_log_and_only_provisioning_reaches_the_admins() {
+fn functions_only_put_audit_events_and_only_provisioning_reaches_the_admins() {
     // GIVEN every function's grants on the audit and admins tables
     for function in template().functions().expect("functions") {
         for grant in grants_of(&function.binary) {
             let action = grant.split(' ').next().unwrap_or_default();
-            // THEN the audit log is appended to (and read by provisioning), never changed
+            // THEN audit events are only put (and read by provisioning), never updated or deleted
             if grant.contains("AuditTable") {
                 let allowed = action == "dynamodb:PutItem"
                     || (action == "dynamodb:Query" && function.binary == "provisioning");

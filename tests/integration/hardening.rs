@@ -645,6 +645,22 @@ async fn a_tenant_from_before_eddsa_gets_its_key_pair_and_its_hs256_tokens_retir
     let (old_token, alg) = sign_in(&app, &admin).await;
     assert_eq!(alg, "HS256");
     assert_eq!(me(&app, &admin.host, &old_token).await, 200);
+    // AND a key rotation waits for the migration run (it alone retires the HS256 keys)
+    let rotation = crate::auth::call(
+        &app,
+        reqwest::Method::POST,
+        &admin.host,
+        "/api/auth/keys/rotate",
+        Some(&old_token),
+        None,
+    )
+    .await;
+    assert_eq!(rotation.status, 409, "{}", rotation.body);
+    assert_eq!(
+        rotation.body["error"]["code"], "keys_not_migrated",
+        "{}",
+        rotation.body
+    );
 
     // WHEN a migration run goes over it
     let plane = &app.functions.provisioning.plane;
@@ -796,4 +812,81 @@ async fn concurrent_key_rotations_all_end_up_published_and_sign_ins_keep_working
         assert_eq!(alg, "EdDSA");
         assert_eq!(me(&app, &admin.host, &token).await, 200);
     }
+}
+
+#[tokio::test]
+async fn admins_and_audit_events_left_in_the_registry_table_move_on_the_next_migration_run() {
+    // GIVEN an admin and an audit event written as older code did, into the registry table
+    let app = spawn_app().await;
+    let registry_table = app.deployed.reference("RegistryTable").unwrap().to_owned();
+    let old_layout = shared::store::registry::Registry::new(
+        aws_sdk_dynamodb::Client::new(&app.sdk),
+        &shared::platform::config::Tables {
+            registry: registry_table.clone(),
+            admins: registry_table.clone(),
+            audit: registry_table,
+        },
+    );
+    let email = "veteran@taskifai.localhost";
+    let password = "an old admin's passphrase";
+    old_layout
+        .create_admin(&shared::store::registry::AdminRecord {
+            email: email.into(),
+            password_hash: shared::security::password::hash_password(&secrecy::SecretString::from(
+                password,
+            ))
+            .unwrap(),
+            created_at: chrono::Utc::now(),
+            disabled: false,
+        })
+        .await
+        .unwrap();
+    let event = shared::store::audit::AuditEvent::new(
+        "cli:veteran",
+        "tenant.create",
+        None,
+        shared::store::audit::Outcome::Success,
+    );
+    shared::store::audit::AuditLog::new(old_layout.clone())
+        .record(&event)
+        .await
+        .unwrap();
+    let admin_login = || async {
+        app.request(reqwest::Method::POST, "api.localhost", "/admin/login")
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // THEN the admin can still sign in before the run (to start it)
+    assert_eq!(admin_login().await, 200);
+
+    // WHEN a migration run goes
+    app.functions
+        .provisioning
+        .plane
+        .migrate_all("test")
+        .await
+        .expect("migrate-all");
+    // THEN both are in their own tables and gone from the registry table
+    let audit = shared::store::audit::AuditLog::new(app.registry().clone());
+    let listed = audit.list(None, 100, None).await.unwrap();
+    assert!(listed.items.iter().any(|e| e.event_id == event.event_id));
+    let left = shared::store::audit::AuditLog::new(old_layout.clone())
+        .list(None, 100, None)
+        .await
+        .unwrap();
+    assert!(left.items.iter().all(|e| e.event_id != event.event_id));
+    assert!(app.registry().get_admin(email).await.unwrap().is_some());
+    // AND the admin still signs in, and a second run moves nothing and breaks nothing
+    assert_eq!(admin_login().await, 200);
+    app.functions
+        .provisioning
+        .plane
+        .migrate_all("test")
+        .await
+        .expect("a second migrate-all");
+    assert_eq!(admin_login().await, 200);
 }

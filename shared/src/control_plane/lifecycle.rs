@@ -347,40 +347,46 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
 
     /// Gives a tenant made before EdDSA tokens its key pair (private half in its signing
     /// secret, public half on its record), and retires its HS256 keys: accepted until every
-    /// token they signed has expired, then removed by the next run after that.
+    /// token they signed has expired, then removed by the next run after that. The deadline is
+    /// set before the keys are published, so HS256 is never accepted open-ended beside them.
     async fn upgrade_token_keys(&self, tenant: &TenantRecord) -> Result<(), ControlPlaneError> {
-        let step = |what: &'static str| {
-            move |e: Box<dyn std::error::Error + Send + Sync>| {
-                ControlPlaneError::Step(what.into(), e)
-            }
-        };
-        if tenant.verifying_keys.is_empty() {
-            let name = signing_secret_name(&self.settings.secrets_prefix, &tenant.tenant_id);
-            // Create-if-absent: a concurrent run (or rotation) that made the ring first wins.
-            let secret = get_or_create_json(&self.secrets, &name, || SigningSecret {
-                tenant_id: tenant.tenant_id,
-                ring: KeyRing::generate(),
-            })
-            .await
-            .map_err(|e| step("making the tenant's token keys")(e.into()))?;
-            if secret.tenant_id != tenant.tenant_id {
-                return Err(step("making the tenant's token keys")(
-                    "the signing secret names another tenant".into(),
-                ));
-            }
-            let published = secret.ring.verifying_keys();
-            self.registry
-                .update_tenant(&tenant.tenant_id, |now| {
-                    now.verifying_keys.merge(&published);
-                    now.keys_version += 1;
-                    now.updated_at = Utc::now();
-                    Ok::<_, ControlPlaneError>(true)
-                })
-                .await?;
+        self.retire_legacy_keys(tenant).await?;
+        if !tenant.verifying_keys.is_empty() {
+            return Ok(());
         }
+        let step = |e: Box<dyn std::error::Error + Send + Sync>| {
+            ControlPlaneError::Step("making the tenant's token keys".into(), e)
+        };
+        let name = signing_secret_name(&self.settings.secrets_prefix, &tenant.tenant_id);
+        // Create-if-absent: a concurrent run that made the ring first wins.
+        let secret = get_or_create_json(&self.secrets, &name, || SigningSecret {
+            tenant_id: tenant.tenant_id,
+            ring: KeyRing::generate(),
+        })
+        .await
+        .map_err(|e| step(e.into()))?;
+        if secret.tenant_id != tenant.tenant_id {
+            return Err(step("the signing secret names another tenant".into()));
+        }
+        let published = secret.ring.verifying_keys();
+        self.registry
+            .update_tenant(&tenant.tenant_id, |now| {
+                now.verifying_keys.merge(&published);
+                now.keys_version += 1;
+                now.updated_at = Utc::now();
+                Ok::<_, ControlPlaneError>(true)
+            })
+            .await?;
+        Ok(())
+    }
 
-        // The HS256 keys, edited in the secret's JSON so the credentials are never re-typed.
-        let retire = step("retiring the tenant's HS256 keys");
+    /// A tenant's HS256 keys (its database secret's `jwt`): given a deadline one token
+    /// lifetime (plus a margin) away on the first run, removed by the first run past it.
+    async fn retire_legacy_keys(&self, tenant: &TenantRecord) -> Result<(), ControlPlaneError> {
+        let retire = |e: Box<dyn std::error::Error + Send + Sync>| {
+            ControlPlaneError::Step("retiring the tenant's HS256 keys".into(), e)
+        };
+        // Edited in the secret's JSON, so the credentials are never re-typed.
         let raw = self
             .secrets
             .get(&tenant.secret_id)
@@ -435,7 +441,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
 
     /// Brings the template, then every active or suspended tenant, to the latest schema, one
     /// tenant at a time; a failing tenant is reported and the run goes on. Each tenant's token
-    /// keys are brought up to date too, and the retired admin key secret deleted.
+    /// keys are brought up to date too; admins and audit events left in the registry table by
+    /// older code move to their own tables, and the retired admin key secret is deleted.
     pub async fn migrate_all(&self, actor: &str) -> Result<MigrationRun, ControlPlaneError> {
         self.secrets
             .delete(&platform_secret_name(
@@ -446,6 +453,10 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             .map_err(|e| {
                 ControlPlaneError::Step("deleting the retired admin keys".into(), e.into())
             })?;
+        let moved = self.registry.move_admins_and_audit().await?;
+        if moved > 0 {
+            tracing::info!(moved, "admins and audit events moved to their own tables");
+        }
         let template = self
             .db
             .ensure_template(MIGRATIONS)

@@ -1,7 +1,7 @@
-//! Platform administrators: accounts in the registry (argon2id), `POST /admin/login` tokens
-//! signed with the platform key ring kept in Secrets Manager, with an audience no tenant token
-//! carries. Every `/admin/*` route verifies that token, and that its admin still exists and is
-//! not disabled (checked in the registry, cached as briefly as tenant records). Sign-in is
+//! Platform administrators: accounts in the admins table (argon2id), `POST /admin/login` tokens
+//! signed (EdDSA) with the platform key ring kept in Secrets Manager, with an audience no tenant
+//! token carries. Every `/admin/*` route verifies that token, and that its admin still exists
+//! and is not disabled (checked in the admins table, cached as briefly as tenant records). Sign-in is
 //! throttled like a tenant's
 //! (realm `platform`, see `security::throttle`), checks the password on the blocking pool, and
 //! every attempt, failed or not, is in the audit log.

@@ -13,7 +13,6 @@ use crate::identity::IdentityError;
 use crate::identity::login::{UserView, user_view};
 use crate::platform::telemetry::ErrorChain;
 use crate::security::password::{PasswordError, generate_password, hash_password};
-use crate::security::tokens::KeyRing;
 use crate::store::audit::{AuditEvent, AuditLog, Outcome};
 use crate::store::registry::{Membership, Registry, RegistryError};
 use crate::store::secrets::{SecretStore, SecretsError, signing_secret_name};
@@ -66,6 +65,10 @@ pub enum UserAdminError {
     Task(#[from] tokio::task::JoinError),
     #[error("tenant {0} is no longer in the registry")]
     TenantGone(Uuid),
+    /// A tenant made before EdDSA keys, not yet through a migration run: there is no private
+    /// ring to add to (and the run, not a rotation, retires its HS256 keys).
+    #[error("this tenant's keys are being upgraded; try again after the platform's migration run")]
+    KeysNotMigrated,
     #[error(transparent)]
     Tenancy(#[from] TenancyError),
     #[error(transparent)]
@@ -389,19 +392,18 @@ pub async fn rotate_signing_keys<S: SecretStore>(
     }
     let name = signing_secret_name(ctx.secrets_prefix(), &tenant.tenant_id);
     let bad = || UserAdminError::BadSecret(name.clone());
-    // The newest stored ring, not this container's cached copy. None: a tenant made before
-    // EdDSA keys, whose first ring this is.
-    let mut ring = match ctx.secrets().get(&name).await? {
-        Some(stored) => {
-            let secret: SigningSecret =
-                serde_json::from_str(stored.expose_secret()).map_err(|_| bad())?;
-            if secret.tenant_id != tenant.tenant_id {
-                return Err(bad());
-            }
-            secret.ring
-        }
-        None => KeyRing::default(),
-    };
+    // The newest stored ring, not this container's cached copy.
+    let stored = ctx
+        .secrets()
+        .get(&name)
+        .await?
+        .ok_or(UserAdminError::KeysNotMigrated)?;
+    let secret: SigningSecret = serde_json::from_str(stored.expose_secret()).map_err(|_| bad())?;
+    drop(stored);
+    if secret.tenant_id != tenant.tenant_id {
+        return Err(bad());
+    }
+    let mut ring = secret.ring;
 
     let kid = ring.rotate().kid.clone();
     let mut revoked = Vec::new();
@@ -429,6 +431,17 @@ pub async fn rotate_signing_keys<S: SecretStore>(
     let record = registry
         .update_tenant(&tenant.tenant_id, |record| {
             record.verifying_keys.merge(&published);
+            if revoke_previous {
+                // Also a published key whose private half a concurrent rotation overwrote.
+                for key in record
+                    .verifying_keys
+                    .keys
+                    .iter_mut()
+                    .filter(|k| k.kid != kid)
+                {
+                    key.revoked = true;
+                }
+            }
             record.keys_version += 1;
             record.updated_at = Utc::now();
             Ok::<_, UserAdminError>(true)

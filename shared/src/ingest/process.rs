@@ -280,11 +280,13 @@ impl<S: SecretStore> Processor<S> {
             "rollup": rolled.as_millis() as u64,
             "bytes": bytes,
         });
-        tx.execute(
+        // Only onto the batch this attempt claimed: one deleted (or taken over) meanwhile makes
+        // the whole load roll back, so no raw row outlives its batch.
+        let completed = tx.execute(
             "update upload_batches set status = 'completed', rows_total = $2, rows_loaded = $3, \
                  rows_failed = $4, file_kind = $5, encoding = $6, stage_ms = $7, \
                  completed_at = now(), lease_until = null, failure_reason = null \
-             where batch_id = $1",
+             where batch_id = $1 and status = 'processing'",
             &[
                 &claim.batch_id,
                 &to_i32(read_summary.rows),
@@ -296,6 +298,11 @@ impl<S: SecretStore> Processor<S> {
             ],
         )
         .await?;
+        if completed != 1 {
+            return Err(AttemptError::Transient(
+                "the batch was deleted or taken over during this attempt".into(),
+            ));
+        }
         tx.commit().await?;
         tracing::info!(
             batch_id = %claim.batch_id,

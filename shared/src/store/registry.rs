@@ -627,8 +627,13 @@ impl Registry {
             .await
     }
 
+    /// An admin, from the admins table, or (until a migration run has moved it) from where
+    /// older code kept it in the registry table, so the first admin can still sign in to run it.
     pub async fn get_admin(&self, email: &str) -> Result<Option<AdminRecord>, RegistryError> {
-        self.on(&self.admins_table).get(keys::admin(email)).await
+        match self.on(&self.admins_table).get(keys::admin(email)).await? {
+            Some(admin) => Ok(Some(admin)),
+            None => self.get(keys::admin(email)).await,
+        }
     }
 
     /// Disables or re-enables an admin; false when there is no such admin.
@@ -694,6 +699,55 @@ impl Registry {
                 audit
                     .query_page(false, &keys::audit("").0, limit, cursor, true)
                     .await
+            }
+        }
+    }
+
+    /// Moves admin and audit items that older code kept in the registry table to their own
+    /// tables (already there: kept as they are); returns how many items moved. Idempotent, so
+    /// every migration run can call it.
+    pub async fn move_admins_and_audit(&self) -> Result<usize, RegistryError> {
+        let mut moved = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :admin) OR pk = :audit")
+                .expression_attribute_values(":admin", s("ADMIN#"))
+                .expression_attribute_values(":audit", s(keys::audit("").0))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(aws("scan for admins and audit"))?;
+            for item in page.items.unwrap_or_default() {
+                let is_admin = item["pk"].as_s().is_ok_and(|pk| pk.starts_with("ADMIN#"));
+                let key = (
+                    item["pk"].as_s().cloned().unwrap_or_default(),
+                    item["sk"].as_s().cloned().unwrap_or_default(),
+                );
+                let target = if is_admin {
+                    &self.admins_table
+                } else {
+                    &self.audit_table
+                };
+                let copied = self
+                    .client
+                    .put_item()
+                    .table_name(target)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .send()
+                    .await;
+                applied(copied, "copy an admin or audit item")?;
+                self.delete(key).await?;
+                moved += 1;
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(moved);
             }
         }
     }

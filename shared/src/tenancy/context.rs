@@ -342,7 +342,9 @@ impl<S: SecretStore> TenantContext<S> {
         let claims: TenantClaims = verify_accepting(
             token,
             &tenant.record.verifying_keys,
-            tenant.secret.live_legacy_keys(),
+            tenant
+                .secret
+                .live_legacy_keys(&tenant.record.verifying_keys),
             &expect,
         )
         .map_err(|e| {
@@ -389,7 +391,7 @@ impl<S: SecretStore> TenantContext<S> {
         let token = if published.is_empty() {
             let key = tenant
                 .secret
-                .live_legacy_keys()
+                .live_legacy_keys(published)
                 .and_then(legacy::HmacKeys::current)
                 .ok_or_else(no_key)?;
             legacy::issue(key, &claims)

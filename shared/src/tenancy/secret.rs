@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::security::tokens::KeyRing;
 use crate::security::tokens::legacy::HmacKeys;
+use crate::security::tokens::{KeyRing, VerifyingKeys};
 pub use crate::store::postgres::pool::DbCredentials;
 
 /// Everything a tenant's functions need to reach its data: stored as one secret (written
@@ -20,18 +20,21 @@ pub struct TenantSecret {
     /// HS256 keys of a tenant made before tokens were EdDSA (stored as `jwt`).
     #[serde(default, rename = "jwt")]
     pub legacy_keys: Option<HmacKeys>,
-    /// Until when tokens signed with `legacy_keys` are accepted; set by the migration run that
-    /// gives the tenant its EdDSA keys (none yet: accepted, the tenant still signs with them).
+    /// Until when tokens signed with `legacy_keys` are accepted; set by the migration run before
+    /// it publishes the tenant's EdDSA keys.
     #[serde(default, rename = "jwt_accepted_until")]
     pub legacy_accepted_until: Option<DateTime<Utc>>,
 }
 
 impl TenantSecret {
-    /// The legacy keys while their tokens are still accepted.
-    pub fn live_legacy_keys(&self) -> Option<&HmacKeys> {
-        let live = self
-            .legacy_accepted_until
-            .is_none_or(|until| Utc::now() < until);
+    /// The legacy keys while their tokens are still accepted: until `legacy_accepted_until`,
+    /// or, without one, only while the tenant publishes no EdDSA key (it still signs with
+    /// them). Never open-ended once EdDSA keys exist.
+    pub fn live_legacy_keys(&self, published: &VerifyingKeys) -> Option<&HmacKeys> {
+        let live = match self.legacy_accepted_until {
+            Some(until) => Utc::now() < until,
+            None => published.is_empty(),
+        };
         self.legacy_keys.as_ref().filter(|_| live)
     }
 }

@@ -256,6 +256,7 @@ impl From<UserAdminError> for ApiError {
             E::LastAdmin => ApiError::new(S::CONFLICT, "last_admin", message),
             E::CannotDeleteSelf => ApiError::new(S::CONFLICT, "cannot_delete_self", message),
             E::NoLongerAdmin => ApiError::forbidden("forbidden", message),
+            E::KeysNotMigrated => ApiError::new(S::CONFLICT, "keys_not_migrated", message),
             E::Tenancy(e) => e.into(),
             E::Identity(e) => e.into(),
             e @ (E::Db(_)
