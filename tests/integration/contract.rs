@@ -422,3 +422,73 @@ fn every_function_has_exactly_the_grants_it_needs() {
         assert_eq!(grants_of(function), needs, "{function}'s grants");
     }
 }
+
+#[test]
+fn every_function_logs_with_retention_and_alarms_watch_functions_queues_and_apis() {
+    let template = template();
+    let reference = |id: &str| serde_json::json!({"Ref": id});
+    let alarms: Vec<&Value> = template
+        .ids_of_type("AWS::CloudWatch::Alarm")
+        .map(|id| &template.resources[id].properties)
+        .collect();
+    let watched = |metric: &str, dimension: &Value| {
+        alarms.iter().any(|a| {
+            a["MetricName"] == metric
+                && a["Dimensions"][0]["Value"] == *dimension
+                && a["AlarmActions"][0] == reference("AlarmTopic")
+        })
+    };
+    // GIVEN every function THEN it logs JSON to its own group, kept LogRetentionDays, and its
+    // errors and throttles raise alarms
+    for function in template.functions().expect("functions") {
+        let logging = &template.resources[&function.id].properties["LoggingConfig"];
+        assert_eq!(logging["LogFormat"], "JSON", "{}", function.binary);
+        let group = logging["LogGroup"]["Ref"].as_str().unwrap_or_default();
+        let group = template
+            .resources
+            .get(group)
+            .unwrap_or_else(|| panic!("{}: no log group {group}", function.binary));
+        assert_eq!(group.kind, "AWS::Logs::LogGroup");
+        assert_eq!(
+            group.properties["RetentionInDays"],
+            reference("LogRetentionDays")
+        );
+        for metric in ["Errors", "Throttles"] {
+            assert!(
+                watched(metric, &reference(&function.id)),
+                "{}: no {metric} alarm",
+                function.binary
+            );
+        }
+    }
+    // AND the dead-letter queue and the queue's oldest message are watched
+    let queue = |id: &str| serde_json::json!({"Fn::GetAtt": [id, "QueueName"]});
+    assert!(watched(
+        "ApproximateNumberOfMessagesVisible",
+        &queue("ProcessingDeadLetterQueue")
+    ));
+    assert!(watched(
+        "ApproximateAgeOfOldestMessage",
+        &queue("ProcessingQueue")
+    ));
+    // AND every API is reached only through its domain, logs its requests, is throttled, and
+    // its 5xx raise an alarm
+    for id in template.ids_of_type("AWS::Serverless::HttpApi") {
+        let api = &template.resources[id].properties;
+        assert_eq!(api["DisableExecuteApiEndpoint"], true, "{id}");
+        assert!(
+            api["AccessLogSettings"]["DestinationArn"].is_object(),
+            "{id}"
+        );
+        assert!(
+            api["DefaultRouteSettings"]["ThrottlingRateLimit"].is_number(),
+            "{id}"
+        );
+        assert!(watched("5xx", &reference(id)), "{id}: no 5xx alarm");
+    }
+    // AND no table can be deleted by accident
+    for id in template.ids_of_type("AWS::DynamoDB::Table") {
+        let table = &template.resources[id].properties;
+        assert_eq!(table["DeletionProtectionEnabled"], true, "{id}");
+    }
+}
