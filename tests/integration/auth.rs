@@ -206,34 +206,33 @@ pub fn decode_token(token: &str) -> (Value, Value) {
     (header, part())
 }
 
-/// The tenant's secret as stored in Secrets Manager: raw JSON (to look for its values in logs)
-/// and parsed (for its key ring).
-pub async fn tenant_secret(app: &TestApp, tenant_id: &uuid::Uuid) -> (Value, TenantSecret) {
-    let ctx = &app.functions.auth.tenant;
-    let raw = ctx
+/// A secret as stored in Secrets Manager: raw JSON (to look for its values in logs) and parsed.
+async fn stored_secret<T: serde::de::DeserializeOwned>(app: &TestApp, name: &str) -> (Value, T) {
+    let raw = app
+        .functions
+        .auth
+        .tenant
         .secrets()
-        .get(&tenant_secret_name(ctx.secrets_prefix(), tenant_id))
+        .get(name)
         .await
         .expect("secrets manager answers")
-        .expect("the tenant has a secret");
+        .unwrap_or_else(|| panic!("there is a secret {name}"));
     let json = serde_json::from_str(raw.expose_secret()).expect("secret is JSON");
-    let parsed = serde_json::from_str(raw.expose_secret()).expect("secret has the tenant shape");
+    let parsed = serde_json::from_str(raw.expose_secret()).expect("secret has its shape");
     (json, parsed)
 }
 
-/// The tenant's private token keys as stored in the signing secret only `auth` may read: raw
-/// JSON and parsed.
+/// The tenant's database secret.
+pub async fn tenant_secret(app: &TestApp, tenant_id: &uuid::Uuid) -> (Value, TenantSecret) {
+    let prefix = app.functions.auth.tenant.secrets_prefix();
+    stored_secret(app, &tenant_secret_name(prefix, tenant_id)).await
+}
+
+/// The tenant's private token keys, in the signing secret only `auth` may read.
 pub async fn signing_secret(app: &TestApp, tenant_id: &uuid::Uuid) -> (Value, SigningSecret) {
-    let ctx = &app.functions.auth.tenant;
-    let raw = ctx
-        .secrets()
-        .get(&signing_secret_name(ctx.secrets_prefix(), tenant_id))
-        .await
-        .expect("secrets manager answers")
-        .expect("the tenant has a signing secret");
-    let json = serde_json::from_str(raw.expose_secret()).expect("secret is JSON");
-    let secret: SigningSecret =
-        serde_json::from_str(raw.expose_secret()).expect("signing secret has its shape");
+    let prefix = app.functions.auth.tenant.secrets_prefix();
+    let (json, secret): (Value, SigningSecret) =
+        stored_secret(app, &signing_secret_name(prefix, tenant_id)).await;
     assert_eq!(&secret.tenant_id, tenant_id);
     (json, secret)
 }

@@ -247,25 +247,28 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         result
     }
 
-    /// The tenant's database password, from its secret: the platform works inside a tenant's
-    /// database only as the tenant's role.
-    async fn tenant_db_password(
+    /// The tenant's database secret as stored, JSON: the platform works inside a tenant's
+    /// database only as the tenant's role (its password is here), and a migration run edits
+    /// the retired HS256 keys in it without re-typing the credentials.
+    async fn tenant_secret_json(
         &self,
         tenant: &TenantRecord,
-    ) -> Result<secrecy::SecretString, ControlPlaneError> {
-        let step = |e: Box<dyn std::error::Error + Send + Sync>| {
-            ControlPlaneError::Step("reading the tenant's database credentials".into(), e)
-        };
+    ) -> Result<serde_json::Value, ControlPlaneError> {
         let raw = self
             .secrets
             .get(&tenant.secret_id)
             .await
-            .map_err(|e| step(e.into()))?
-            .ok_or_else(|| step("the tenant has no secret".into()))?;
-        let secret: crate::tenancy::secret::TenantSecret =
-            serde_json::from_str(secrecy::ExposeSecret::expose_secret(&raw))
-                .map_err(|e| step(e.into()))?;
-        Ok(secret.db.password)
+            .map_err(|e| credentials_step(e.into()))?
+            .ok_or_else(|| credentials_step("the tenant has no secret".into()))?;
+        serde_json::from_str(secrecy::ExposeSecret::expose_secret(&raw))
+            .map_err(|e| credentials_step(e.into()))
+    }
+
+    async fn tenant_db_password(
+        &self,
+        tenant: &TenantRecord,
+    ) -> Result<secrecy::SecretString, ControlPlaneError> {
+        db_password(&self.tenant_secret_json(tenant).await?)
     }
 
     async fn delete_steps(&self, tenant: &TenantRecord) -> Result<DeleteReport, ControlPlaneError> {
@@ -349,8 +352,12 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
     /// secret, public half on its record), and retires its HS256 keys: accepted until every
     /// token they signed has expired, then removed by the next run after that. The deadline is
     /// set before the keys are published, so HS256 is never accepted open-ended beside them.
-    async fn upgrade_token_keys(&self, tenant: &TenantRecord) -> Result<(), ControlPlaneError> {
-        self.retire_legacy_keys(tenant).await?;
+    async fn upgrade_token_keys(
+        &self,
+        tenant: &TenantRecord,
+        secret: serde_json::Value,
+    ) -> Result<(), ControlPlaneError> {
+        self.retire_legacy_keys(tenant, secret).await?;
         if !tenant.verifying_keys.is_empty() {
             return Ok(());
         }
@@ -382,21 +389,15 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
 
     /// A tenant's HS256 keys (its database secret's `jwt`): given a deadline one token
     /// lifetime (plus a margin) away on the first run, removed by the first run past it.
-    async fn retire_legacy_keys(&self, tenant: &TenantRecord) -> Result<(), ControlPlaneError> {
+    async fn retire_legacy_keys(
+        &self,
+        tenant: &TenantRecord,
+        mut secret: serde_json::Value,
+    ) -> Result<(), ControlPlaneError> {
         let retire = |e: Box<dyn std::error::Error + Send + Sync>| {
             ControlPlaneError::Step("retiring the tenant's HS256 keys".into(), e)
         };
         // Edited in the secret's JSON, so the credentials are never re-typed.
-        let raw = self
-            .secrets
-            .get(&tenant.secret_id)
-            .await
-            .map_err(|e| retire(e.into()))?
-            .ok_or_else(|| retire("the tenant has no secret".into()))?;
-        let mut secret: serde_json::Value =
-            serde_json::from_str(secrecy::ExposeSecret::expose_secret(&raw))
-                .map_err(|e| retire(e.into()))?;
-        drop(raw);
         let Some(fields) = secret.as_object_mut() else {
             return Err(retire("the tenant secret is not a JSON object".into()));
         };
@@ -480,13 +481,15 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         let mut tenants = Vec::new();
         for (tenant, names) in live.into_iter().zip(names) {
             let result = async {
-                let password = self.tenant_db_password(&tenant).await?;
+                // Read once: the password to migrate with, the HS256 keys to retire.
+                let secret = self.tenant_secret_json(&tenant).await?;
+                let password = db_password(&secret)?;
                 let report = self
                     .db
                     .migrate_tenant(&names, &password, MIGRATIONS)
                     .await
                     .map_err(|e| ControlPlaneError::Step("migrating".into(), e.into()))?;
-                self.upgrade_token_keys(&tenant).await?;
+                self.upgrade_token_keys(&tenant, secret).await?;
                 // Only the version is written, onto the record as it is now: a suspension or
                 // key rotation made since the list was read stays.
                 self.registry
@@ -570,4 +573,15 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             .await;
         Ok(run)
     }
+}
+
+fn credentials_step(e: Box<dyn std::error::Error + Send + Sync>) -> ControlPlaneError {
+    ControlPlaneError::Step("reading the tenant's database credentials".into(), e)
+}
+
+/// The database password in a tenant secret's JSON.
+fn db_password(secret: &serde_json::Value) -> Result<secrecy::SecretString, ControlPlaneError> {
+    let secret = <crate::tenancy::secret::TenantSecret as serde::Deserialize>::deserialize(secret)
+        .map_err(|e| credentials_step(e.into()))?;
+    Ok(secret.db.password)
 }

@@ -107,91 +107,71 @@ impl TokenError {
     }
 }
 
-/// One Ed25519 key pair with its id. Stored (the private seed as standard base64) only in a
-/// secret that the signing functions alone can read; `Debug` never shows the private half.
+/// What a [`Ring`] holds: key material stored (standard base64) under one JSON field, never
+/// shown by `Debug`.
+pub trait KeyMaterial: Clone + Sized {
+    /// The stored field's name.
+    const FIELD: &'static str;
+    /// Fresh random material.
+    fn generate() -> Self;
+    /// The material from its stored bytes, or why they are refused (never quoting them).
+    fn from_bytes(bytes: Vec<u8>) -> Result<Self, &'static str>;
+    /// The bytes to store.
+    fn bytes(&self) -> &[u8];
+}
+
+/// One key with its id: rotated in, revoked by `kid`.
 #[derive(Clone)]
-pub struct SigningKey {
+pub struct RingKey<M> {
     pub kid: String,
-    seed: SecretSlice<u8>,
-    encoding: EncodingKey,
-    public: [u8; KEY_LEN],
+    material: M,
     pub created_at: DateTime<Utc>,
     pub revoked: bool,
 }
 
-impl SigningKey {
-    /// A fresh key pair from 32 random bytes, a random 12-character kid, created now.
+impl<M: KeyMaterial> RingKey<M> {
+    /// Fresh material, a random 12-character kid, created now.
     pub fn generate() -> Self {
-        Self::from_seed(
-            random_token(9),
-            random_bytes::<KEY_LEN>().to_vec(),
-            Utc::now(),
-        )
-        .expect("aws-lc accepts every 32-byte Ed25519 seed")
-    }
-
-    fn from_seed(kid: String, seed: Vec<u8>, created_at: DateTime<Utc>) -> Result<Self, String> {
-        let seed = SecretSlice::from(seed);
-        if seed.expose_secret().len() != KEY_LEN {
-            return Err("signing key is not a 32-byte Ed25519 seed".into());
-        }
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed.expose_secret())
-            .map_err(|_| "signing key seed is refused by the Ed25519 implementation")?;
-        let pkcs8 = pair
-            .to_pkcs8()
-            .map_err(|_| "signing key cannot be encoded as PKCS#8")?;
-        let mut public = [0u8; KEY_LEN];
-        public.copy_from_slice(pair.public_key().as_ref());
-        Ok(Self {
-            kid,
-            seed,
-            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
-            public,
-            created_at,
+        Self {
+            kid: random_token(9),
+            material: M::generate(),
+            created_at: Utc::now(),
             revoked: false,
-        })
-    }
-
-    /// The public half, publishable anywhere.
-    pub fn verifying_key(&self) -> VerifyingKey {
-        VerifyingKey {
-            kid: self.kid.clone(),
-            x: URL_SAFE_NO_PAD.encode(self.public),
-            created_at: self.created_at,
-            revoked: self.revoked,
         }
     }
 }
 
-impl std::fmt::Debug for SigningKey {
+impl<M: KeyMaterial> std::fmt::Debug for RingKey<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
+        f.debug_struct("RingKey")
             .field("kid", &self.kid)
-            .field("private_key", &"[redacted]")
+            .field(M::FIELD, &"[redacted]")
             .field("created_at", &self.created_at)
             .field("revoked", &self.revoked)
             .finish()
     }
 }
 
-impl Serialize for SigningKey {
+impl<M: KeyMaterial> Serialize for RingKey<M> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let seed = SecretString::from(STANDARD.encode(self.seed.expose_secret()));
-        let mut s = serializer.serialize_struct("SigningKey", 4)?;
+        let material = SecretString::from(STANDARD.encode(self.material.bytes()));
+        let mut s = serializer.serialize_struct("RingKey", 4)?;
         s.serialize_field("kid", &self.kid)?;
-        s.serialize_field("private_key", seed.expose_secret())?;
+        s.serialize_field(M::FIELD, material.expose_secret())?;
         s.serialize_field("created_at", &self.created_at)?;
         s.serialize_field("revoked", &self.revoked)?;
         s.end()
     }
 }
 
-impl<'de> Deserialize<'de> for SigningKey {
+impl<'de, M: KeyMaterial> Deserialize<'de> for RingKey<M> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Either kind's field: the one `M` names is read.
         #[derive(Deserialize)]
         struct Stored {
             kid: String,
-            private_key: SecretString,
+            private_key: Option<SecretString>,
+            secret: Option<SecretString>,
             created_at: DateTime<Utc>,
             #[serde(default)]
             revoked: bool,
@@ -200,66 +180,73 @@ impl<'de> Deserialize<'de> for SigningKey {
         if stored.kid.is_empty() {
             return Err(D::Error::custom("signing key has an empty kid"));
         }
+        let encoded = match M::FIELD {
+            "secret" => stored.secret,
+            _ => stored.private_key,
+        }
+        .ok_or_else(|| D::Error::missing_field(M::FIELD))?;
         // The decoder's own message can quote a character of the key: not passed on.
-        let seed = STANDARD
-            .decode(stored.private_key.expose_secret())
+        let bytes = STANDARD
+            .decode(encoded.expose_secret())
             .map_err(|_| D::Error::custom("signing key is not standard base64"))?;
-        let mut key =
-            Self::from_seed(stored.kid, seed, stored.created_at).map_err(D::Error::custom)?;
-        key.revoked = stored.revoked;
-        Ok(key)
+        Ok(Self {
+            kid: stored.kid,
+            material: M::from_bytes(bytes).map_err(D::Error::custom)?,
+            created_at: stored.created_at,
+            revoked: stored.revoked,
+        })
     }
 }
 
-/// Every key pair of one issuer: the newest live one signs.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct KeyRing {
-    pub keys: Vec<SigningKey>,
+/// Every key of one issuer: the newest live one signs, all live ones verify.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "RingKey<M>: Serialize",
+    deserialize = "RingKey<M>: Deserialize<'de>"
+))]
+pub struct Ring<M> {
+    pub keys: Vec<RingKey<M>>,
 }
 
-impl KeyRing {
+impl<M: KeyMaterial> std::fmt::Debug for Ring<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring").field("keys", &self.keys).finish()
+    }
+}
+
+impl<M> Default for Ring<M> {
+    fn default() -> Self {
+        Self { keys: Vec::new() }
+    }
+}
+
+impl<M: KeyMaterial> Ring<M> {
     /// A ring with one fresh key.
     pub fn generate() -> Self {
         Self {
-            keys: vec![SigningKey::generate()],
+            keys: vec![RingKey::generate()],
         }
     }
 
     /// The key to sign with: the newest that is not revoked (the later one on a tie).
-    pub fn current(&self) -> Option<&SigningKey> {
+    pub fn current(&self) -> Option<&RingKey<M>> {
         self.keys
             .iter()
             .filter(|k| !k.revoked)
             .max_by_key(|k| k.created_at)
     }
 
-    /// The key to sign with when verifiers read `published`: the newest one that is live both
-    /// here and there, so no token is ever signed with a key its verifiers do not have yet.
-    pub fn current_published(&self, published: &VerifyingKeys) -> Option<&SigningKey> {
-        self.keys
-            .iter()
-            .filter(|k| !k.revoked && published.is_live(&k.kid))
-            .max_by_key(|k| k.created_at)
-    }
-
     /// The key named `kid`, revoked or not.
-    pub fn find(&self, kid: &str) -> Option<&SigningKey> {
+    pub fn find(&self, kid: &str) -> Option<&RingKey<M>> {
         self.keys.iter().find(|k| k.kid == kid)
-    }
-
-    /// The public halves, to publish.
-    pub fn verifying_keys(&self) -> VerifyingKeys {
-        VerifyingKeys {
-            keys: self.keys.iter().map(SigningKey::verifying_key).collect(),
-        }
     }
 
     /// Adds a fresh key, which becomes [`current`](Self::current); older keys keep verifying
     /// until revoked.
-    pub fn rotate(&mut self) -> &SigningKey {
-        let mut key = SigningKey::generate();
+    pub fn rotate(&mut self) -> &RingKey<M> {
+        let mut key = RingKey::generate();
         while self.find(&key.kid).is_some() {
-            key = SigningKey::generate();
+            key = RingKey::generate();
         }
         // A clock behind the one that made the newest key must not leave the new key older.
         if let Some(newest) = self.keys.iter().map(|k| k.created_at).max() {
@@ -278,6 +265,84 @@ impl KeyRing {
             found = true;
         }
         found
+    }
+}
+
+/// An Ed25519 key pair: the 32-byte private seed is what is stored; the signing form and the
+/// public key are derived from it on reading.
+#[derive(Clone)]
+pub struct Ed25519Pair {
+    seed: SecretSlice<u8>,
+    encoding: EncodingKey,
+    public: [u8; KEY_LEN],
+}
+
+impl KeyMaterial for Ed25519Pair {
+    const FIELD: &'static str = "private_key";
+
+    fn generate() -> Self {
+        Self::from_bytes(random_bytes::<KEY_LEN>().to_vec())
+            .expect("aws-lc accepts every 32-byte Ed25519 seed")
+    }
+
+    fn from_bytes(seed: Vec<u8>) -> Result<Self, &'static str> {
+        let seed = SecretSlice::from(seed);
+        if seed.expose_secret().len() != KEY_LEN {
+            return Err("signing key is not a 32-byte Ed25519 seed");
+        }
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed.expose_secret())
+            .map_err(|_| "signing key seed is refused by the Ed25519 implementation")?;
+        let pkcs8 = pair
+            .to_pkcs8()
+            .map_err(|_| "signing key cannot be encoded as PKCS#8")?;
+        let mut public = [0u8; KEY_LEN];
+        public.copy_from_slice(pair.public_key().as_ref());
+        Ok(Self {
+            seed,
+            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+            public,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.seed.expose_secret()
+    }
+}
+
+/// One Ed25519 key pair with its id. Stored only in a secret that the signing functions alone
+/// can read.
+pub type SigningKey = RingKey<Ed25519Pair>;
+
+/// Every Ed25519 key pair of one issuer.
+pub type KeyRing = Ring<Ed25519Pair>;
+
+impl SigningKey {
+    /// The public half, publishable anywhere.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey {
+            kid: self.kid.clone(),
+            x: URL_SAFE_NO_PAD.encode(self.material.public),
+            created_at: self.created_at,
+            revoked: self.revoked,
+        }
+    }
+}
+
+impl KeyRing {
+    /// The key to sign with when verifiers read `published`: the newest one that is live both
+    /// here and there, so no token is ever signed with a key its verifiers do not have yet.
+    pub fn current_published(&self, published: &VerifyingKeys) -> Option<&SigningKey> {
+        self.keys
+            .iter()
+            .filter(|k| !k.revoked && published.is_live(&k.kid))
+            .max_by_key(|k| k.created_at)
+    }
+
+    /// The public halves, to publish.
+    pub fn verifying_keys(&self) -> VerifyingKeys {
+        VerifyingKeys {
+            keys: self.keys.iter().map(SigningKey::verifying_key).collect(),
+        }
     }
 }
 
@@ -311,7 +376,7 @@ pub fn issue<C: Serialize>(key: &SigningKey, claims: &C) -> Result<String, Token
     if key.revoked {
         return Err(TokenError::SigningKeyRevoked(key.kid.clone()));
     }
-    encode(Algorithm::EdDSA, &key.kid, claims, &key.encoding)
+    encode(Algorithm::EdDSA, &key.kid, claims, &key.material.encoding)
 }
 
 fn encode<C: Serialize>(
@@ -688,8 +753,12 @@ mod tests {
 
         // A token without a kid, signed with the ring's own key
         let key = current(&ring).clone();
-        let no_kid =
-            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims(), &key.encoding).unwrap();
+        let no_kid = jsonwebtoken::encode(
+            &Header::new(Algorithm::EdDSA),
+            &claims(),
+            &key.material.encoding,
+        )
+        .unwrap();
         let err = verify_claims(&no_kid, &ring).unwrap_err();
         assert!(matches!(err, TokenError::MissingKid), "{err:?}");
 
@@ -786,7 +855,7 @@ mod tests {
     fn debug_output_never_shows_a_secret() {
         // GIVEN a ring whose private keys we know
         let ring = KeyRing::generate();
-        let secret = ring.keys[0].seed.expose_secret().to_vec();
+        let secret = ring.keys[0].material.seed.expose_secret().to_vec();
         let stored = serde_json::to_value(&ring).unwrap();
         let b64_secret = stored["keys"][0]["private_key"]
             .as_str()
@@ -854,7 +923,7 @@ mod tests {
         let stored = serde_json::to_value(&ring).unwrap();
         let private = stored["keys"][0]["private_key"].as_str().unwrap();
         assert!(!published.contains(private), "{published}");
-        let seed = URL_SAFE_NO_PAD.encode(ring.keys[0].seed.expose_secret());
+        let seed = URL_SAFE_NO_PAD.encode(ring.keys[0].material.seed.expose_secret());
         assert!(!published.contains(&seed), "{published}");
         // AND it verifies what the ring signs
         let token = issue(current(&ring), &claims()).unwrap();
