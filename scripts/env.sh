@@ -12,5 +12,9 @@ export AWS_EC2_METADATA_DISABLED=true
 if [ -f "$_root/.local/pg/platform-password" ]; then
   export DATABASE_ADMIN_URL=${DATABASE_ADMIN_URL:-postgres://taskifai_platform:$(cat "$_root/.local/pg/platform-password")@127.0.0.1:$PG_PORT/postgres}
 fi
+# The CA the local PostgreSQL's certificate is signed by (services.sh): connections verify it.
+if [ -f "$_root/.local/tls/ca.pem" ]; then
+  export DATABASE_CA_FILE=${DATABASE_CA_FILE:-$_root/.local/tls/ca.pem}
+fi
 export PATH="$_root/.venv/bin:$PATH"
 unset _root

@@ -5,6 +5,9 @@
 #   scripts/services.sh stop [postgres] [moto]   (default: both)
 #   scripts/services.sh status
 # Ports: PG_PORT (default 54329), MOTO_PORT (default 4566). State and logs under .local/.
+# PostgreSQL runs with TLS on and refuses plaintext TCP connections, as RDS with rds.force_ssl
+# does: a local CA and a server certificate for 127.0.0.1/localhost are made on first start;
+# clients verify against .local/tls/ca.pem (DATABASE_CA_FILE, see env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -55,11 +58,44 @@ start_postgres() {
       --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-locale >"$LOCAL/logs/initdb.log"
   fi
   mkdir -p "$dir/run"; [ "$(id -u)" = 0 ] && chown postgres: "$dir/run"
+  ensure_tls "$dir"
   as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-    -o "-p $PG_PORT -k $dir/run -c listen_addresses=127.0.0.1 -c max_connections=500 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null
+    -o "-p $PG_PORT -k $dir/run -c listen_addresses=127.0.0.1 -c max_connections=500 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key -c ssl_min_protocol_version=TLSv1.2 -c hba_file=$dir/tls/pg_hba.conf" >/dev/null
   ln -sf "$dir/postgres.log" "$LOCAL/logs/postgres.log"
   ensure_platform_role "$dir"
   started postgres
+}
+
+# A local CA (.local/tls/ca.pem, what clients trust) and a server certificate signed by it for
+# 127.0.0.1 and localhost (ECDSA P-256 with SHA-256, so SCRAM channel binding applies), and an
+# hba file that admits TCP clients over TLS only (SCRAM), the Unix socket for this script.
+ensure_tls() {
+  local dir=$1 tls="$LOCAL/tls"
+  mkdir -p "$tls" "$dir/tls"
+  if [ ! -s "$tls/ca.pem" ] || [ ! -s "$dir/tls/server.crt" ]; then
+    log "making a local CA and a server certificate in $tls"
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+      -days 3650 -subj "/CN=TaskifAI local database CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+      -subj "/CN=localhost" -keyout "$dir/tls/server.key" -out "$tls/server.csr" 2>/dev/null
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+      -CAcreateserial -days 825 -sha256 -out "$dir/tls/server.crt" \
+      -extfile <(printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+        "extendedKeyUsage=serverAuth") 2>/dev/null
+    rm -f "$tls/server.csr"
+    chmod 600 "$tls/ca.key" "$dir/tls/server.key"
+  fi
+  cat > "$dir/tls/pg_hba.conf" <<'HBA'
+# TYPE     DATABASE USER ADDRESS        METHOD
+local      all      all                 trust
+hostssl    all      all  127.0.0.1/32   scram-sha-256
+hostnossl  all      all  0.0.0.0/0      reject
+HBA
+  [ "$(id -u)" = 0 ] && chown -R postgres: "$dir/tls"
+  return 0
 }
 
 # The platform's own database role, as in production: CREATEDB and CREATEROLE (and

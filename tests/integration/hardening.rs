@@ -446,13 +446,15 @@ async fn as_tenant_role(
 ) -> tokio_postgres::Client {
     use secrecy::ExposeSecret;
     let (_, secret) = crate::auth::tenant_secret(app, tenant_id).await;
-    let (client, connection) = tokio_postgres::Config::new()
+    let mut config = tokio_postgres::Config::new();
+    config
         .host(&secret.db.host)
         .port(secret.db.port)
         .user(&secret.db.username)
         .password(secret.db.password.expose_secret())
-        .dbname(&secret.db.database)
-        .connect(tokio_postgres::NoTls)
+        .dbname(&secret.db.database);
+    let (client, connection) = crate::helpers::database_tls()
+        .connect(config)
         .await
         .expect("the tenant role connects");
     tokio::spawn(connection);

@@ -247,6 +247,12 @@ pub fn database_admin_url() -> String {
         .expect("DATABASE_ADMIN_URL must be set: run the tests with `make test`")
 }
 
+/// The verifying TLS connector for the local PostgreSQL (`DATABASE_CA_FILE`, from `make test`).
+pub fn database_tls() -> shared::store::postgres::tls::DatabaseTls {
+    shared::store::postgres::tls::DatabaseTls::from_env(&shared::platform::config::Env::process())
+        .expect("DATABASE_CA_FILE must name the local CA: run the tests with `make test`")
+}
+
 impl Drop for TestApp {
     /// Drops the databases and roles of this test's tenants (the emulator's resources are
     /// uniquely named and simply left behind).
@@ -276,6 +282,7 @@ impl Drop for TestApp {
                 let db = shared::store::postgres::admin::DbAdmin::from_url(
                     &database_admin_url(),
                     "taskifai_template",
+                    database_tls(),
                 )
                 .expect("db admin");
                 for tenant in registry.all_tenants().await.unwrap_or_default() {

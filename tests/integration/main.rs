@@ -23,4 +23,5 @@ mod provisioning;
 mod secrets;
 mod tenant_db;
 mod tenantctl;
+mod tls;
 mod uploads;

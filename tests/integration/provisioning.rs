@@ -217,7 +217,8 @@ async fn the_tenant_role_reaches_only_its_own_database() {
             .password(a_secret["db"]["password"].as_str().unwrap())
             .dbname(&database);
         async move {
-            cfg.connect(tokio_postgres::NoTls)
+            crate::helpers::database_tls()
+                .connect(cfg)
                 .await
                 .map(|(c, conn)| (c, tokio::spawn(conn)))
         }

@@ -10,8 +10,8 @@ use shared::control_plane::seeds::seed_defaults;
 use shared::store::postgres::admin::{DbAdmin, SecretString, TenantDbError, TenantDbNames};
 use shared::store::postgres::migrations::{MIGRATIONS, Migration, MigrationError, latest_version};
 use shared::store::postgres::sql::{quote_ident, quote_literal};
+use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
 fn database_admin_url() -> String {
@@ -30,7 +30,12 @@ impl Fixture {
     fn new() -> Self {
         let template = format!("tpl_{}", Uuid::new_v4().simple());
         Self {
-            db: DbAdmin::from_url(&database_admin_url(), template).expect("admin URL parses"),
+            db: DbAdmin::from_url(
+                &database_admin_url(),
+                template,
+                crate::helpers::database_tls(),
+            )
+            .expect("admin URL parses"),
             tenants: Mutex::new(Vec::new()),
         }
     }
@@ -96,7 +101,7 @@ async fn connect_as(
         .user(user)
         .password(password)
         .dbname(database);
-    let (client, connection) = config.connect(NoTls).await?;
+    let (client, connection) = crate::helpers::database_tls().connect(config).await?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -104,10 +109,8 @@ async fn connect_as(
 }
 
 async fn connect_admin() -> Client {
-    let (client, connection) = database_admin_url()
-        .parse::<tokio_postgres::Config>()
-        .unwrap()
-        .connect(NoTls)
+    let (client, connection) = crate::helpers::database_tls()
+        .connect(database_admin_url().parse().unwrap())
         .await
         .unwrap();
     tokio::spawn(async move {

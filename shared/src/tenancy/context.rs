@@ -22,6 +22,7 @@ use crate::domain::subdomain::Subdomain;
 use crate::platform::config::{ConfigError, Env, PlatformSettings};
 use crate::security::tokens::{Expectations, KeyRing, bearer, issue, legacy, verify_accepting};
 use crate::store::postgres::pool::{TenantConnection, TenantPools};
+use crate::store::postgres::tls::DatabaseTls;
 use crate::store::registry::{Registry, TenantRecord};
 use crate::store::secrets::{AwsSecretStore, SecretStore, signing_secret_name, tenant_secret_name};
 use crate::tenancy::TenancyError;
@@ -122,15 +123,19 @@ pub struct TenantSettings {
     pub secrets_prefix: String,
     /// `REGISTRY_CACHE_TTL_SECONDS` (default 5): how soon a suspension bites.
     pub registry_cache_ttl: Duration,
+    /// `DATABASE_CA_FILE`: what tenant database servers' certificates are verified against.
+    pub database_tls: DatabaseTls,
 }
 
 impl TenantSettings {
-    /// The platform's settings, `SECRETS_PREFIX` and `REGISTRY_CACHE_TTL_SECONDS`.
+    /// The platform's settings, `SECRETS_PREFIX`, `REGISTRY_CACHE_TTL_SECONDS` and
+    /// `DATABASE_CA_FILE`.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             platform: PlatformSettings::from_env(env)?,
             secrets_prefix: env.required("SECRETS_PREFIX")?,
             registry_cache_ttl: registry_cache_ttl(env)?,
+            database_tls: DatabaseTls::from_env(env)?,
         })
     }
 }
@@ -187,7 +192,7 @@ impl<S: SecretStore> TenantContext<S> {
             secrets_prefix: settings.secrets_prefix,
             secret_cache: SecretCache::new(),
             signing_cache: SecretCache::new(),
-            pools: TenantPools::default(),
+            pools: TenantPools::new(settings.database_tls),
             stats: ContextStats::default(),
         }
     }

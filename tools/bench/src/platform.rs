@@ -16,7 +16,6 @@ use shared::store::postgres::admin::TenantDbNames;
 use shared::store::secrets::{
     AwsSecretStore, SecretStore, signing_secret_name, tenant_secret_name,
 };
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use crate::concurrent::for_each_concurrent;
@@ -36,8 +35,9 @@ pub struct Platform {
     pub created: Arc<Mutex<Vec<Uuid>>>,
     /// The environment the stack gives its functions (for the processor's child process).
     pub env: BTreeMap<String, String>,
-    template: Template,
-    deployed: Deployed,
+    /// The template and the stack it was deployed as (each function's own environment).
+    pub template: Template,
+    pub deployed: Deployed,
     admin_secret: String,
 }
 
@@ -113,7 +113,8 @@ impl Platform {
 
     /// A superuser session on the admin database.
     pub async fn admin_client(&self) -> Result<tokio_postgres::Client> {
-        let (client, connection) = tokio_postgres::connect(&self.admin_url, NoTls)
+        let (client, connection) = database_tls()?
+            .connect(self.admin_url.parse()?)
             .await
             .context("connecting to PostgreSQL")?;
         tokio::spawn(connection);
@@ -205,4 +206,12 @@ impl Platform {
             took: started.elapsed(),
         }
     }
+}
+
+/// The verifying TLS connector for the local PostgreSQL (`DATABASE_CA_FILE`, from the bench's
+/// script).
+pub fn database_tls() -> Result<shared::store::postgres::tls::DatabaseTls> {
+    Ok(shared::store::postgres::tls::DatabaseTls::from_env(
+        &shared::platform::config::Env::process(),
+    )?)
 }

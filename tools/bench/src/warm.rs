@@ -410,13 +410,15 @@ pub(crate) async fn tenant_secret(
 /// A connection to the tenant database as the tenant's role, held for the floor.
 pub(crate) async fn connect_as_tenant(secret: &TenantSecret) -> Result<tokio_postgres::Client> {
     let db = &secret.db;
-    let (client, connection) = tokio_postgres::Config::new()
+    let mut config = tokio_postgres::Config::new();
+    config
         .host(&db.host)
         .port(db.port)
         .dbname(&db.database)
         .user(&db.username)
-        .password(db.password.expose_secret())
-        .connect(tokio_postgres::NoTls)
+        .password(db.password.expose_secret());
+    let (client, connection) = crate::platform::database_tls()?
+        .connect(config)
         .await
         .context("connecting to the tenant database")?;
     tokio::spawn(connection);

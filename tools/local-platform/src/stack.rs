@@ -52,6 +52,12 @@ impl StackSettings {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        .chain(
+            // The local PostgreSQL's CA (scripts/env.sh), in place of the RDS bundle's path.
+            std::env::var("DATABASE_CA_FILE")
+                .ok()
+                .map(|ca| ("DatabaseCaFile".to_owned(), ca)),
+        )
         .collect();
         Self {
             prefix: prefix.into(),

@@ -1,8 +1,7 @@
 //! Platform-admin operations on tenant databases: the migrated template they are cloned from,
 //! creating, migrating, exporting and dropping one database + login role per tenant.
 //!
-//! Connections use `NoTls`: fine on loopback and inside the VPC to RDS Proxy for now; TLS to the
-//! proxy (rustls connector) comes with the RDS setup.
+//! Every session is TLS with the server's certificate verified (`tls`).
 
 use std::time::Duration;
 
@@ -11,11 +10,12 @@ use futures_util::TryStreamExt;
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tokio_postgres::config::Host;
-use tokio_postgres::{Client, Config, IsolationLevel, NoTls};
+use tokio_postgres::{Client, Config, IsolationLevel};
 use uuid::Uuid;
 
 use crate::store::postgres::migrations::{self, Migration, MigrationError, MigrationReport};
 use crate::store::postgres::sql::{quote_ident, quote_literal};
+use crate::store::postgres::tls::DatabaseTls;
 
 /// Re-exported so callers can build the password argument without depending on `secrecy`.
 pub use secrecy::SecretString;
@@ -98,12 +98,14 @@ const NOT_ARCHIVED: [&str; 1] = ["password_hash"];
 pub struct DbAdmin {
     admin: Config,
     template_db: String,
+    tls: DatabaseTls,
 }
 
 impl DbAdmin {
     /// `admin`: superuser (or `rds_superuser`-like) connection to the admin database.
-    /// Sets an application name and a 10 s connect timeout unless the config has them.
-    pub fn new(mut admin: Config, template_db: impl Into<String>) -> Self {
+    /// Sets an application name and a 10 s connect timeout unless the config has them; every
+    /// session is verified by `tls`.
+    pub fn new(mut admin: Config, template_db: impl Into<String>, tls: DatabaseTls) -> Self {
         if admin.get_application_name().is_none() {
             admin.application_name("taskifai-tenant-admin");
         }
@@ -113,13 +115,18 @@ impl DbAdmin {
         Self {
             admin,
             template_db: template_db.into(),
+            tls,
         }
     }
 
     /// From a `postgres://user:password@host:port/dbname` URL (or key=value string).
-    pub fn from_url(url: &str, template_db: impl Into<String>) -> Result<Self, TenantDbError> {
+    pub fn from_url(
+        url: &str,
+        template_db: impl Into<String>,
+        tls: DatabaseTls,
+    ) -> Result<Self, TenantDbError> {
         let admin = url.parse::<Config>().map_err(TenantDbError::AdminUrl)?;
-        Ok(Self::new(admin, template_db))
+        Ok(Self::new(admin, template_db, tls))
     }
 
     /// The host tenants connect to (stored in tenant secrets).
@@ -589,7 +596,7 @@ impl DbAdmin {
             config.dbname(database);
         }
         config.options("-c search_path=public");
-        Self::open(config).await
+        self.open(config).await
     }
 
     /// A session on a tenant's database as the tenant's own role: work inside a database a
@@ -605,14 +612,14 @@ impl DbAdmin {
             .dbname(checked(&names.database)?)
             .user(checked(&names.role)?)
             .password(password.expose_secret());
-        Self::open(config).await
+        self.open(config).await
     }
 
-    async fn open(config: Config) -> Result<Session, TenantDbError> {
+    async fn open(&self, config: Config) -> Result<Session, TenantDbError> {
         let database = config.get_dbname().unwrap_or_default().to_owned();
         let (client, connection) =
-            config
-                .connect(NoTls)
+            self.tls
+                .connect(config)
                 .await
                 .map_err(|source| TenantDbError::Connect {
                     database: database.clone(),
@@ -823,15 +830,26 @@ mod tests {
     #[test]
     fn admin_url_gives_host_and_port_and_never_shows_the_password() {
         // GIVEN an admin URL with a password
-        let admin = DbAdmin::from_url("postgres://admin:s3cr3t@db.internal:6543/postgres", "tpl")
-            .expect("url parses");
+        let admin = DbAdmin::from_url(
+            "postgres://admin:s3cr3t@db.internal:6543/postgres",
+            "tpl",
+            DatabaseTls::trusting_nothing(),
+        )
+        .expect("url parses");
         // WHEN host, port and Debug are read
         // THEN they come from the URL, and the password is nowhere in Debug
         assert_eq!(admin.host(), "db.internal");
         assert_eq!(admin.port(), 6543);
         assert_eq!(admin.template_owner(), "tpl_owner");
         assert!(!format!("{admin:?}").contains("s3cr3t"));
-        assert!(DbAdmin::from_url("postgres://a:b@h:notaport/x", "tpl").is_err());
+        assert!(
+            DbAdmin::from_url(
+                "postgres://a:b@h:notaport/x",
+                "tpl",
+                DatabaseTls::trusting_nothing()
+            )
+            .is_err()
+        );
     }
 
     #[test]

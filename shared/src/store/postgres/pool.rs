@@ -3,7 +3,7 @@
 //! pool holds at most two connections; connections idle for five minutes are closed, those idle
 //! for thirty seconds are checked with a round trip before reuse, and nothing sets session state
 //! (RDS Proxy would pin the connection). A pooled connection is a `&mut`-able client, so a caller
-//! can open a transaction on it.
+//! can open a transaction on it. Connections are TLS, verified (`tls`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +16,8 @@ use deadpool_postgres::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use uuid::Uuid;
+
+use crate::store::postgres::tls::DatabaseTls;
 
 /// A pooled connection to a tenant database; back to its pool when dropped.
 pub type TenantConnection = deadpool_postgres::Object;
@@ -68,18 +70,28 @@ impl DbCredentials {
             .password(self.password.expose_secret())
             .application_name("taskifai-tenant")
             .connect_timeout(CONNECT);
+        DatabaseTls::secure(&mut config);
         config
     }
 }
 
 /// The container's tenant pools.
-#[derive(Default)]
 pub struct TenantPools {
+    tls: DatabaseTls,
     pools: Mutex<HashMap<Uuid, (String, Pool)>>,
     opened: Arc<AtomicU64>,
 }
 
 impl TenantPools {
+    /// No pools yet; every connection verified by `tls`.
+    pub fn new(tls: DatabaseTls) -> Self {
+        Self {
+            tls,
+            pools: Mutex::default(),
+            opened: Arc::default(),
+        }
+    }
+
     /// A connection to `tenant_id`'s database as `db` says.
     pub async fn get(
         &self,
@@ -115,7 +127,7 @@ impl TenantPools {
     fn build(&self, db: &DbCredentials) -> Result<Pool, BuildError> {
         let manager = Manager::from_config(
             db.config(),
-            tokio_postgres::NoTls,
+            self.tls.connector(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
