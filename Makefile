@@ -1,5 +1,5 @@
 # The front door. `make dev` runs the platform locally; `make test` runs every test.
-.PHONY: dev test lint bench build sam-build services-stop openapi
+.PHONY: dev test lint bench build sam-build rds-ca services-stop openapi
 
 dev:            ## local platform on :9000 (Ctrl-C stops it)
 	scripts/dev.sh
@@ -22,6 +22,13 @@ sam-build:      ## `sam build` of infra/template.yaml (needs the aarch64-unknown
 	BOOTSTRAP_SAM=1 scripts/bootstrap.sh
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam build --config-env dev
+
+rds-ca:         ## download the RDS CA bundle into the functions' layer (before `make sam-build`)
+	curl --fail --silent --show-error --location --create-dirs \
+	    --output infra/rds-ca/rds-ca/global-bundle.pem.part \
+	    https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+	grep -q 'BEGIN CERTIFICATE' infra/rds-ca/rds-ca/global-bundle.pem.part
+	mv infra/rds-ca/rds-ca/global-bundle.pem.part infra/rds-ca/rds-ca/global-bundle.pem
 
 openapi:        ## regenerate infra/openapi/*.json from the route tables (a test checks they are current)
 	cargo run --quiet -p local-platform -- openapi infra/openapi

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::auth::{call, provisioned_admin, signed_in_admin};
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, template, unique_subdomain};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, spawn_app, unique_subdomain};
 
 /// How long a page may take to show what a step waits for.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -207,17 +207,6 @@ fn euros(amount: &str) -> String {
     format!("€{grouped}.{cents:0<2}")
 }
 
-/// Runs the queue poller of `make dev` for this test's platform.
-fn process_uploads(app: &TestApp) {
-    let triggers =
-        local_platform::poller::triggers(template(), &app.deployed, "us-east-1").expect("triggers");
-    tokio::spawn(local_platform::poller::run(
-        aws_sdk_sqs::Client::new(&app.sdk),
-        triggers,
-        app.functions.clone(),
-    ));
-}
-
 fn url(app: &TestApp, host: &str, path: &str) -> String {
     format!("http://{host}:{}{path}", app.address.port())
 }
@@ -226,7 +215,7 @@ fn url(app: &TestApp, host: &str, path: &str) -> String {
 async fn a_new_user_finds_their_workspace_changes_the_password_uploads_and_reads_the_dashboard() {
     let _one = ONE_BROWSER.lock().await;
     let app = spawn_app().await;
-    process_uploads(&app);
+    app.start_event_sources();
     let admin = provisioned_admin(&app, "journey").await;
     let mut b = Browser::start("journey").await;
 
@@ -436,7 +425,7 @@ async fn a_platform_admin_creates_a_tenant_watching_its_steps_and_suspends_it() 
 async fn viewers_get_no_upload_controls_and_errors_show_their_reasons() {
     let _one = ONE_BROWSER.lock().await;
     let app = spawn_app().await;
-    process_uploads(&app);
+    app.start_event_sources();
     let admin = signed_in_admin(&app, "states").await;
     let invited = call(
         &app,

@@ -1,12 +1,16 @@
 //! The route tables are the one list of routes: every template route is served by its
 //! function's table and every table route is in the template; a method a path does not have gets
 //! 405 with `Allow` from the table; the OpenAPI documents cover every route and the committed
-//! copies in `infra/openapi/` are current.
+//! copies in `infra/openapi/` are current. And what `infra/template.yaml` deploys beyond routes:
+//! each function's grants, logs and alarms; the database functions' network, CA bundle and
+//! concurrency within the connection budget (with `samconfig.toml`); the mail identity's DKIM.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use serde_json::Value;
+use local_platform::template::default_template_path;
+use serde_json::{Value, json};
+use shared::store::postgres::pool::MAX_CONNECTIONS_PER_TENANT;
 use shared::web::api::openapi::{document_json, file_name, routes_of};
 use shared::web::api::{admin, analytics, auth, discovery, uploads, web};
 use shared::web::http::Surface;
@@ -246,25 +250,28 @@ fn grants_of(function: &str) -> BTreeSet<String> {
     grants
 }
 
+/// Whether `function` may read the secret `name` (under the environment's prefix).
+fn reads_secret(function: &str, name: &str) -> bool {
+    grants_of(function).iter().any(|g| {
+        g.starts_with("secretsmanager:GetSecretValue ") && {
+            let resource = g.split(' ').nth(1).unwrap_or_default();
+            let pattern = resource.trim_start_matches("secret:");
+            pattern == "*"
+                || pattern
+                    .strip_suffix('*')
+                    .is_some_and(|p| name.starts_with(p))
+        }
+    })
+}
+
 #[test]
 fn only_the_signing_functions_can_read_private_token_keys() {
     // GIVEN every function's secret grants
     let mut readers = BTreeSet::new();
     for function in template().functions().expect("functions") {
-        let reads = |name: &str| {
-            grants_of(&function.binary).iter().any(|g| {
-                g.starts_with("secretsmanager:GetSecretValue ") && {
-                    let resource = g.split(' ').nth(1).unwrap_or_default();
-                    let pattern = resource.trim_start_matches("secret:");
-                    pattern == "*"
-                        || pattern
-                            .strip_suffix('*')
-                            .is_some_and(|p| name.starts_with(p))
-                }
-            })
-        };
-        // THEN only auth and provisioning can read a tenant's private keys, and only
-        // provisioning the platform admins'
+        let reads = |name: &str| reads_secret(&function.binary, name);
+        // THEN only auth, provisioning and its jobs can read a tenant's private keys (sign-in;
+        // making, upgrading and deleting them), and only provisioning the platform admins'
         if reads("signing-keys/some-tenant") {
             readers.insert(format!("{} tenant keys", function.binary));
         }
@@ -275,6 +282,7 @@ fn only_the_signing_functions_can_read_private_token_keys() {
     assert_eq!(
         readers,
         BTreeSet::from([
+            "admin-jobs tenant keys".to_owned(),
             "auth tenant keys".to_owned(),
             "provisioning tenant keys".to_owned(),
             "provisioning admin keys".to_owned(),
@@ -317,7 +325,7 @@ fn every_function_has_exactly_the_grants_it_needs() {
     );
     let tenant_secret = "secretsmanager:GetSecretValue secret:tenants/*".to_owned();
     let audit = "dynamodb:PutItem AuditTable".to_owned();
-    let expected: [(&str, Vec<String>); 7] = [
+    let expected: [(&str, Vec<String>); 8] = [
         (
             "tenant-discovery",
             vec![
@@ -401,6 +409,37 @@ fn every_function_has_exactly_the_grants_it_needs() {
                     serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
                 ),
                 "ses:SendEmail ses:identity/${RootDomain}".into(),
+                "sqs:SendMessage JobsQueue".into(),
+            ],
+        ),
+        (
+            // Provisioning's work on one tenant at a time: no mail, no admins, no queueing.
+            "admin-jobs",
+            vec![
+                "DynamoDBCrudPolicy RegistryTable".into(),
+                audit.clone(),
+                "secretsmanager:CreateSecret secret:tenants/*".into(),
+                "secretsmanager:CreateSecret secret:signing-keys/*".into(),
+                "secretsmanager:GetSecretValue secret:tenants/*".into(),
+                "secretsmanager:GetSecretValue secret:signing-keys/*".into(),
+                "secretsmanager:PutSecretValue secret:tenants/*".into(),
+                "secretsmanager:PutSecretValue secret:signing-keys/*".into(),
+                "secretsmanager:DeleteSecret secret:tenants/*".into(),
+                "secretsmanager:DeleteSecret secret:signing-keys/*".into(),
+                "secretsmanager:DescribeSecret secret:tenants/*".into(),
+                "secretsmanager:DescribeSecret secret:signing-keys/*".into(),
+                "secretsmanager:GetSecretValue secret:${DatabaseAdminSecretId}-*".into(),
+                "s3:PutObject UploadsBucket/archive/*".into(),
+                "s3:DeleteObject UploadsBucket/tenants/*".into(),
+                "s3:DeleteObjectVersion UploadsBucket/tenants/*".into(),
+                format!(
+                    "s3:ListBucket UploadsBucket {}",
+                    serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
+                ),
+                format!(
+                    "s3:ListBucketVersions UploadsBucket {}",
+                    serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
+                ),
             ],
         ),
         ("web", vec![get_tenant.clone()]),
@@ -490,5 +529,362 @@ fn every_function_logs_with_retention_and_alarms_watch_functions_queues_and_apis
     for id in template.ids_of_type("AWS::DynamoDB::Table") {
         let table = &template.resources[id].properties;
         assert_eq!(table["DeletionProtectionEnabled"], true, "{id}");
+    }
+}
+
+/// The functions that reach PostgreSQL: those that may read a tenant's database credentials.
+fn database_functions() -> BTreeSet<String> {
+    template()
+        .functions()
+        .expect("functions")
+        .into_iter()
+        .map(|f| f.binary)
+        .filter(|binary| reads_secret(binary, "tenants/some-tenant"))
+        .collect()
+}
+
+#[test]
+fn the_functions_that_reach_postgresql_run_in_the_vpc_with_the_ca_bundle_and_no_other_does() {
+    let template = template();
+    let reference = |id: &str| json!({"Ref": id});
+    // GIVEN the functions that can read database credentials
+    let database = database_functions();
+    assert_eq!(
+        database,
+        [
+            "admin-jobs",
+            "analytics",
+            "auth",
+            "provisioning",
+            "upload-processor",
+            "uploads"
+        ]
+        .map(String::from)
+        .into(),
+        "tenant-discovery and web only talk to DynamoDB"
+    );
+    for function in template.functions().expect("functions") {
+        let props = &template.resources[&function.id].properties;
+        let layers = props["Layers"].as_array().cloned().unwrap_or_default();
+        if database.contains(&function.binary) {
+            // THEN they run in the private subnets, in the functions' security group, with the
+            // CA bundle's layer and DATABASE_CA_FILE
+            let vpc = &props["VpcConfig"];
+            assert_eq!(
+                vpc["SecurityGroupIds"],
+                json!([{"Fn::GetAtt": ["FunctionsSecurityGroup", "GroupId"]}]),
+                "{}",
+                function.binary
+            );
+            assert_eq!(vpc["SubnetIds"], reference("PrivateSubnetIds"));
+            assert!(
+                layers.contains(&reference("RdsCaLayer")),
+                "{}",
+                function.binary
+            );
+            assert_eq!(
+                function.environment.get("DATABASE_CA_FILE"),
+                Some(&reference("DatabaseCaFile")),
+                "{}",
+                function.binary
+            );
+        } else {
+            // AND the others stay outside the VPC, without either
+            assert!(props.get("VpcConfig").is_none(), "{}", function.binary);
+            assert!(layers.is_empty(), "{}", function.binary);
+            assert!(!function.environment.contains_key("DATABASE_CA_FILE"));
+        }
+    }
+    // AND the default DATABASE_CA_FILE is where the layer puts the bundle: a layer's files land
+    // under /opt, and its content is the template-relative ContentUri
+    let layer = &template.resources["RdsCaLayer"];
+    assert_eq!(layer.kind, "AWS::Serverless::LayerVersion");
+    let content = layer.properties["ContentUri"].as_str().expect("ContentUri");
+    let default = template.parameters["DatabaseCaFile"]["Default"]
+        .as_str()
+        .expect("DatabaseCaFile default");
+    assert_eq!(default, "/opt/rds-ca/global-bundle.pem");
+    let infra = default_template_path().parent().expect("infra").to_owned();
+    assert!(
+        infra.join(content).is_dir(),
+        "{content} is the layer's directory"
+    );
+    assert_eq!(
+        infra
+            .join(content)
+            .join(default.trim_start_matches("/opt/"))
+            .strip_prefix(&infra)
+            .ok(),
+        Some(std::path::Path::new("rds-ca/rds-ca/global-bundle.pem")),
+        "`make rds-ca` downloads the bundle to infra/rds-ca/rds-ca/global-bundle.pem"
+    );
+}
+
+#[test]
+fn the_database_is_open_to_the_functions_on_5432_and_aws_apis_through_endpoints() {
+    let template = template();
+    let functions_group = json!({"Fn::GetAtt": ["FunctionsSecurityGroup", "GroupId"]});
+    let database_group = json!({"Ref": "DatabaseSecurityGroupId"});
+    let port = |rule: &Value, port: u16| {
+        rule["IpProtocol"] == "tcp" && rule["FromPort"] == port && rule["ToPort"] == port
+    };
+    // GIVEN the ingress rules the stack adds to groups it does not own
+    let ingress: Vec<&Value> = template
+        .ids_of_type("AWS::EC2::SecurityGroupIngress")
+        .map(|id| &template.resources[id].properties)
+        .collect();
+    // THEN the database's group lets the functions' group in on 5432
+    assert!(
+        ingress.iter().any(|rule| rule["GroupId"] == database_group
+            && rule["SourceSecurityGroupId"] == functions_group
+            && port(rule, 5432)),
+        "{ingress:?}"
+    );
+    // AND the functions' group may leave for the database on 5432
+    let functions = &template.resources["FunctionsSecurityGroup"].properties;
+    let egress = functions["SecurityGroupEgress"].as_array().expect("egress");
+    assert!(
+        egress
+            .iter()
+            .any(|rule| rule["DestinationSecurityGroupId"] == database_group && port(rule, 5432))
+    );
+    // AND DynamoDB and S3 have gateway endpoints on the private route tables, Secrets Manager an
+    // interface endpoint with private DNS whose group lets the functions in on 443
+    let endpoint = |service: &str| {
+        let name = json!({"Fn::Sub": format!("com.amazonaws.${{AWS::Region}}.{service}")});
+        template
+            .ids_of_type("AWS::EC2::VPCEndpoint")
+            .map(|id| &template.resources[id].properties)
+            .find(|e| e["ServiceName"] == name)
+            .unwrap_or_else(|| panic!("no {service} endpoint"))
+    };
+    for service in ["dynamodb", "s3"] {
+        let gateway = endpoint(service);
+        assert_eq!(gateway["VpcEndpointType"], "Gateway", "{service}");
+        assert_eq!(
+            gateway["RouteTableIds"],
+            json!({"Ref": "PrivateRouteTableIds"})
+        );
+    }
+    let secrets = endpoint("secretsmanager");
+    assert_eq!(secrets["VpcEndpointType"], "Interface");
+    assert_eq!(secrets["PrivateDnsEnabled"], true);
+    assert_eq!(secrets["SubnetIds"], json!({"Ref": "PrivateSubnetIds"}));
+    let group = secrets["SecurityGroupIds"][0]["Fn::GetAtt"][0]
+        .as_str()
+        .expect("the endpoint's own group");
+    let rules = template.resources[group].properties["SecurityGroupIngress"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        rules
+            .iter()
+            .any(|rule| rule["SourceSecurityGroupId"] == functions_group && port(rule, 443)),
+        "{rules:?}"
+    );
+}
+
+/// The most PostgreSQL connections one instance of a database function holds at once: a tenant
+/// function's pool for the tenant it serves (one request at a time), provisioning's admin
+/// sessions (preparing the template holds the admin database and the template at once), and
+/// admin-jobs' batch of tenants worked on at once, each with an admin and a tenant session.
+fn connections_per_instance(function: &str, props: &Value) -> u64 {
+    match function {
+        "provisioning" => 2,
+        "admin-jobs" => {
+            let batch = props["Events"]["Jobs"]["Properties"]["BatchSize"]
+                .as_u64()
+                .expect("admin-jobs' batch size");
+            batch * 2
+        }
+        _ => MAX_CONNECTIONS_PER_TENANT as u64,
+    }
+}
+
+/// Each environment of samconfig.toml (`[<env>.global.parameters]`): its parameter_overrides,
+/// one quoted `Name=value` a line as the file writes them (`Name=""` is empty).
+fn samconfig_environments() -> BTreeMap<String, BTreeMap<String, String>> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samconfig.toml");
+    let text = std::fs::read_to_string(path).expect("samconfig.toml");
+    let mut environments: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut current = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[') {
+            current = header
+                .strip_suffix(".global.parameters]")
+                .map(str::to_owned);
+            continue;
+        }
+        let Some(environment) = &current else {
+            continue;
+        };
+        let Some(quote) = line.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        let item = line[1..].split(quote).next().unwrap_or_default();
+        if let Some((name, value)) = item.split_once('=') {
+            environments
+                .entry(environment.clone())
+                .or_default()
+                .insert(name.to_owned(), value.trim_matches('"').to_owned());
+        }
+    }
+    environments
+}
+
+#[test]
+fn every_samconfig_environment_names_every_parameter() {
+    // GIVEN the template's parameters and samconfig's environments
+    let parameters: BTreeSet<&String> = template().parameters.keys().collect();
+    let environments = samconfig_environments();
+    assert!(
+        environments.contains_key("dev") && environments.contains_key("prod"),
+        "{environments:?}"
+    );
+    for (environment, overrides) in &environments {
+        // THEN each sets every parameter, so none silently takes the template's (dev) default
+        let named: BTreeSet<&String> = overrides.keys().collect();
+        assert_eq!(named, parameters, "samconfig.toml [{environment}]");
+    }
+    // AND prod shares no network or database placeholder with dev
+    for name in [
+        "VpcId",
+        "PrivateSubnetIds",
+        "DatabaseSecurityGroupId",
+        "DatabaseAdminSecretId",
+    ] {
+        assert_ne!(
+            environments["prod"][name], environments["dev"][name],
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_database_functions_concurrency_fits_the_connection_budget_in_every_environment() {
+    let template = template();
+    let parameter = |name: &str| &template.parameters[name];
+    // GIVEN each database function's reserved concurrency, a Number parameter
+    let database = database_functions();
+    let mut concurrency = BTreeMap::new();
+    for function in template.functions().expect("functions") {
+        if !database.contains(&function.binary) {
+            continue;
+        }
+        let props = &template.resources[&function.id].properties;
+        let name = props["ReservedConcurrentExecutions"]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no reserved concurrency", function.binary))
+            .to_owned();
+        assert_eq!(parameter(&name)["Type"], "Number", "{name}");
+        assert!(parameter(&name)["MinValue"].as_u64() >= Some(1), "{name}");
+        // AND the queue's pollers are capped at the processor's concurrency (SQS: 2 at least)
+        for event in props["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|e| e.values())
+        {
+            if event["Type"] == "SQS" {
+                assert_eq!(
+                    event["Properties"]["ScalingConfig"]["MaximumConcurrency"],
+                    json!({"Ref": name}),
+                    "{}",
+                    function.binary
+                );
+                assert!(parameter(&name)["MinValue"].as_u64() >= Some(2), "{name}");
+            }
+        }
+        let connections = connections_per_instance(&function.binary, props);
+        concurrency.insert(function.binary, (name, connections));
+    }
+    // WHEN the worst case is counted with the template's defaults and in every environment
+    let defaults: BTreeMap<String, String> = template
+        .parameters
+        .iter()
+        .filter_map(|(name, p)| {
+            let default = match &p["Default"] {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some((name.clone(), default))
+        })
+        .collect();
+    let mut settings = samconfig_environments();
+    settings.insert("template defaults".into(), defaults.clone());
+    for (environment, overrides) in settings {
+        let value = |name: &str| -> u64 {
+            overrides
+                .get(name)
+                .or_else(|| defaults.get(name))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{environment}: {name} is not a number"))
+        };
+        let worst: u64 = concurrency
+            .iter()
+            .map(|(_, (name, connections))| value(name) * connections)
+            .sum();
+        // THEN every instance of every database function at once stays within the budget
+        let budget = value("DatabaseConnectionBudget");
+        assert!(
+            worst <= budget,
+            "{environment}: {worst} connections at full concurrency > DatabaseConnectionBudget {budget}"
+        );
+    }
+}
+
+/// A resource's `Condition`. The parsed template keeps only Type, Properties and Metadata, so
+/// this reads the YAML: the resource's block, indented under its two-space id line.
+fn condition_of(id: &str) -> Option<String> {
+    let text = std::fs::read_to_string(default_template_path()).expect("template");
+    let head = format!("  {id}:");
+    text.lines()
+        .skip_while(|line| *line != head)
+        .skip(1)
+        .take_while(|line| line.starts_with("    ") || line.trim().is_empty())
+        .find_map(|line| line.strip_prefix("    Condition: "))
+        .map(str::to_owned)
+}
+
+#[test]
+fn the_mail_identity_publishes_its_dkim_records_unless_an_existing_one_is_used() {
+    let template = template();
+    let identity = |attribute: &str| json!({"Fn::GetAtt": ["MailIdentity", attribute]});
+    // GIVEN the SES identity of the root domain, made only when CreateMailIdentity is "true"
+    assert_eq!(
+        template.resources["MailIdentity"].kind,
+        "AWS::SES::EmailIdentity"
+    );
+    let condition = condition_of("MailIdentity").expect("MailIdentity has a condition");
+    assert_eq!(condition, "CreatesMailIdentity");
+    assert_eq!(
+        template.parameters["CreateMailIdentity"]["AllowedValues"],
+        json!(["true", "false"])
+    );
+    // THEN each of its three Easy DKIM tokens is a CNAME in the hosted zone, under the same
+    // condition
+    for n in 1..=3 {
+        let (id, record) = template
+            .ids_of_type("AWS::Route53::RecordSet")
+            .map(|id| (id, &template.resources[id].properties))
+            .find(|(_, r)| r["Name"] == identity(&format!("DkimDNSTokenName{n}")))
+            .unwrap_or_else(|| panic!("no record for DKIM token {n}"));
+        assert_eq!(record["Type"], "CNAME", "{id}");
+        assert_eq!(
+            record["HostedZoneId"],
+            json!({"Ref": "HostedZoneId"}),
+            "{id}"
+        );
+        assert_eq!(
+            record["ResourceRecords"],
+            json!([identity(&format!("DkimDNSTokenValue{n}"))]),
+            "{id}"
+        );
+        assert_eq!(
+            condition_of(id).as_deref(),
+            Some(condition.as_str()),
+            "{id}"
+        );
     }
 }

@@ -66,6 +66,7 @@ pub struct InProcess {
     pub analytics: analytics::App,
     pub provisioning: provisioning::App,
     pub processor: upload_processor::App,
+    pub admin_jobs: admin_jobs::App,
     pub web: web::App,
 }
 
@@ -94,6 +95,9 @@ impl InProcess {
                 .await
                 .expect("provisioning config"),
             processor: upload_processor::App::new(&env, sdk).expect("upload-processor config"),
+            admin_jobs: admin_jobs::App::new(&env, sdk)
+                .await
+                .expect("admin-jobs config"),
             web: web::App::new(&env, sdk).expect("web config"),
         }
     }
@@ -126,18 +130,18 @@ impl InProcess {
 
 impl Invoke for InProcess {
     async fn invoke(&self, function: &str, event: Value) -> Result<Value, InvokeError> {
-        if function == "upload-processor" {
-            let batch: SqsEvent =
-                serde_json::from_value(event).map_err(|e| InvokeError::FunctionError {
-                    function: function.into(),
-                    payload: e.to_string(),
-                })?;
-            return Ok(serde_json::to_value(
-                upload_processor::process_batch(&self.processor, batch).await,
-            )
-            .expect("serialisable"));
-        }
-        self.invoke_http(function, &event).await
+        let batch = || -> Result<SqsEvent, InvokeError> {
+            serde_json::from_value(event.clone()).map_err(|e| InvokeError::FunctionError {
+                function: function.into(),
+                payload: e.to_string(),
+            })
+        };
+        let response = match function {
+            "upload-processor" => upload_processor::process_batch(&self.processor, batch()?).await,
+            "admin-jobs" => admin_jobs::process_batch(&self.admin_jobs, batch()?).await,
+            _ => return self.invoke_http(function, &event).await,
+        };
+        Ok(serde_json::to_value(response).expect("serialisable"))
     }
 }
 
@@ -368,6 +372,79 @@ impl TestApp {
     ) -> reqwest::RequestBuilder {
         self.request(method, "api.localhost", path)
             .bearer_auth(token)
+    }
+
+    /// Runs the queue pollers of `make dev` for this platform (uploads, jobs) until the test
+    /// ends.
+    pub fn start_event_sources(&self) {
+        let triggers = local_platform::poller::triggers(template(), &self.deployed, "us-east-1")
+            .expect("triggers");
+        tokio::spawn(local_platform::poller::run(
+            aws_sdk_sqs::Client::new(&self.sdk),
+            triggers,
+            self.functions.clone(),
+        ));
+    }
+
+    /// Starts a job through the admin API (`method path` answering 202) and runs `admin-jobs`
+    /// on the jobs queue, as the event source would, until every tenant is done; the job's view
+    /// with its first 200 results.
+    pub async fn run_job(&self, method: reqwest::Method, path: &str, token: &str) -> Value {
+        let res = self
+            .admin(method, path, token)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 202, "{path} starts a job");
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .expect("a Location to follow");
+        let started: Value = res.json().await.expect("job body");
+        assert_eq!(started["status_url"], location);
+        self.finish_job(&location, token).await
+    }
+
+    /// Runs `admin-jobs` until the job at `status_url` is done; its view.
+    pub async fn finish_job(&self, status_url: &str, token: &str) -> Value {
+        let trigger = local_platform::poller::triggers(template(), &self.deployed, "us-east-1")
+            .expect("triggers")
+            .into_iter()
+            .find(|t| t.function == "admin-jobs")
+            .expect("admin-jobs is triggered by the jobs queue");
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let view: Value = self
+                .admin(
+                    reqwest::Method::GET,
+                    &format!("{status_url}?limit=200"),
+                    token,
+                )
+                .send()
+                .await
+                .expect("job request")
+                .json()
+                .await
+                .expect("job body");
+            if view["status"] != "running" {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the job did not finish: {view}"
+            );
+            local_platform::poller::poll_once(
+                &sqs,
+                &trigger,
+                self.functions.as_ref(),
+                std::time::Duration::from_millis(200),
+            )
+            .await
+            .expect("poll the jobs queue");
+        }
     }
 
     /// Provisions a tenant through the library (the CLI's path), which also hands back the

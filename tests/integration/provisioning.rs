@@ -649,18 +649,20 @@ async fn delete_archives_every_table_then_removes_everything() {
             .unwrap();
     }
 
-    // WHEN it is deleted
-    let res = app
-        .admin(
+    // WHEN it is deleted (a job)
+    let job = app
+        .run_job(
             Method::DELETE,
             &format!("/admin/tenants/{}", t.tenant_id),
             &token,
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let report: Value = res.json().await.unwrap();
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        (job["total"].as_u64(), job["ok"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let report = &job["results"][0]["report"];
 
     // THEN every table was exported first
     let tables = report["tables"].as_array().unwrap();
@@ -769,15 +771,10 @@ async fn migrate_all_reports_each_tenant_and_survives_a_broken_one() {
         .await
         .unwrap();
 
-    let res = app
-        .admin(Method::POST, "/admin/migrations", &token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 207);
-    let run: Value = res.json().await.unwrap();
+    let job = app.run_job(Method::POST, "/admin/migrations", &token).await;
+    assert_eq!(job["status"], "failed", "one tenant failed: {job}");
     let by_id = |id: Uuid| {
-        run["tenants"]
+        job["results"]
             .as_array()
             .unwrap()
             .iter()
@@ -785,17 +782,32 @@ async fn migrate_all_reports_each_tenant_and_survives_a_broken_one() {
             .unwrap()
             .clone()
     };
-    assert_eq!(by_id(good.tenant_id)["status"], "ok");
+    assert_eq!(by_id(good.tenant_id)["outcome"], "ok");
     assert_eq!(
-        by_id(good.tenant_id)["to"],
+        by_id(good.tenant_id)["report"]["to"],
         shared::store::postgres::migrations::latest_version()
     );
-    assert_eq!(by_id(broken.tenant_id)["status"], "failed");
-    assert!(by_id(broken.tenant_id)["error"].as_str().is_some());
-    assert_eq!(
-        (run["migrated"].as_u64(), run["failed"].as_u64()),
-        (Some(1), Some(1))
+    assert_eq!(by_id(good.tenant_id)["subdomain"], good.subdomain);
+    assert_eq!(by_id(broken.tenant_id)["outcome"], "failed");
+    assert!(
+        by_id(broken.tenant_id)["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("migration_failed")
     );
+    assert_eq!(
+        (
+            job["total"].as_u64(),
+            job["ok"].as_u64(),
+            job["failed"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(
+        job["detail"]["template"]["to"],
+        shared::store::postgres::migrations::latest_version()
+    );
+    assert!(job["finished_at"].is_string());
 }
 
 #[tokio::test]

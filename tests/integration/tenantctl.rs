@@ -36,8 +36,9 @@ async fn tenantctl(app: &TestApp, args: &[&str]) -> (u8, String, String) {
 
 #[tokio::test]
 async fn tenantctl_creates_lists_suspends_and_deletes_a_tenant() {
-    // GIVEN a platform
+    // GIVEN a platform whose jobs run (deletion is one)
     let app = spawn_app().await;
+    app.start_event_sources();
     let subdomain = unique_subdomain("cli");
 
     // WHEN tenantctl creates a tenant
@@ -125,4 +126,53 @@ async fn tenantctl_creates_lists_suspends_and_deletes_a_tenant() {
     for action in ["tenant.create", "tenant.suspend", "tenant.delete"] {
         assert!(actions.contains(&(action, "cli:unknown")), "{actions:?}");
     }
+}
+
+#[tokio::test]
+async fn tenantctl_migrate_runs_a_job_and_reports_every_tenant() {
+    // GIVEN a platform whose jobs run, with three tenants
+    let app = spawn_app().await;
+    app.start_event_sources();
+    let mut subdomains = Vec::new();
+    for stem in ["mig-a", "mig-b", "mig-c"] {
+        subdomains.push(
+            app.provision(&unique_subdomain(stem))
+                .await
+                .tenant
+                .subdomain,
+        );
+    }
+
+    // WHEN migrate runs
+    let (code, out, err) = tenantctl(&app, &["migrate"]).await;
+
+    // THEN it followed the job to the end and reports each tenant at the latest version
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(err.contains("3/3"), "a progress bar: {err}");
+    assert!(out.contains("3 of 3 done, 3 ok, 0 failed"), "{out}");
+    let latest = shared::store::postgres::migrations::latest_version().to_string();
+    for subdomain in &subdomains {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(subdomain.as_str()))
+            .unwrap_or_else(|| panic!("{subdomain} in {out}"));
+        assert!(line.contains(" ok "), "{line}");
+        assert!(line.contains(&latest), "{line}");
+    }
+
+    // AND with --no-wait it hands back the job, which `tenantctl job` follows
+    let (code, out, err) = tenantctl(&app, &["--json", "migrate", "--no-wait"]).await;
+    assert_eq!(code, 0, "stderr: {err}");
+    let started: Value = serde_json::from_str(&out).unwrap();
+    let id = started["job_id"].as_str().unwrap().to_owned();
+    let (code, out, err) = tenantctl(&app, &["--json", "job", &id]).await;
+    assert_eq!(code, 0, "stderr: {err}");
+    let job: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(job["status"], "succeeded");
+    assert_eq!(job["results"].as_array().unwrap().len(), 3);
+
+    // AND an unknown job is a clear error
+    let (code, _, err) = tenantctl(&app, &["job", &Uuid::new_v4().to_string()]).await;
+    assert_eq!(code, 2);
+    assert!(err.starts_with("error: job_not_found: "), "{err}");
 }

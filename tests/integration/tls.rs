@@ -113,7 +113,11 @@ async fn a_certificate_for_another_host_name_is_refused() {
         database_tls().connect(config).await,
         "a name mismatch is refused",
     );
-    assert!(error.contains("not valid for name \"db.example.internal\""), "{}", error);
+    assert!(
+        error.contains("not valid for name \"db.example.internal\""),
+        "{}",
+        error
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! exports and saved dashboards, every answer from the rollups. Routes come from
 //! `shared::web::api::analytics::ROUTES`; the work is in `shared::analytics`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -13,6 +13,7 @@ use shared::analytics::filters::{
 };
 use shared::analytics::{AnalyticsError, export, query};
 use shared::platform::config::{ConfigError, Env};
+use shared::platform::metrics;
 use shared::store::objects::ObjectStore;
 use shared::tenancy::context::{Tenant, TenantContext, TenantSettings};
 use shared::web;
@@ -77,9 +78,22 @@ impl App {
     }
 }
 
-/// Handles one API Gateway request.
+/// Handles one API Gateway request; the latency of each analytics route goes to the
+/// `AnalyticsLatency` metric.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    serve(&req, |req| route(app, req)).await
+    let started = Instant::now();
+    let res = serve(&req, |req| route(app, req)).await;
+    if let Some(endpoint) = endpoint(app, &req) {
+        metrics::analytics_request(&endpoint, started.elapsed(), res.status().as_u16());
+    }
+    res
+}
+
+/// The analytics route `req` matched, as `METHOD /path/{template}` (not the health check).
+fn endpoint(app: &App, req: &Request) -> Option<String> {
+    let found = app.router.find(req.method(), request_path(req)).ok()?;
+    (found.op() != Op::Health)
+        .then(|| format!("{} {}", found.route.spec.method, found.route.spec.path))
 }
 
 async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -1,10 +1,12 @@
 //! `provisioning`: the platform-admin API on `api.<domain>` — login, tenant lifecycle
-//! (create, list, get, suspend, activate, delete), migrate-all and the audit log. The work is
+//! (create, list, get, suspend, activate), the jobs that delete a tenant and migrate every
+//! tenant (started here, run by `admin-jobs`) and the audit log. The work is
 //! done by `shared::control_plane::provisioning` / `shared::control_plane::lifecycle`, which `tenantctl` uses too.
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
+use shared::control_plane::jobs::StartedJob;
 use shared::control_plane::provisioning::{
     ControlPlane, ControlPlaneError, NewTenant, NewTenantInput, control_plane_from_env,
 };
@@ -94,18 +96,14 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             let tenant = app.plane.activate(&id()?, &actor).await?;
             Ok(json_response(StatusCode::OK, &tenant_view(app, &tenant)))
         }
-        Op::DeleteTenant => {
-            let report = app.plane.delete_tenant(&id()?, &actor).await?;
-            Ok(json_response(StatusCode::OK, &report))
-        }
-        Op::MigrateAll => {
-            let run = app.plane.migrate_all(&actor).await?;
-            let status = if run.failed == 0 {
-                StatusCode::OK
-            } else {
-                StatusCode::MULTI_STATUS
-            };
-            Ok(json_response(status, &run))
+        Op::DeleteTenant => started(app.plane.start_deletion(&id()?, &actor).await?),
+        Op::MigrateAll => started(app.plane.start_migrations(&actor).await?),
+        Op::GetJob => {
+            let (limit, cursor) = paging(req)?;
+            let job_id = Uuid::parse_str(found.param("id"))
+                .map_err(|_| ApiError::bad_request("invalid_job_id", "job ids are UUIDs"))?;
+            let job = app.plane.job(&job_id, limit, cursor.as_deref()).await?;
+            Ok(json_response(StatusCode::OK, &job))
         }
         Op::Audit => {
             let (limit, cursor) = paging(req)?;
@@ -174,6 +172,15 @@ async fn create_tenant(app: &App, req: &Request, actor: &str) -> Result<Response
             "idempotent-replayed",
             http::HeaderValue::from_static("true"),
         );
+    }
+    Ok(res)
+}
+
+/// `202 Accepted` with the job and a `Location` to follow.
+fn started(job: StartedJob) -> Result<Response<Body>, ApiError> {
+    let mut res = json_response(StatusCode::ACCEPTED, &job);
+    if let Ok(location) = http::HeaderValue::from_str(&job.status_url) {
+        res.headers_mut().insert(http::header::LOCATION, location);
     }
     Ok(res)
 }

@@ -440,11 +440,13 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         Ok(())
     }
 
-    /// Brings the template, then every active or suspended tenant, to the latest schema, one
-    /// tenant at a time; a failing tenant is reported and the run goes on. Each tenant's token
-    /// keys are brought up to date too; admins and audit events left in the registry table by
-    /// older code move to their own tables, and the retired admin key secret is deleted.
-    pub async fn migrate_all(&self, actor: &str) -> Result<MigrationRun, ControlPlaneError> {
+    /// What every migration run does once before the tenants: deletes the retired admin key
+    /// secret, moves admins and audit events left in the registry table by older code to their
+    /// own tables, brings the template to the latest schema and bounds every live tenant's role.
+    /// Returns the template's migration and the tenants to migrate (active or suspended).
+    pub(crate) async fn prepare_migrations(
+        &self,
+    ) -> Result<(TemplateMigration, Vec<TenantRecord>), ControlPlaneError> {
         self.secrets
             .delete(&platform_secret_name(
                 &self.settings.secrets_prefix,
@@ -478,80 +480,102 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             .limit_tenant_roles(&names)
             .await
             .map_err(|e| ControlPlaneError::Step("limiting the tenant roles".into(), e.into()))?;
-        let mut tenants = Vec::new();
-        for (tenant, names) in live.into_iter().zip(names) {
-            let result = async {
-                // Read once: the password to migrate with, the HS256 keys to retire.
-                let secret = self.tenant_secret_json(&tenant).await?;
-                let password = db_password(&secret)?;
-                let report = self
-                    .db
-                    .migrate_tenant(&names, &password, MIGRATIONS)
-                    .await
-                    .map_err(|e| ControlPlaneError::Step("migrating".into(), e.into()))?;
-                self.upgrade_token_keys(&tenant, secret).await?;
-                // Only the version is written, onto the record as it is now: a suspension or
-                // key rotation made since the list was read stays.
-                self.registry
-                    .update_tenant(&tenant.tenant_id, |now| {
-                        if now.schema_version == report.to {
-                            return Ok(false);
-                        }
-                        now.schema_version = report.to;
-                        now.updated_at = Utc::now();
-                        Ok::<_, ControlPlaneError>(true)
-                    })
-                    .await?;
-                Ok::<_, ControlPlaneError>(report)
-            }
-            .await;
-            let entry = match result {
-                Ok(report) => TenantMigration {
-                    tenant_id: tenant.tenant_id,
-                    subdomain: tenant.subdomain.clone(),
-                    from: report.from,
-                    to: report.to,
-                    applied: report.applied,
-                    status: "ok",
-                    error: None,
-                },
-                Err(e) => {
-                    // The cause (SQL, object names) is for operators: logs and the audit log.
-                    // The report carries a stable code only.
-                    let cause = ErrorChain(&e).to_string();
-                    tracing::error!(tenant_id = %tenant.tenant_id, error = %cause, "tenant migration failed");
-                    self.audit
-                        .record_best_effort(
-                            &AuditEvent::new(
-                                actor,
-                                "tenant.migrate",
-                                Some(tenant.tenant_id),
-                                Outcome::Failure,
-                            )
-                            .with_detail(cause),
-                        )
-                        .await;
-                    TenantMigration {
-                        tenant_id: tenant.tenant_id,
-                        subdomain: tenant.subdomain.clone(),
-                        from: tenant.schema_version,
-                        to: tenant.schema_version,
-                        applied: Vec::new(),
-                        status: "failed",
-                        error: Some(MIGRATION_FAILED.into()),
-                    }
-                }
-            };
-            tenants.push(entry);
-        }
-        let failed = tenants.iter().filter(|t| t.status == "failed").count();
-        let run = MigrationRun {
-            latest_version: crate::store::postgres::migrations::latest_version(),
-            template: TemplateMigration {
+        Ok((
+            TemplateMigration {
                 from: template.from,
                 to: template.to,
                 applied: template.applied,
             },
+            live,
+        ))
+    }
+
+    /// Brings one tenant's database and token keys up to date. A failure is reported with a
+    /// stable code (the cause goes to the logs and the audit log), never raised: one broken
+    /// tenant does not stop a run.
+    pub(crate) async fn migrate_tenant(
+        &self,
+        tenant: &TenantRecord,
+        actor: &str,
+    ) -> TenantMigration {
+        let names = TenantDbNames::for_tenant(&tenant.tenant_id);
+        let result = async {
+            // Read once: the password to migrate with, the HS256 keys to retire.
+            let secret = self.tenant_secret_json(tenant).await?;
+            let password = db_password(&secret)?;
+            let report = self
+                .db
+                .migrate_tenant(&names, &password, MIGRATIONS)
+                .await
+                .map_err(|e| ControlPlaneError::Step("migrating".into(), e.into()))?;
+            self.upgrade_token_keys(tenant, secret).await?;
+            // Only the version is written, onto the record as it is now: a suspension or key
+            // rotation made since the list was read stays.
+            self.registry
+                .update_tenant(&tenant.tenant_id, |now| {
+                    if now.schema_version == report.to {
+                        return Ok(false);
+                    }
+                    now.schema_version = report.to;
+                    now.updated_at = Utc::now();
+                    Ok::<_, ControlPlaneError>(true)
+                })
+                .await?;
+            Ok::<_, ControlPlaneError>(report)
+        }
+        .await;
+        match result {
+            Ok(report) => TenantMigration {
+                tenant_id: tenant.tenant_id,
+                subdomain: tenant.subdomain.clone(),
+                from: report.from,
+                to: report.to,
+                applied: report.applied,
+                status: "ok",
+                error: None,
+            },
+            Err(e) => {
+                // The cause (SQL, object names) is for operators: logs and the audit log. The
+                // report carries a stable code only.
+                let cause = ErrorChain(&e).to_string();
+                tracing::error!(tenant_id = %tenant.tenant_id, error = %cause, "tenant migration failed");
+                self.audit
+                    .record_best_effort(
+                        &AuditEvent::new(
+                            actor,
+                            "tenant.migrate",
+                            Some(tenant.tenant_id),
+                            Outcome::Failure,
+                        )
+                        .with_detail(cause),
+                    )
+                    .await;
+                TenantMigration {
+                    tenant_id: tenant.tenant_id,
+                    subdomain: tenant.subdomain.clone(),
+                    from: tenant.schema_version,
+                    to: tenant.schema_version,
+                    applied: Vec::new(),
+                    status: "failed",
+                    error: Some(MIGRATION_FAILED.into()),
+                }
+            }
+        }
+    }
+
+    /// Brings the template, then every active or suspended tenant, to the latest schema, one
+    /// tenant at a time, in this call (tests and the benchmark; the API and `tenantctl` run it
+    /// as a job, `jobs`); a failing tenant is reported and the run goes on.
+    pub async fn migrate_all(&self, actor: &str) -> Result<MigrationRun, ControlPlaneError> {
+        let (template, live) = self.prepare_migrations().await?;
+        let mut tenants = Vec::new();
+        for tenant in &live {
+            tenants.push(self.migrate_tenant(tenant, actor).await);
+        }
+        let failed = tenants.iter().filter(|t| t.status == "failed").count();
+        let run = MigrationRun {
+            latest_version: crate::store::postgres::migrations::latest_version(),
+            template,
             migrated: tenants.len() - failed,
             failed,
             tenants,

@@ -16,6 +16,7 @@ use crate::control_plane::seeds::seed_defaults;
 use crate::domain::email::Email;
 use crate::domain::subdomain::Subdomain;
 use crate::platform::config::{DomainConfig, PlatformSettings};
+use crate::platform::metrics::{self, ProvisioningOutcome};
 use crate::platform::telemetry::ErrorChain;
 use crate::security::password::{generate_password, hash_password, random_token};
 use crate::security::tokens::KeyRing;
@@ -23,6 +24,7 @@ use crate::store::audit::{AuditEvent, AuditLog, Outcome};
 use crate::store::mail::{Mailer, welcome_email};
 use crate::store::postgres::admin::{DbAdmin, TenantDbNames};
 use crate::store::postgres::migrations::MIGRATIONS;
+use crate::store::postgres::tls::DatabaseTls;
 use crate::store::registry::{
     Claim, Failure, Lease, Membership, Put, Registry, RegistryError, StepProgress, TenantRecord,
     TenantStatus,
@@ -176,6 +178,8 @@ pub enum ControlPlaneError {
     InProgress(Uuid),
     #[error("no tenant {0}")]
     NotFound(Uuid),
+    #[error("no job {0}")]
+    JobNotFound(Uuid),
     #[error("tenant {tenant_id} is {status:?}; cannot {action}")]
     InvalidState {
         tenant_id: Uuid,
@@ -231,6 +235,8 @@ pub struct ControlPlane<S, M> {
     pub archive: aws_sdk_s3::Client,
     pub settings: ControlPlaneSettings,
     pub faults: Faults,
+    /// Where long operations' per-tenant work is queued (`jobs`).
+    pub jobs: crate::control_plane::jobs::JobQueue,
     /// Set once the template database is known to be at the latest schema (per container).
     pub template_ready: tokio::sync::OnceCell<i32>,
 }
@@ -267,6 +273,33 @@ impl Carry {
     }
 }
 
+/// What a provisioning request's result counts as in the metrics, and the tenant it concerns.
+fn provisioning_outcome(
+    result: &Result<Provisioned, ControlPlaneError>,
+) -> (ProvisioningOutcome, Option<Uuid>) {
+    match result {
+        Ok(p) if p.replayed => (ProvisioningOutcome::Replayed, Some(p.tenant.tenant_id)),
+        Ok(p) => (ProvisioningOutcome::Ok, Some(p.tenant.tenant_id)),
+        Err(ControlPlaneError::StepFailed { tenant_id, .. }) => {
+            (ProvisioningOutcome::Failed, Some(*tenant_id))
+        }
+        Err(ControlPlaneError::Step(..) | ControlPlaneError::Registry(_)) => {
+            (ProvisioningOutcome::Failed, None)
+        }
+        Err(
+            ControlPlaneError::InProgress(tenant_id)
+            | ControlPlaneError::NotFound(tenant_id)
+            | ControlPlaneError::InvalidState { tenant_id, .. },
+        ) => (ProvisioningOutcome::Rejected, Some(*tenant_id)),
+        Err(
+            ControlPlaneError::Invalid { .. }
+            | ControlPlaneError::JobNotFound(_)
+            | ControlPlaneError::SubdomainTaken(_)
+            | ControlPlaneError::IdempotencyKeyReused,
+        ) => (ProvisioningOutcome::Rejected, None),
+    }
+}
+
 /// How long a provisioning run holds its idempotency key: twice the provisioning function's
 /// timeout (60 s), so only a dead run's lease ever expires. (A run from `tenantctl` has no
 /// timeout; at well under a second per run, it does not come near.)
@@ -276,8 +309,26 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
     /// Creates a tenant, or replays / resumes the one `idempotency_key` created. The key is
     /// claimed together with a lease: of concurrent requests with one key exactly one runs the
     /// steps, the others get `InProgress` (409) until it finishes or its lease expires; a retry
-    /// of a failed tenant takes the lease the same way.
+    /// of a failed tenant takes the lease the same way. Its duration and outcome go to the
+    /// provisioning metrics.
     pub async fn provision(
+        &self,
+        request: &NewTenant,
+        idempotency_key: &str,
+        actor: &str,
+        progress: &(dyn Fn(&StepEvent) + Send + Sync),
+    ) -> Result<Provisioned, ControlPlaneError> {
+        let started = Instant::now();
+        let result = self
+            .provision_with_key(request, idempotency_key, actor, progress)
+            .await;
+        let (outcome, tenant_id) = provisioning_outcome(&result);
+        metrics::provisioning(outcome, started.elapsed(), tenant_id.as_ref());
+        result
+    }
+
+    /// [`Self::provision`]: the idempotency key's claim and lease around the steps.
+    async fn provision_with_key(
         &self,
         request: &NewTenant,
         idempotency_key: &str,
@@ -923,12 +974,16 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
     let plane = ControlPlane {
         audit: AuditLog::new(registry.clone()),
         registry,
-        db: DbAdmin::new(pg, template_db),
+        db: DbAdmin::new(pg, template_db, DatabaseTls::from_env(env)?),
         secrets,
         mailer: crate::store::mail::SesMailer::new(aws_sdk_sesv2::Client::new(sdk), mail_from),
         archive: crate::platform::aws::s3_client(sdk),
         settings,
         faults: Faults::default(),
+        jobs: crate::control_plane::jobs::JobQueue::new(
+            aws_sdk_sqs::Client::new(sdk),
+            env.required("JOBS_QUEUE_URL")?,
+        ),
         template_ready: tokio::sync::OnceCell::new(),
     };
     Ok((plane, admin_auth))

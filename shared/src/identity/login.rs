@@ -9,8 +9,9 @@ use uuid::Uuid;
 use crate::domain::email::Email;
 use crate::domain::role::Role;
 use crate::identity::IdentityError;
+use crate::platform::metrics::{self, LoginOutcome};
 use crate::security::password::{hash_password, validate_new_password, verify_off_thread};
-use crate::security::throttle::{Throttle, ThrottleKey};
+use crate::security::throttle::{Throttle, ThrottleError, ThrottleKey};
 use crate::store::secrets::SecretStore;
 use crate::tenancy::context::{Caller, Tenant, TenantContext};
 
@@ -36,8 +37,31 @@ pub struct UserView {
     pub last_login_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Email + password → an access token for this tenant.
+/// Email + password → an access token for this tenant. Each attempt counts in the `Logins`
+/// metric by outcome.
 pub async fn login<S: SecretStore>(
+    ctx: &TenantContext<S>,
+    throttle: &Throttle,
+    tenant: &Tenant,
+    email: &str,
+    password: &SecretString,
+    source_ip: Option<&str>,
+) -> Result<Session, IdentityError> {
+    let result = sign_in(ctx, throttle, tenant, email, password, source_ip).await;
+    metrics::login(&tenant.tenant_id, login_outcome(&result));
+    result
+}
+
+fn login_outcome(result: &Result<Session, IdentityError>) -> LoginOutcome {
+    match result {
+        Ok(_) => LoginOutcome::Ok,
+        Err(IdentityError::InvalidCredentials) => LoginOutcome::Failed,
+        Err(IdentityError::Throttle(ThrottleError::Limited { .. })) => LoginOutcome::Throttled,
+        Err(_) => LoginOutcome::Error,
+    }
+}
+
+async fn sign_in<S: SecretStore>(
     ctx: &TenantContext<S>,
     throttle: &Throttle,
     tenant: &Tenant,
@@ -175,4 +199,35 @@ pub async fn change_password<S: SecretStore>(
         expires_in,
         password_change_required: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_results_count_as_ok_failed_throttled_or_error() {
+        let session = Session {
+            access_token: "t".into(),
+            token_type: "Bearer",
+            expires_in: 3600,
+            password_change_required: false,
+        };
+        assert_eq!(login_outcome(&Ok(session)), LoginOutcome::Ok);
+        assert_eq!(
+            login_outcome(&Err(IdentityError::InvalidCredentials)),
+            LoginOutcome::Failed
+        );
+        assert_eq!(
+            login_outcome(&Err(IdentityError::Throttle(ThrottleError::Limited {
+                retry_after: 30
+            }))),
+            LoginOutcome::Throttled
+        );
+        // A fault of the platform is no guess at a password.
+        assert_eq!(
+            login_outcome(&Err(IdentityError::Corrupt("unknown role in users"))),
+            LoginOutcome::Error
+        );
+    }
 }

@@ -31,6 +31,7 @@ use crate::ingest::read::{self, FileError, ReadOptions};
 use crate::ingest::rollup;
 use crate::ingest::upload_event::CreatedObject;
 use crate::ingest::vendor::{Target, VendorConfig};
+use crate::platform::metrics::{self, UploadLoaded};
 use crate::platform::telemetry::ErrorChain;
 use crate::store::objects::{ObjectError, ObjectStore};
 use crate::store::secrets::SecretStore;
@@ -164,11 +165,14 @@ impl<S: SecretStore> Processor<S> {
             Err(e) => return retry(&e),
         };
         match self.attempt(&mut db, &claim).await {
-            Ok((loaded, rejected)) => Outcome::Completed {
-                batch_id,
-                loaded,
-                rejected,
-            },
+            Ok(figures) => {
+                metrics::upload_loaded(&tenant_id, &batch_id, &claim.vendor, &figures);
+                Outcome::Completed {
+                    batch_id,
+                    loaded: figures.rows_loaded,
+                    rejected: figures.rows_rejected,
+                }
+            }
             Err(AttemptError::BadFile(reason)) => {
                 if let Err(e) = finish_failed(&db, &batch_id, &reason).await {
                     return retry(&e);
@@ -203,7 +207,7 @@ impl<S: SecretStore> Processor<S> {
         &self,
         db: &mut tokio_postgres::Client,
         claim: &Claim,
-    ) -> Result<(u64, u64), AttemptError> {
+    ) -> Result<UploadLoaded, AttemptError> {
         let started = Instant::now();
         let config = load_config(db, &claim.vendor, claim.config_version).await?;
         let rates = load_rates(db).await?;
@@ -312,7 +316,12 @@ impl<S: SecretStore> Processor<S> {
             ms = started.elapsed().as_millis() as u64,
             "batch loaded"
         );
-        Ok((loaded, read_summary.rejected))
+        Ok(UploadLoaded {
+            rows_loaded: loaded,
+            rows_rejected: read_summary.rejected,
+            bytes,
+            took: started.elapsed(),
+        })
     }
 }
 

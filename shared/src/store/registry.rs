@@ -1,6 +1,6 @@
 //! The platform registry: one DynamoDB table (`pk`/`sk`, index `gsi1`) holding tenants,
-//! subdomain claims, idempotency keys, email→tenant memberships, platform admins and the audit
-//! log. Key layouts live in [`keys`] and nowhere else. Records are stored as a JSON `data`
+//! subdomain claims, idempotency keys, email→tenant memberships, counters and background jobs
+//! (`jobs`). Key layouts live in [`keys`] and nowhere else. Records are stored as a JSON `data`
 //! attribute beside the key attributes, plus `status` where conditions need it.
 
 use std::collections::HashMap;
@@ -15,6 +15,9 @@ use uuid::Uuid;
 
 use crate::domain::verifying_keys::VerifyingKeys;
 use crate::platform::config::Tables;
+
+mod jobs;
+pub use jobs::{JOB_RETENTION, JobKind, JobRecord, JobResult, JobTally, ResultOutcome};
 
 /// Registry failures; the SDK error is kept as the source.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +95,16 @@ pub mod keys {
     }
     pub fn counter(scope: &str, subject: &str) -> (String, String) {
         (format!("COUNTER#{scope}#{subject}"), "COUNT".into())
+    }
+    pub fn job(id: &Uuid) -> (String, String) {
+        (format!("JOB#{id}"), "JOB".into())
+    }
+    /// A job's results have a partition of their own, apart from the job item.
+    pub fn job_results(id: &Uuid) -> String {
+        format!("JOB#{id}#RESULTS")
+    }
+    pub fn job_result(id: &Uuid, tenant: &Uuid) -> (String, String) {
+        (job_results(id), format!("TENANT#{tenant}"))
     }
 }
 

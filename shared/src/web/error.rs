@@ -289,6 +289,9 @@ impl From<ControlPlaneError> for ApiError {
             e @ ControlPlaneError::NotFound(_) => {
                 ApiError::not_found("tenant_not_found", e.to_string())
             }
+            e @ ControlPlaneError::JobNotFound(_) => {
+                ApiError::not_found("job_not_found", e.to_string())
+            }
             e @ ControlPlaneError::InvalidState { .. } => {
                 ApiError::new(S::CONFLICT, "invalid_tenant_state", e.to_string())
             }

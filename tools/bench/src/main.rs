@@ -2,10 +2,12 @@
 //! on the AWS emulator and its own template database, provisions tenants through
 //! `ControlPlane::provision` and compares them with a bare `CREATE DATABASE … TEMPLATE`; with
 //! `--scale`, many tenants and the registry / migrate-all paths over them. Removes everything it
-//! created unless `--keep`. Then the warm path of tenant requests (`warm`, `--warm 0` skips it).
-//! Run it through `scripts/bench.sh` (`make bench`).
+//! created unless `--keep`. Then each function's cold start beside a hello-world (`cold_start`,
+//! `--cold-start 0` skips it), the warm path of tenant requests (`warm`, `--warm 0` skips it),
+//! the upload pipeline and analytics. Run it through `scripts/bench.sh` (`make bench`).
 
 mod analytics;
+mod cold_start;
 mod concurrent;
 mod ingest;
 mod measure;
@@ -24,7 +26,9 @@ use crate::platform::Platform;
 use crate::report::Report;
 
 #[derive(Parser)]
-#[command(about = "Provisioning benchmark on the local stack (PostgreSQL + AWS emulator)")]
+#[command(
+    about = "Benchmarks on the local stack (PostgreSQL + AWS emulator): provisioning, cold start, warm path, upload pipeline, analytics"
+)]
 struct Args {
     /// Tenants provisioned one after another (0 skips this part).
     #[arg(long, default_value_t = 20)]
@@ -61,6 +65,14 @@ struct Args {
     /// Raw rows of the small analytics tenant (its p99 is compared with the large one's).
     #[arg(long, default_value_t = 100_000)]
     analytics_small_rows: u64,
+    /// Cold-start runs of each function's release binary (and of a hello-world built the same
+    /// way) against a local Lambda Runtime API; 0 skips them.
+    #[arg(long, default_value_t = 5)]
+    cold_start: usize,
+    /// Start the release binaries already built instead of running `cargo build --release`
+    /// for them first.
+    #[arg(long)]
+    cold_start_prebuilt: bool,
     /// Stack prefix (default: bench-<random>).
     #[arg(long)]
     prefix: Option<String>,
@@ -76,6 +88,13 @@ async fn main() -> Result<()> {
         return ingest::child(key).await;
     }
     let args = Args::parse();
+    // Built first: a stack on the emulator need not wait for the compiler.
+    let cold_build = if args.cold_start > 0 && !args.cold_start_prebuilt {
+        eprintln!("bench: building the functions' release binaries (cold start)");
+        Some(cold_start::build(&cold_start::packages()?)?)
+    } else {
+        None
+    };
     eprintln!("bench: deploying a stack on the emulator");
     let platform = Platform::start(args.prefix.clone()).await?;
     let mut report = Report {
@@ -88,6 +107,10 @@ async fn main() -> Result<()> {
         cleanup: None,
     };
     let measured = measure(&args, &platform, &mut report).await;
+    let cold = match (&measured, args.cold_start) {
+        (Ok(()), n) if n > 0 => Some(cold_start::run(&platform, n, cold_build).await),
+        _ => None,
+    };
     let warm = match (&measured, args.warm) {
         (Ok(()), n) if n > 0 => {
             eprintln!("bench: warm path, {n} rounds");
@@ -110,6 +133,11 @@ async fn main() -> Result<()> {
         _ => None,
     };
     print!("{}", report.human());
+    match &cold {
+        Some(Ok(run)) => print!("{}", run.human()),
+        Some(Err(e)) => println!("\ncold-start run failed: {e:#}"),
+        None => {}
+    }
     if let Some(Ok(warm)) = &warm {
         print!("{}", warm.human());
     }
@@ -136,6 +164,9 @@ async fn main() -> Result<()> {
     }
     if let Some(path) = &args.json {
         let mut json = report.json();
+        if let Some(Ok(run)) = &cold {
+            json["cold_start"] = run.json();
+        }
         if let Some(Ok(warm)) = &warm {
             json["warm"] = warm.json();
         }
@@ -150,6 +181,7 @@ async fn main() -> Result<()> {
         println!("figures: {}", path.display());
     }
     measured?;
+    cold.transpose()?;
     ingested.transpose()?;
     analysed.transpose()?;
     warm.transpose().map(|_| ())

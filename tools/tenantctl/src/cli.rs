@@ -37,8 +37,18 @@ pub enum Command {
     /// Tenant lifecycle.
     #[command(subcommand)]
     Tenants(TenantsCommand),
-    /// Bring the template and every active or suspended tenant database to the latest schema.
-    Migrate,
+    /// Bring the template and every active or suspended tenant database to the latest schema:
+    /// the template now, the tenants as a job (progress on stderr, then a per-tenant report).
+    Migrate {
+        #[command(flatten)]
+        wait: Wait,
+    },
+    /// A job's progress and per-tenant results.
+    Job {
+        id: Uuid,
+        #[command(flatten)]
+        wait: Wait,
+    },
     /// The audit log, newest first.
     Audit {
         /// Only this tenant's events.
@@ -96,13 +106,26 @@ pub enum TenantsCommand {
     Suspend { id: Uuid },
     /// Suspended → active.
     Activate { id: Uuid },
-    /// Archive every table, then drop the database, role, secret and registry entries.
+    /// Archive every table, then drop the database, role, secret and registry entries (a job).
     Delete {
         id: Uuid,
         /// Confirm the deletion.
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        wait: Wait,
     },
+}
+
+/// How a command that starts a job waits for it.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Wait {
+    /// Print the job id and return at once (`tenantctl job <id>` shows it later).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up waiting after this many seconds without progress (the job goes on).
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub stall_timeout: u64,
 }
 
 #[derive(Debug, Args)]

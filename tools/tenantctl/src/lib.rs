@@ -1,6 +1,7 @@
 //! `tenantctl`: the platform admin API's operations from a terminal, done by the same library
-//! (`shared::control_plane::provisioning`, `shared::control_plane::lifecycle`). `run` executes one parsed command; the binary
-//! and the integration tests both call it.
+//! (`shared::control_plane`). Long operations (migrate, delete) start a job as the API does and
+//! follow it until the platform's `admin-jobs` function has done every tenant. `run` executes
+//! one parsed command; the binary and the integration tests both call it.
 
 pub mod cli;
 pub mod env_file;
@@ -13,6 +14,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use shared::ApiError;
+use shared::control_plane::jobs::JobStatus;
 use shared::control_plane::provisioning::{
     ControlPlane, ControlPlaneError, NewTenant, NewTenantInput, StepEvent, control_plane_from_env,
 };
@@ -288,7 +290,7 @@ async fn execute<F: Fn(&str) -> Option<String>>(
             print(term, json, to_json(&tenant)?, &human)?;
             Ok(0)
         }
-        Command::Tenants(TenantsCommand::Delete { id, yes }) => {
+        Command::Tenants(TenantsCommand::Delete { id, yes, wait }) => {
             if !*yes {
                 return Err(CliError::usage(
                     "confirmation_required",
@@ -299,30 +301,22 @@ async fn execute<F: Fn(&str) -> Option<String>>(
                 ));
             }
             let (plane, _) = control_plane(env, sdk).await?;
-            let report = plane.delete_tenant(id, &actor).await?;
-            let human = format!(
-                "deleted tenant {}: {} table(s) archived under s3://{}/{}\n",
-                report.tenant_id,
-                report.tables.len(),
-                plane.settings.uploads_bucket,
-                report.archive_prefix
-            );
-            print(term, json, to_json(&report)?, &human)?;
-            Ok(0)
+            let started = plane.start_deletion(id, &actor).await?;
+            follow_job(&plane, term, json, started.job_id, wait).await
         }
-        Command::Migrate => {
+        Command::Migrate { wait } => {
             let (plane, _) = control_plane(env, sdk).await?;
-            let run = plane.migrate_all(&actor).await?;
-            print(term, json, to_json(&run)?, &output::migration_report(&run))?;
-            if run.failed > 0 {
-                writeln!(
-                    term.stderr,
-                    "error: migration_failed: {} tenant(s) failed to migrate",
-                    run.failed
-                )?;
-                return Ok(1);
-            }
-            Ok(0)
+            let started = plane.start_migrations(&actor).await?;
+            writeln!(
+                term.stderr,
+                "job {}: migrating {} tenant(s)",
+                started.job_id, started.total
+            )?;
+            follow_job(&plane, term, json, started.job_id, wait).await
+        }
+        Command::Job { id, wait } => {
+            let (plane, _) = control_plane(env, sdk).await?;
+            follow_job(&plane, term, json, *id, wait).await
         }
         Command::Audit {
             tenant,
@@ -347,6 +341,66 @@ async fn execute<F: Fn(&str) -> Option<String>>(
             Ok(0)
         }
     }
+}
+
+/// Waits for job `id` (unless `--no-wait`), drawing its progress on stderr, then prints it with
+/// every per-tenant result. Exit status 1 when a tenant failed.
+async fn follow_job(
+    plane: &Plane,
+    term: &mut Terminal<'_>,
+    json: bool,
+    id: Uuid,
+    wait: &cli::Wait,
+) -> Result<u8, CliError> {
+    let stall = std::time::Duration::from_secs(wait.stall_timeout);
+    let mut view = plane.job(&id, 1, None).await?;
+    let mut last_progress = (view.done, std::time::Instant::now());
+    while !wait.no_wait && view.status == JobStatus::Running {
+        write!(term.stderr, "\r{}", output::progress_bar(&view))?;
+        term.stderr.flush()?;
+        if last_progress.1.elapsed() > stall {
+            writeln!(term.stderr)?;
+            return Err(CliError::failed(
+                "job_stalled",
+                format!(
+                    "job {id}: no tenant finished in {} s (is admin-jobs running? `make dev` \
+                     runs it); it goes on without us: tenantctl job {id}",
+                    wait.stall_timeout
+                ),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        view = plane.job(&id, 1, None).await?;
+        if view.done != last_progress.0 {
+            last_progress = (view.done, std::time::Instant::now());
+        }
+    }
+    if !wait.no_wait {
+        writeln!(term.stderr, "\r{}", output::progress_bar(&view))?;
+    }
+    // Every result, a page at a time.
+    let mut results = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = plane.job(&id, 200, cursor.as_deref()).await?;
+        results.extend(page.results);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    view.results = results;
+    view.next_cursor = None;
+    print(term, json, to_json(&view)?, &output::job_report(&view))?;
+    if view.failed > 0 {
+        writeln!(
+            term.stderr,
+            "error: job_failed: {} of {} tenant(s) failed",
+            view.failed, view.total
+        )?;
+        return Ok(1);
+    }
+    Ok(0)
 }
 
 async fn set_admin_disabled<F: Fn(&str) -> Option<String>>(

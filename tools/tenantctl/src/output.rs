@@ -2,10 +2,10 @@
 //! Pure functions of their input, so they are unit-tested here.
 
 use chrono::{DateTime, Utc};
-use shared::control_plane::lifecycle::MigrationRun;
+use shared::control_plane::jobs::JobView;
 use shared::control_plane::provisioning::{Step, StepEvent};
 use shared::store::audit::AuditEvent;
-use shared::store::registry::TenantRecord;
+use shared::store::registry::{JobKind, JobResult, ResultOutcome, TenantRecord};
 
 /// Left-aligned columns separated by two spaces; no trailing spaces.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -123,54 +123,124 @@ pub fn tenant_details(t: &TenantRecord) -> String {
 }
 
 /// The `migrate` report: template, a row per tenant, a summary.
-pub fn migration_report(run: &MigrationRun) -> String {
-    let applied = |v: &[i32]| {
-        if v.is_empty() {
+pub fn job_report(job: &JobView) -> String {
+    let applied = |v: &serde_json::Value| {
+        let versions: Vec<String> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(ToString::to_string)
+            .collect();
+        if versions.is_empty() {
             "-".to_owned()
         } else {
-            v.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+            versions.join(",")
         }
     };
+    let took = job
+        .finished_at
+        .map(|end| {
+            format!(
+                " in {:.1} s",
+                (end - job.created_at).num_milliseconds() as f64 / 1000.0
+            )
+        })
+        .unwrap_or_default();
     let mut out = format!(
-        "template: version {} -> {} (applied {})\n",
-        run.template.from,
-        run.template.to,
-        applied(&run.template.applied)
+        "job {} ({}): {} of {} done, {} ok, {} failed, {} skipped{took}\n",
+        job.job_id,
+        match job.kind {
+            JobKind::Migrate => "migrate",
+            JobKind::Delete => "delete",
+        },
+        job.done,
+        job.total,
+        job.ok,
+        job.failed,
+        job.skipped,
     );
-    if !run.tenants.is_empty() {
-        let rows: Vec<Vec<String>> = run
-            .tenants
-            .iter()
-            .map(|t| {
-                vec![
-                    t.subdomain.clone(),
-                    t.tenant_id.to_string(),
-                    t.from.to_string(),
-                    t.to.to_string(),
-                    applied(&t.applied),
-                    t.status.to_owned(),
-                    t.error.clone().unwrap_or_default(),
-                ]
-            })
-            .collect();
-        out.push_str(&table(
-            &[
-                "SUBDOMAIN",
-                "TENANT ID",
-                "FROM",
-                "TO",
-                "APPLIED",
-                "STATUS",
-                "ERROR",
-            ],
-            &rows,
+    if let Some(template) = job.detail.get("template") {
+        out.push_str(&format!(
+            "template: version {} -> {} (applied {})\n",
+            template["from"],
+            template["to"],
+            applied(&template["applied"])
         ));
     }
-    out.push_str(&format!(
-        "{} migrated, {} failed (latest version {})\n",
-        run.migrated, run.failed, run.latest_version
-    ));
+    if job.results.is_empty() {
+        return out;
+    }
+    let outcome = |r: &JobResult| match r.outcome {
+        ResultOutcome::Pending => "pending",
+        ResultOutcome::Ok => "ok",
+        ResultOutcome::Failed => "failed",
+        ResultOutcome::Skipped => "skipped",
+    };
+    let rows: Vec<Vec<String>> = job
+        .results
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.subdomain.clone(), r.tenant_id.to_string()];
+            match job.kind {
+                JobKind::Migrate => row.extend([
+                    r.report["from"].to_string(),
+                    r.report["to"].to_string(),
+                    applied(&r.report["applied"]),
+                ]),
+                JobKind::Delete => row.push(
+                    r.report["archive_prefix"]
+                        .as_str()
+                        .unwrap_or("-")
+                        .to_owned(),
+                ),
+            }
+            row.extend([
+                outcome(r).to_owned(),
+                r.duration_ms
+                    .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms")),
+                r.error.clone().unwrap_or_default(),
+            ]);
+            row
+        })
+        .collect();
+    let headers: &[&str] = match job.kind {
+        JobKind::Migrate => &[
+            "SUBDOMAIN",
+            "TENANT ID",
+            "FROM",
+            "TO",
+            "APPLIED",
+            "OUTCOME",
+            "TOOK",
+            "ERROR",
+        ],
+        JobKind::Delete => &[
+            "SUBDOMAIN",
+            "TENANT ID",
+            "ARCHIVE",
+            "OUTCOME",
+            "TOOK",
+            "ERROR",
+        ],
+    };
+    out.push_str(&table(headers, &rows));
     out
+}
+
+/// `[=====>    ] 512/1000  ok 510  failed 2  skipped 0`: a job's progress on one line.
+pub fn progress_bar(job: &JobView) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (job.done * WIDTH).checked_div(job.total).unwrap_or(WIDTH);
+    format!(
+        "[{}{}] {}/{}  ok {}  failed {}  skipped {}",
+        "=".repeat(filled as usize),
+        " ".repeat((WIDTH - filled.min(WIDTH)) as usize),
+        job.done,
+        job.total,
+        job.ok,
+        job.failed,
+        job.skipped
+    )
 }
 
 /// The `audit` table.

@@ -5,7 +5,7 @@ use http::Method;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::control_plane::lifecycle::{DeleteReport, MigrationRun};
+use crate::control_plane::jobs::{JobView, StartedJob};
 use crate::control_plane::provisioning::NewTenantInput;
 use crate::domain::role::Access;
 use crate::store::audit::AuditEvent;
@@ -25,6 +25,7 @@ pub enum Op {
     Suspend,
     Activate,
     MigrateAll,
+    GetJob,
     Audit,
 }
 
@@ -37,7 +38,7 @@ const AUDIT_QUERY: &[QueryParam] = &[
     },
 ];
 
-pub static ROUTES: [Route<Op>; 11] = [
+pub static ROUTES: [Route<Op>; 12] = [
     super::health(Op::Health, "/api/health"),
     super::openapi(Op::OpenApi),
     Route {
@@ -87,10 +88,10 @@ pub static ROUTES: [Route<Op>; 11] = [
         Method::DELETE,
         "/admin/tenants/{id}",
         Access::PlatformAdmin,
-        "Archive the tenant's tables to S3, then drop its database, role, secret and registry items",
+        "Start a job that archives the tenant's tables to S3, then drops its database, role, secret and registry items",
         &[],
         None,
-        (200, Some(doc::<DeleteReport>)),
+        (202, Some(doc::<StartedJob>)),
     ),
     super::route(
         Op::Suspend,
@@ -117,10 +118,20 @@ pub static ROUTES: [Route<Op>; 11] = [
         Method::POST,
         "/admin/migrations",
         Access::PlatformAdmin,
-        "Bring the template and every tenant database to the latest schema (207 if one failed)",
+        "Migrate the template now, then start a job bringing every tenant database to the latest schema",
         &[],
         None,
-        (200, Some(doc::<MigrationRun>)),
+        (202, Some(doc::<StartedJob>)),
+    ),
+    super::route(
+        Op::GetJob,
+        Method::GET,
+        "/admin/jobs/{id}",
+        Access::PlatformAdmin,
+        "A job's progress and a page of its per-tenant results",
+        PAGING,
+        None,
+        (200, Some(doc::<JobView>)),
     ),
     super::route(
         Op::Audit,
