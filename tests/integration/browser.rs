@@ -377,9 +377,10 @@ async fn a_new_user_finds_their_workspace_changes_the_password_uploads_and_reads
 }
 
 #[tokio::test]
-async fn a_platform_admin_creates_a_tenant_watching_its_steps_and_suspends_it() {
+async fn a_platform_admin_creates_suspends_migrates_and_deletes_a_tenant() {
     let _one = ONE_BROWSER.lock().await;
     let app = spawn_app().await;
+    app.start_event_sources();
     app.admin_token().await;
     let subdomain = unique_subdomain("console");
     let mut b = Browser::start("console").await;
@@ -418,6 +419,24 @@ async fn a_platform_admin_creates_a_tenant_watching_its_steps_and_suspends_it() 
         .await;
     b.wait_text("h1", "Workspace suspended").await;
     b.shot("suspended-workspace").await;
+
+    // Migrating every tenant is a job the console follows to its per-tenant report.
+    b.goto(&url(&app, "api.localhost", "/migrations")).await;
+    b.press("Migrate all tenants").await;
+    b.wait_text(".notice.success", "1 tenants migrated, 0 failed")
+        .await;
+    b.wait_text("table", &subdomain).await;
+    b.shot("migrated").await;
+
+    // Deleting, confirmed by typing the subdomain, is one too.
+    b.press("Tenants").await;
+    b.press("Browser Company").await;
+    b.wait_text("h1", "Browser Company").await;
+    b.press("Delete").await;
+    b.fill("dialog input", &subdomain).await;
+    b.click("dialog button[type=submit]").await;
+    b.wait_text(".notice", "Browser Company was deleted").await;
+    b.shot("tenant-deleted").await;
     b.close().await;
 }
 

@@ -18,6 +18,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod isolation;
+mod jobs;
 mod pipeline;
 mod provisioning;
 mod secrets;

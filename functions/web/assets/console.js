@@ -1,6 +1,7 @@
 // The platform admin console on `api.<domain>`: sign in; the tenants and their state; create a
 // tenant and watch its provisioning steps complete; suspend, activate, delete (confirmed by
-// typing the subdomain); migrate every tenant; the audit log.
+// typing the subdomain); migrate every tenant; the audit log. Deletion and migration run as
+// jobs on the platform: the console follows a job until every tenant is done.
 
 import { api, flash, newKey, onSessionExpired, session } from './lib/api.js';
 import { badge, busyButton, confirmDialog, field, h, input, notice, show, showError, table } from './lib/dom.js';
@@ -20,6 +21,32 @@ const STEPS = {
   audit: 'Record in the audit log',
 };
 const POLL_MS = 300;
+const JOB_POLL_MS = 700;
+
+// Follows the job at `statusUrl` until every tenant is done, calling `onProgress` with each
+// reading; the finished job with all of its per-tenant results.
+async function followJob(statusUrl, onProgress = () => {}) {
+  let job = await api('GET', statusUrl, { query: { limit: 1 } });
+  while (job.status === 'running') {
+    onProgress(job);
+    await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
+    job = await api('GET', statusUrl, { query: { limit: 1 } });
+  }
+  const results = [];
+  let cursor = null;
+  do {
+    const page = await api('GET', statusUrl, { query: { limit: 200, cursor } });
+    results.push(...page.results);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return { ...job, results };
+}
+
+function jobProgress(job) {
+  return h('p', { class: 'job-progress' },
+    h('progress', { max: job.total || 1, value: job.done }),
+    ` ${job.done} of ${job.total} tenants done: ${job.ok} ok, ${job.failed} failed, ${job.skipped} skipped`);
+}
 
 const pages = {
   '/': tenantsPage,
@@ -222,7 +249,13 @@ async function tenantPage(main, { id }) {
     });
     if (!ok) return;
     try {
-      await api('DELETE', `/admin/tenants/${tenant.tenant_id}`);
+      const started = await api('DELETE', `/admin/tenants/${tenant.tenant_id}`);
+      const job = await followJob(started.status_url);
+      const [result] = job.results;
+      if (job.status === 'failed') {
+        show(errors, notice('error', result?.error || 'The deletion failed; see the audit log.'));
+        return;
+      }
       flash.set(`${tenant.company_name} was deleted.`);
       navigate('/', { replace: true });
     } catch (err) {
@@ -255,21 +288,24 @@ async function migrationsPage(main) {
   show(main,
     h('h1', null, 'Migrations'),
     h('section', { class: 'card' },
-      h('p', null, 'Brings the tenant template and every tenant database to the latest schema. Tenants already current are skipped; a failure is reported per tenant and never stops the others.'),
+      h('p', null, 'Brings the tenant template and every tenant database to the latest schema. The tenants are migrated in the background, several at once; a failure is reported per tenant and never stops the others.'),
       errors,
       busyButton('Migrate all tenants', 'Migrating…', async () => {
         showError(errors, null);
         try {
-          const run = await api('POST', '/admin/migrations');
+          const started = await api('POST', '/admin/migrations');
+          const job = await followJob(started.status_url, (progress) => show(result, jobProgress(progress)));
+          const { latest_version: latest, template } = job.detail;
           show(result,
-            notice(run.failed ? 'error' : 'success', `Latest version ${run.latest_version}: ${run.migrated} tenants migrated, ${run.failed} failed. Template: v${run.template.from} → v${run.template.to}.`),
+            notice(job.failed ? 'error' : 'success', `Latest version ${latest}: ${job.ok} tenants migrated, ${job.failed} failed, ${job.skipped} skipped. Template: v${template.from} → v${template.to}.`),
             table([
               { label: 'Tenant', value: (t) => t.subdomain },
-              { label: 'Result', value: (t) => badge(t.status) },
-              { label: 'From', value: (t) => t.from ?? '–', class: 'num' },
-              { label: 'To', value: (t) => t.to ?? '–', class: 'num' },
+              { label: 'Result', value: (t) => badge(t.outcome) },
+              { label: 'From', value: (t) => t.report?.from ?? '–', class: 'num' },
+              { label: 'To', value: (t) => t.report?.to ?? '–', class: 'num' },
+              { label: 'Took', value: (t) => (t.duration_ms == null ? '–' : `${t.duration_ms} ms`), class: 'num' },
               { label: 'Error', value: (t) => t.error || '' },
-            ], run.tenants));
+            ], job.results));
         } catch (err) {
           showError(errors, err);
         }
