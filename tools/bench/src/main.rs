@@ -10,6 +10,7 @@ mod analytics;
 mod cold_start;
 mod concurrent;
 mod ingest;
+mod jobs;
 mod measure;
 mod platform;
 mod report;

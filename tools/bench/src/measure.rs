@@ -1,5 +1,5 @@
 //! The measurements: sequential provisioning against the bare-clone floor, and the scale run
-//! (concurrent provisioning, registry lookups, listing, migrate-all).
+//! (concurrent provisioning, registry lookups, listing, migrate-all inline and as a job).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,9 +40,13 @@ pub struct Scale {
     pub list_took: Duration,
     pub all_tenants: usize,
     pub all_tenants_took: Duration,
+    /// The reference: every tenant one after the other in one call (what the synchronous
+    /// endpoint did before jobs).
     pub migrate_took: Duration,
     pub migrate_tenants: usize,
     pub migrate_failed: usize,
+    /// `tenantctl migrate` through the job path.
+    pub job: crate::jobs::JobRun,
 }
 
 /// Notes a tenant for the cleanup.
@@ -224,6 +228,7 @@ pub async fn scale(
     let started = Instant::now();
     let run = platform.plane.migrate_all(ACTOR).await?;
     let migrate_took = started.elapsed();
+    let job = crate::jobs::migrate(platform).await?;
 
     Ok(Scale {
         tenants: n,
@@ -241,5 +246,6 @@ pub async fn scale(
         migrate_took,
         migrate_tenants: run.tenants.len(),
         migrate_failed: run.failed,
+        job,
     })
 }

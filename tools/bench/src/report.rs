@@ -197,11 +197,24 @@ impl Report {
             );
             let _ = writeln!(
                 out,
-                "  migrate_all           {} tenants in {} = {} per tenant, {} failed (all at the latest version: the per-tenant check)",
+                "  migrate_all           {} tenants in {} = {} per tenant, {} failed (reference: one call, one tenant after the other; all at the latest version: the per-tenant check)",
                 s.migrate_tenants,
                 human(s.migrate_took),
                 human(s.migrate_took / s.migrate_tenants.max(1) as u32),
                 s.migrate_failed
+            );
+            let j = &s.job;
+            let _ = writeln!(
+                out,
+                "  tenantctl migrate     {} tenants in {} through the job path (job {}; {} pollers x {} per batch), {} failed, {} report rows; {:.1}x the reference",
+                j.tenants,
+                human(j.took),
+                human(j.job_took),
+                j.pollers,
+                j.batch,
+                j.failed,
+                j.reported,
+                s.migrate_took.as_secs_f64() / j.took.as_secs_f64().max(f64::EPSILON)
             );
         }
 
@@ -285,6 +298,15 @@ impl Report {
                     "failed": s.migrate_failed,
                     "ms": ms(s.migrate_took),
                     "ms_per_tenant": ms(s.migrate_took) / s.migrate_tenants.max(1) as f64,
+                },
+                "migrate_job": {
+                    "tenants": s.job.tenants,
+                    "failed": s.job.failed,
+                    "report_rows": s.job.reported,
+                    "ms": ms(s.job.took),
+                    "job_ms": ms(s.job.job_took),
+                    "pollers": s.job.pollers,
+                    "batch": s.job.batch,
                 },
             });
         }
