@@ -21,7 +21,7 @@ const STEPS = {
   audit: 'Record in the audit log',
 };
 const POLL_MS = 300;
-const JOB_POLL_MS = 700;
+const JOB_POLL_MS = 1000;
 
 // Follows the job at `statusUrl` until every tenant is done, calling `onProgress` with each
 // reading; the finished job with all of its per-tenant results.

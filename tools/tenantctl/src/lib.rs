@@ -369,7 +369,7 @@ async fn follow_job(
                 ),
             ));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         view = plane.job(&id, 1, None).await?;
         if view.done != last_progress.0 {
             last_progress = (view.done, std::time::Instant::now());
