@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::control_plane::jobs::JobMessage;
 use shared::control_plane::provisioning::ControlPlaneError;
+use shared::store::job_queue::JobMessage;
 use shared::store::postgres::admin::TenantDbNames;
 use uuid::Uuid;
 

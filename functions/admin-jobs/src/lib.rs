@@ -8,10 +8,10 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::StreamExt;
 use lambda_runtime::LambdaEvent;
-use shared::control_plane::jobs::JobMessage;
 use shared::control_plane::provisioning::{ControlPlane, control_plane_from_env};
 use shared::platform::config::{ConfigError, Env};
 use shared::platform::telemetry::ErrorChain;
+use shared::store::job_queue::JobMessage;
 use shared::store::mail::SesMailer;
 use shared::store::secrets::AwsSecretStore;
 

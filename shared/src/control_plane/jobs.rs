@@ -13,97 +13,21 @@
 use std::time::Instant;
 
 use chrono::Utc;
-use futures_util::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::control_plane::provisioning::{ControlPlane, ControlPlaneError};
 use crate::platform::telemetry::ErrorChain;
 use crate::store::audit::{AuditEvent, Outcome};
+use crate::store::job_queue::JobMessage;
 use crate::store::mail::Mailer;
 use crate::store::registry::{
     JobKind, JobRecord, JobResult, JobTally, ResultOutcome, TenantRecord, TenantStatus,
 };
 use crate::store::secrets::SecretStore;
 
-/// SendMessageBatch takes at most ten messages; this many batches are in flight at once.
-const SEND_BATCH: usize = 10;
-const SENDS_IN_FLIGHT: usize = 8;
-
 /// What a deletion that failed shows in its result; the cause is in the logs and the audit log.
 pub const DELETE_FAILED: &str = "delete_failed: the tenant could not be deleted; the audit log has the cause, and deleting again continues where it stopped";
-
-/// One tenant's part of a job, as queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobMessage {
-    pub job_id: Uuid,
-    pub tenant_id: Uuid,
-}
-
-/// The jobs queue.
-#[derive(Debug, Clone)]
-pub struct JobQueue {
-    sqs: aws_sdk_sqs::Client,
-    url: String,
-}
-
-impl JobQueue {
-    pub fn new(sqs: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self {
-            sqs,
-            url: url.into(),
-        }
-    }
-
-    /// Sends every message, ten per request, several requests at once.
-    async fn send(&self, messages: &[JobMessage]) -> Result<(), ControlPlaneError> {
-        // Owned chunks: a stream of futures borrowing from `messages` would not be `Send` for
-        // every lifetime the handler's future needs.
-        let chunks: Vec<Vec<JobMessage>> = messages.chunks(SEND_BATCH).map(<[_]>::to_vec).collect();
-        futures_util::stream::iter(chunks)
-            .map(|chunk| self.send_batch(chunk))
-            .buffer_unordered(SENDS_IN_FLIGHT)
-            .try_collect::<()>()
-            .await
-    }
-
-    async fn send_batch(&self, chunk: Vec<JobMessage>) -> Result<(), ControlPlaneError> {
-        let queue = |e: Box<dyn std::error::Error + Send + Sync>| {
-            ControlPlaneError::Step("queueing the job's tenants".into(), e)
-        };
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, message)| {
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(serde_json::to_string(message).unwrap_or_default())
-                    .build()
-                    .map_err(|e| queue(e.into()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let out = self
-            .sqs
-            .send_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| queue(e.into()))?;
-        match out.failed().first() {
-            None => Ok(()),
-            Some(failed) => Err(queue(
-                format!(
-                    "{} of {} messages refused: {}",
-                    out.failed().len(),
-                    chunk.len(),
-                    failed.message().unwrap_or(failed.code())
-                )
-                .into(),
-            )),
-        }
-    }
-}
 
 /// `202` to a request that started a job.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -238,7 +162,10 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                 tenant_id: t.tenant_id,
             })
             .collect();
-        let queued = self.jobs.send(&messages).await;
+        let queued =
+            self.jobs.send(&messages).await.map_err(|e| {
+                ControlPlaneError::Step("queueing the job's tenants".into(), Box::new(e))
+            });
         let action = match kind {
             JobKind::Migrate => "job.migrate",
             JobKind::Delete => "job.delete",

@@ -235,8 +235,8 @@ pub struct ControlPlane<S, M> {
     pub archive: aws_sdk_s3::Client,
     pub settings: ControlPlaneSettings,
     pub faults: Faults,
-    /// Where long operations' per-tenant work is queued (`jobs`).
-    pub jobs: crate::control_plane::jobs::JobQueue,
+    /// Where long operations' per-tenant work is queued (`control_plane::jobs`).
+    pub jobs: crate::store::job_queue::JobQueue,
     /// Set once the template database is known to be at the latest schema (per container).
     pub template_ready: tokio::sync::OnceCell<i32>,
 }
@@ -980,7 +980,7 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
         archive: crate::platform::aws::s3_client(sdk),
         settings,
         faults: Faults::default(),
-        jobs: crate::control_plane::jobs::JobQueue::new(
+        jobs: crate::store::job_queue::JobQueue::new(
             aws_sdk_sqs::Client::new(sdk),
             env.required("JOBS_QUEUE_URL")?,
         ),

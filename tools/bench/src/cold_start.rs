@@ -420,7 +420,7 @@ enum Answer {
     Error(Bytes),
 }
 
-/// `200`, `0 batch item failures`, `error: …`, and whether that is a success.
+/// `200`, `0 failures` (batch items), `error: …`, and whether that is a success.
 fn describe(answer: &Answer) -> (String, bool) {
     match answer {
         Answer::Response(body) => {
@@ -428,10 +428,7 @@ fn describe(answer: &Answer) -> (String, bool) {
             if let Some(status) = value["statusCode"].as_u64() {
                 (status.to_string(), (200..400).contains(&status))
             } else if let Some(failures) = value["batchItemFailures"].as_array() {
-                (
-                    format!("{} batch item failures", failures.len()),
-                    failures.is_empty(),
-                )
+                (format!("{} failures", failures.len()), failures.is_empty())
             } else {
                 ("response".into(), true)
             }
@@ -757,6 +754,11 @@ impl ColdStart {
              event handed out -> response posted",
             self.runs
         );
+        let _ = writeln!(
+            out,
+            "  init network: connections made during one more init with every AWS endpoint (and \
+             instance metadata) pointed at a listener that counts and drops them"
+        );
         if let Some(took) = self.build {
             let _ = writeln!(out, "  cargo build --release: {}", human(took));
         }
@@ -876,7 +878,7 @@ mod tests {
         let missing = Answer::Response(Bytes::from_static(br#"{"statusCode":404}"#));
         assert_eq!(describe(&missing), ("404".to_owned(), false));
         let sqs = Answer::Response(Bytes::from_static(br#"{"batchItemFailures":[]}"#));
-        assert_eq!(describe(&sqs), ("0 batch item failures".to_owned(), true));
+        assert_eq!(describe(&sqs), ("0 failures".to_owned(), true));
         let failed = Answer::Error(Bytes::from_static(b"boom"));
         assert!(!describe(&failed).1);
     }
