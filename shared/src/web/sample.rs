@@ -17,6 +17,11 @@ pub fn offline_env() -> Env<impl Fn(&str) -> Option<String>> {
         ("AUDIT_TABLE", "audit"),
         ("SECRETS_PREFIX", "taskifai/test"),
         ("UPLOADS_BUCKET", "uploads"),
+        // A CA whose key was thrown away: the handlers under test never reach a database.
+        (
+            "DATABASE_CA_FILE",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src/web/offline-ca.pem"),
+        ),
     ])
 }
 
