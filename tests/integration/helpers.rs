@@ -479,8 +479,17 @@ impl TestApp {
         &self.functions.provisioning.plane.registry
     }
 
-    pub fn db_admin(&self) -> &shared::store::postgres::admin::DbAdmin {
-        &self.functions.provisioning.plane.db
+    /// The platform's admin access to PostgreSQL, as the control plane builds it on first use.
+    pub fn db_admin(&self) -> &'static shared::store::postgres::admin::DbAdmin {
+        static DB: OnceLock<shared::store::postgres::admin::DbAdmin> = OnceLock::new();
+        DB.get_or_init(|| {
+            shared::store::postgres::admin::DbAdmin::from_url(
+                &database_admin_url(),
+                "taskifai_template",
+                database_tls(),
+            )
+            .expect("admin URL parses")
+        })
     }
 }
 

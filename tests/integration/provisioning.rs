@@ -522,12 +522,13 @@ async fn a_fault_at_any_step_leaves_nothing_behind() {
         };
         assert_eq!(failed, step.as_str());
         let names = TenantDbNames::for_tenant(&tenant_id);
+        let db = plane.db().await.unwrap();
         assert!(
-            !plane.db.database_exists(&names.database).await.unwrap(),
+            !db.database_exists(&names.database).await.unwrap(),
             "{step:?}: database left"
         );
         assert!(
-            !plane.db.role_exists(&names.role).await.unwrap(),
+            !db.role_exists(&names.role).await.unwrap(),
             "{step:?}: role left"
         );
         let prefix = &plane.settings.secrets_prefix;

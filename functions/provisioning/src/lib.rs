@@ -193,3 +193,6 @@ fn tenant_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw)
         .map_err(|_| ApiError::bad_request("invalid_tenant_id", "tenant ids are UUIDs"))
 }
+
+#[cfg(test)]
+mod events_tests;

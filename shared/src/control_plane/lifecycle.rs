@@ -286,13 +286,15 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             }
         };
         if self
-            .db
+            .db()
+            .await?
             .database_exists(&names.database)
             .await
             .map_err(|e| step("checking the database")(e.into()))?
         {
             let exports = self
-                .db
+                .db()
+                .await?
                 .export_tables(&names, &self.tenant_db_password(tenant).await?)
                 .await
                 .map_err(|e| step("exporting tables")(e.into()))?;
@@ -314,7 +316,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             .delete_prefix(&format!("tenants/{}/", tenant.tenant_id))
             .await
             .map_err(|e| step("deleting the tenant's files")(e.into()))?;
-        self.db
+        self.db()
+            .await?
             .drop_tenant_database(&names)
             .await
             .map_err(|e| step("dropping the database")(e.into()))?;
@@ -461,7 +464,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             tracing::info!(moved, "admins and audit events moved to their own tables");
         }
         let template = self
-            .db
+            .db()
+            .await?
             .ensure_template(MIGRATIONS)
             .await
             .map_err(|e| ControlPlaneError::Step("migrating the template".into(), e.into()))?;
@@ -476,7 +480,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             .iter()
             .map(|t| TenantDbNames::for_tenant(&t.tenant_id))
             .collect();
-        self.db
+        self.db()
+            .await?
             .limit_tenant_roles(&names)
             .await
             .map_err(|e| ControlPlaneError::Step("limiting the tenant roles".into(), e.into()))?;
@@ -504,7 +509,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             let secret = self.tenant_secret_json(tenant).await?;
             let password = db_password(&secret)?;
             let report = self
-                .db
+                .db()
+                .await?
                 .migrate_tenant(&names, &password, MIGRATIONS)
                 .await
                 .map_err(|e| ControlPlaneError::Step("migrating".into(), e.into()))?;

@@ -229,7 +229,8 @@ pub struct Provisioned {
 pub struct ControlPlane<S, M> {
     pub registry: Registry,
     pub audit: AuditLog,
-    pub db: DbAdmin,
+    /// Admin access to PostgreSQL: [`ControlPlane::db`].
+    pub db: AdminDb,
     pub secrets: S,
     pub mailer: M,
     pub archive: aws_sdk_s3::Client,
@@ -306,6 +307,11 @@ fn provisioning_outcome(
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 
 impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
+    /// Admin access to the tenant databases' cluster (credentials read on first use).
+    pub async fn db(&self) -> Result<&DbAdmin, ControlPlaneError> {
+        self.db.get(&self.secrets).await
+    }
+
     /// Creates a tenant, or replays / resumes the one `idempotency_key` created. The key is
     /// claimed together with a lease: of concurrent requests with one key exactly one runs the
     /// steps, the others get `InProgress` (409) until it finishes or its lease expires; a retry
@@ -519,7 +525,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
         self.template_ready
             .get_or_try_init(|| async {
                 let report = self
-                    .db
+                    .db()
+                    .await?
                     .ensure_template(MIGRATIONS)
                     .await
                     .map_err(step_err("preparing the template database"))?;
@@ -575,21 +582,23 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             Step::CreateDatabase => {
                 // The role's password lives only in the secret; a resumed run sets a new one.
                 let password = SecretString::from(random_token(24));
-                self.db
+                self.db()
+                    .await?
                     .create_role_and_database(&names, &password)
                     .await
                     .map_err(step_err("creating the tenant database"))?;
                 // The hand-over runs on the session the next steps use: one connection less.
                 let client = self.tenant_session(&names, carry).await?;
-                self.db
+                self.db()
+                    .await?
                     .hand_over(client, &names)
                     .await
                     .map_err(step_err("handing the database over to the tenant role"))?;
                 let secret = TenantSecret {
                     tenant_id: record.tenant_id,
                     db: DbCredentials {
-                        host: self.db.host(),
-                        port: self.db.port(),
+                        host: self.db().await?.host(),
+                        port: self.db().await?.port(),
                         database: names.database.clone(),
                         username: names.role.clone(),
                         password,
@@ -745,7 +754,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
     ) -> Result<&'c mut tokio_postgres::Client, ControlPlaneError> {
         if carry.tenant_db.is_none() {
             let client = self
-                .db
+                .db()
+                .await?
                 .connect_tenant(names)
                 .await
                 .map_err(step_err("connecting to the tenant database"))?;
@@ -835,7 +845,8 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                 .release_subdomain(&record.subdomain, &record.tenant_id)
                 .await?),
             Step::CreateDatabase => self
-                .db
+                .db()
+                .await?
                 .drop_tenant_database(&names)
                 .await
                 .map_err(step_err("dropping the database")),
@@ -897,9 +908,81 @@ impl Serialize for SecretJson<'_> {
     }
 }
 
+/// The platform's admin access to PostgreSQL, its credentials read from the secret named by
+/// `DB_ADMIN_SECRET_ID` (RDS layout: `host`, `port`, `username`, `password`, `dbname`) on first
+/// use, not at cold start: a function's init makes no network call.
+pub struct AdminDb {
+    secret_id: String,
+    template_db: String,
+    tls: DatabaseTls,
+    ready: tokio::sync::OnceCell<DbAdmin>,
+}
+
+impl AdminDb {
+    /// The database new tenants are cloned from.
+    pub fn template_db(&self) -> &str {
+        &self.template_db
+    }
+
+    async fn get<S: SecretStore>(&self, secrets: &S) -> Result<&DbAdmin, ControlPlaneError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let config = admin_config(secrets, &self.secret_id)
+                    .await
+                    .map_err(|reason| {
+                        ControlPlaneError::Step(
+                            format!("reading the database admin secret {}", self.secret_id),
+                            reason.into(),
+                        )
+                    })?;
+                Ok(DbAdmin::new(
+                    config,
+                    self.template_db.clone(),
+                    self.tls.clone(),
+                ))
+            })
+            .await
+    }
+}
+
+/// The admin connection settings in secret `secret_id`; why not, in words.
+async fn admin_config<S: SecretStore>(
+    secrets: &S,
+    secret_id: &str,
+) -> Result<tokio_postgres::Config, String> {
+    let admin_secret = secrets
+        .get(secret_id)
+        .await
+        .map_err(|e| ErrorChain(&e).to_string())?
+        .ok_or_else(|| format!("secret {secret_id} does not exist"))?;
+    #[derive(Deserialize)]
+    struct AdminSecret {
+        host: String,
+        port: u16,
+        username: String,
+        password: SecretString,
+        #[serde(default = "default_dbname")]
+        dbname: String,
+    }
+    fn default_dbname() -> String {
+        "postgres".into()
+    }
+    let admin: AdminSecret = serde_json::from_str(admin_secret.expose_secret())
+        .map_err(|e| format!("secret is not {{host, port, username, password, dbname}}: {e}"))?;
+    let mut pg = tokio_postgres::Config::new();
+    pg.host(&admin.host)
+        .port(admin.port)
+        .user(&admin.username)
+        .password(admin.password.expose_secret())
+        .dbname(&admin.dbname)
+        .application_name("taskifai-control-plane")
+        .connect_timeout(std::time::Duration::from_secs(10));
+    Ok(pg)
+}
+
 /// The control plane as the `provisioning` function and `tenantctl` build it: AWS clients from
-/// `sdk`, configuration from `env`, the PostgreSQL admin credentials from the secret named by
-/// `DB_ADMIN_SECRET_ID` (RDS layout: `host`, `port`, `username`, `password`, `dbname`).
+/// `sdk`, configuration from `env`; the PostgreSQL admin credentials are read on first use
+/// ([`AdminDb`]).
 pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
     env: &crate::platform::config::Env<F>,
     sdk: &aws_config::SdkConfig,
@@ -910,7 +993,6 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
     ),
     crate::platform::config::ConfigError,
 > {
-    use crate::platform::config::ConfigError;
     let secrets_prefix = env.required("SECRETS_PREFIX")?;
     let settings = ControlPlaneSettings {
         platform: PlatformSettings::from_env(env)?,
@@ -924,40 +1006,6 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
     let secrets =
         crate::store::secrets::AwsSecretStore::new(aws_sdk_secretsmanager::Client::new(sdk));
     let admin_secret_id = env.required("DB_ADMIN_SECRET_ID")?;
-    let invalid = |reason: String| ConfigError::Invalid {
-        name: "DB_ADMIN_SECRET_ID",
-        reason,
-    };
-    let admin_secret = secrets
-        .get(&admin_secret_id)
-        .await
-        .map_err(|e| invalid(ErrorChain(&e).to_string()))?
-        .ok_or_else(|| invalid(format!("secret {admin_secret_id} does not exist")))?;
-    #[derive(Deserialize)]
-    struct AdminSecret {
-        host: String,
-        port: u16,
-        username: String,
-        password: SecretString,
-        #[serde(default = "default_dbname")]
-        dbname: String,
-    }
-    fn default_dbname() -> String {
-        "postgres".into()
-    }
-    let admin: AdminSecret = serde_json::from_str(admin_secret.expose_secret()).map_err(|e| {
-        invalid(format!(
-            "secret is not {{host, port, username, password, dbname}}: {e}"
-        ))
-    })?;
-    let mut pg = tokio_postgres::Config::new();
-    pg.host(&admin.host)
-        .port(admin.port)
-        .user(&admin.username)
-        .password(admin.password.expose_secret())
-        .dbname(&admin.dbname)
-        .application_name("taskifai-control-plane")
-        .connect_timeout(std::time::Duration::from_secs(10));
     let template_db = env
         .optional("TEMPLATE_DATABASE")
         .unwrap_or_else(|| "taskifai_template".into());
@@ -974,7 +1022,12 @@ pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
     let plane = ControlPlane {
         audit: AuditLog::new(registry.clone()),
         registry,
-        db: DbAdmin::new(pg, template_db, DatabaseTls::from_env(env)?),
+        db: AdminDb {
+            secret_id: admin_secret_id,
+            template_db,
+            tls: DatabaseTls::from_env(env)?,
+            ready: tokio::sync::OnceCell::new(),
+        },
         secrets,
         mailer: crate::store::mail::SesMailer::new(aws_sdk_sesv2::Client::new(sdk), mail_from),
         archive: crate::platform::aws::s3_client(sdk),

@@ -17,6 +17,15 @@ pub fn offline_env() -> Env<impl Fn(&str) -> Option<String>> {
         ("AUDIT_TABLE", "audit"),
         ("SECRETS_PREFIX", "taskifai/test"),
         ("UPLOADS_BUCKET", "uploads"),
+        (
+            "DB_ADMIN_SECRET_ID",
+            "taskifai/test/platform/database-admin",
+        ),
+        (
+            "JOBS_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/jobs",
+        ),
+        ("MAIL_FROM", "TaskifAI <no-reply@localhost>"),
         // A CA whose key was thrown away: the handlers under test never reach a database.
         (
             "DATABASE_CA_FILE",

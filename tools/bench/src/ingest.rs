@@ -166,7 +166,8 @@ pub(crate) async fn stage_upload(
     let bytes = std::fs::read(path)?;
     let db = platform
         .plane
-        .db
+        .db()
+        .await?
         .connect_tenant(&TenantDbNames::for_tenant(tenant_id))
         .await?;
     let upload = NewUpload::parse(UploadRequest {
@@ -276,7 +277,7 @@ fn peak_rss_kib() -> u64 {
 /// `psql \copy` of the same file into an unindexed table of the same database.
 async fn psql_copy(platform: &Platform, tenant_id: &Uuid, path: &Path) -> Result<Duration> {
     let names = TenantDbNames::for_tenant(tenant_id);
-    let db = platform.plane.db.connect_tenant(&names).await?;
+    let db = platform.plane.db().await?.connect_tenant(&names).await?;
     db.batch_execute(
         "create table bench_copy_reference (ean text, name text, qty text, amount text, \
          reseller text, month text, year text)",

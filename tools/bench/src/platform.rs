@@ -169,8 +169,15 @@ impl Platform {
                 let names = TenantDbNames::for_tenant(id);
                 let prefix = &plane.settings.secrets_prefix;
                 let mut problems = Vec::new();
-                if let Err(e) = plane.db.drop_tenant_database(&names).await {
-                    problems.push(format!("{}: {}", names.database, ErrorChain(&e)));
+                let dropped = match plane.db().await {
+                    Ok(db) => db
+                        .drop_tenant_database(&names)
+                        .await
+                        .map_err(|e| ErrorChain(&e).to_string()),
+                    Err(e) => Err(ErrorChain(&e).to_string()),
+                };
+                if let Err(e) = dropped {
+                    problems.push(format!("{}: {e}", names.database));
                 }
                 for secret in [
                     tenant_secret_name(prefix, id),
@@ -189,10 +196,17 @@ impl Platform {
             Err(e) => failures.push(format!("cleanup task: {e}")),
         }
         // The template's owner role still holds grants while any clone is left.
-        if failures.is_empty()
-            && let Err(e) = self.plane.db.drop_template().await
-        {
-            failures.push(format!("dropping the template: {}", ErrorChain(&e)));
+        if failures.is_empty() {
+            let dropped = match self.plane.db().await {
+                Ok(db) => db
+                    .drop_template()
+                    .await
+                    .map_err(|e| ErrorChain(&e).to_string()),
+                Err(e) => Err(ErrorChain(&e).to_string()),
+            };
+            if let Err(e) = dropped {
+                failures.push(format!("dropping the template: {e}"));
+            }
         }
         if let Err(e) = stack::destroy(&self.deployed, &self.template, &self.sdk).await {
             failures.push(format!("removing the stack: {e:#}"));

@@ -127,7 +127,8 @@ async fn upload_sample(
     tenant_id: &uuid::Uuid,
 ) -> Result<()> {
     let client = plane
-        .db
+        .db()
+        .await?
         .connect_tenant(&TenantDbNames::for_tenant(tenant_id))
         .await?;
     let admin: uuid::Uuid = client
