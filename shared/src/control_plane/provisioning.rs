@@ -309,7 +309,9 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
     /// Admin access to the tenant databases' cluster (credentials read on first use).
     pub async fn db(&self) -> Result<&DbAdmin, ControlPlaneError> {
-        self.db.get(&self.secrets).await
+        // Boxed: awaited in every step, its future would otherwise be laid out inside each
+        // caller's, past rustc's query depth for the deepest ones (provisioning).
+        Box::pin(self.db.get(&self.secrets)).await
     }
 
     /// Creates a tenant, or replays / resumes the one `idempotency_key` created. The key is
