@@ -325,6 +325,21 @@ fn every_function_has_exactly_the_grants_it_needs() {
     );
     let tenant_secret = "secretsmanager:GetSecretValue secret:tenants/*".to_owned();
     let audit = "dynamodb:PutItem AuditTable".to_owned();
+    // What provisioning and admin-jobs both need to migrate, archive and delete tenants.
+    let lifecycle: Vec<String> = vec![
+        "secretsmanager:GetSecretValue secret:${DatabaseAdminSecretId}-*".into(),
+        "s3:PutObject UploadsBucket/archive/*".into(),
+        "s3:DeleteObject UploadsBucket/tenants/*".into(),
+        "s3:DeleteObjectVersion UploadsBucket/tenants/*".into(),
+        format!(
+            "s3:ListBucket UploadsBucket {}",
+            serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
+        ),
+        format!(
+            "s3:ListBucketVersions UploadsBucket {}",
+            serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
+        ),
+    ];
     let expected: [(&str, Vec<String>); 8] = [
         (
             "tenant-discovery",
@@ -396,21 +411,12 @@ fn every_function_has_exactly_the_grants_it_needs() {
                 "secretsmanager:PutSecretValue secret:*".into(),
                 "secretsmanager:DeleteSecret secret:*".into(),
                 "secretsmanager:DescribeSecret secret:*".into(),
-                "secretsmanager:GetSecretValue secret:${DatabaseAdminSecretId}-*".into(),
-                "s3:PutObject UploadsBucket/archive/*".into(),
-                "s3:DeleteObject UploadsBucket/tenants/*".into(),
-                "s3:DeleteObjectVersion UploadsBucket/tenants/*".into(),
-                format!(
-                    "s3:ListBucket UploadsBucket {}",
-                    serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
-                ),
-                format!(
-                    "s3:ListBucketVersions UploadsBucket {}",
-                    serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
-                ),
                 "ses:SendEmail ses:identity/${RootDomain}".into(),
                 "sqs:SendMessage JobsQueue".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(lifecycle.clone())
+            .collect(),
         ),
         (
             // Provisioning's work on one tenant at a time: no mail, no admins, no queueing.
@@ -428,19 +434,10 @@ fn every_function_has_exactly_the_grants_it_needs() {
                 "secretsmanager:DeleteSecret secret:signing-keys/*".into(),
                 "secretsmanager:DescribeSecret secret:tenants/*".into(),
                 "secretsmanager:DescribeSecret secret:signing-keys/*".into(),
-                "secretsmanager:GetSecretValue secret:${DatabaseAdminSecretId}-*".into(),
-                "s3:PutObject UploadsBucket/archive/*".into(),
-                "s3:DeleteObject UploadsBucket/tenants/*".into(),
-                "s3:DeleteObjectVersion UploadsBucket/tenants/*".into(),
-                format!(
-                    "s3:ListBucket UploadsBucket {}",
-                    serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
-                ),
-                format!(
-                    "s3:ListBucketVersions UploadsBucket {}",
-                    serde_json::json!({"StringLike": {"s3:prefix": ["tenants/*"]}})
-                ),
-            ],
+            ]
+            .into_iter()
+            .chain(lifecycle.clone())
+            .collect(),
         ),
         ("web", vec![get_tenant.clone()]),
     ];

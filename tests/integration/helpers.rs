@@ -83,7 +83,7 @@ pub fn function_env(deployed: &Deployed) -> BTreeMap<String, String> {
 
 impl InProcess {
     /// Builds every function from `env`.
-    pub async fn new(env: &BTreeMap<String, String>, sdk: &aws_config::SdkConfig) -> Self {
+    pub fn new(env: &BTreeMap<String, String>, sdk: &aws_config::SdkConfig) -> Self {
         let env = env.clone();
         let env = shared::platform::config::map_env(env);
         Self {
@@ -91,13 +91,9 @@ impl InProcess {
             auth: auth::App::new(&env, sdk).expect("auth config"),
             uploads: uploads::App::new(&env, sdk).expect("uploads config"),
             analytics: analytics::App::new(&env, sdk).expect("analytics config"),
-            provisioning: provisioning::App::new(&env, sdk)
-                .await
-                .expect("provisioning config"),
+            provisioning: provisioning::App::new(&env, sdk).expect("provisioning config"),
             processor: upload_processor::App::new(&env, sdk).expect("upload-processor config"),
-            admin_jobs: admin_jobs::App::new(&env, sdk)
-                .await
-                .expect("admin-jobs config"),
+            admin_jobs: admin_jobs::App::new(&env, sdk).expect("admin-jobs config"),
             web: web::App::new(&env, sdk).expect("web config"),
         }
     }
@@ -186,7 +182,7 @@ pub async fn spawn_app() -> TestApp {
         .expect("database admin secret");
     let routes = RouteTable::from_template(template(), &deployed).expect("routes resolve");
     let env = function_env(&deployed);
-    let functions = Arc::new(InProcess::new(&env, &sdk).await);
+    let functions = Arc::new(InProcess::new(&env, &sdk));
     let gateway = Arc::new(Gateway {
         routes,
         invoker: functions.clone(),
@@ -407,13 +403,18 @@ impl TestApp {
         self.finish_job(&location, token).await
     }
 
-    /// Runs `admin-jobs` until the job at `status_url` is done; its view.
-    pub async fn finish_job(&self, status_url: &str, token: &str) -> Value {
-        let trigger = local_platform::poller::triggers(template(), &self.deployed, "us-east-1")
+    /// The jobs queue → `admin-jobs` trigger of this platform.
+    pub fn jobs_trigger(&self) -> local_platform::poller::SqsTrigger {
+        local_platform::poller::triggers(template(), &self.deployed, "us-east-1")
             .expect("triggers")
             .into_iter()
             .find(|t| t.function == "admin-jobs")
-            .expect("admin-jobs is triggered by the jobs queue");
+            .expect("admin-jobs is triggered by the jobs queue")
+    }
+
+    /// Runs `admin-jobs` until the job at `status_url` is done; its view.
+    pub async fn finish_job(&self, status_url: &str, token: &str) -> Value {
+        let trigger = self.jobs_trigger();
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {

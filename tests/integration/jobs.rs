@@ -11,7 +11,7 @@ use shared::store::job_queue::JobMessage;
 use shared::store::postgres::admin::TenantDbNames;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, spawn_app, template, unique_subdomain};
+use crate::helpers::{TestApp, spawn_app, unique_subdomain};
 
 fn jobs_queue(app: &TestApp) -> String {
     app.deployed
@@ -145,11 +145,7 @@ async fn unreadable_messages_and_unknown_jobs_are_dropped_not_retried() {
         &json!({"job_id": Uuid::new_v4(), "tenant_id": Uuid::new_v4()}).to_string(),
     )
     .await;
-    let trigger = local_platform::poller::triggers(template(), &app.deployed, "us-east-1")
-        .unwrap()
-        .into_iter()
-        .find(|t| t.function == "admin-jobs")
-        .unwrap();
+    let trigger = app.jobs_trigger();
     let sqs = aws_sdk_sqs::Client::new(&app.sdk);
 
     // WHEN admin-jobs receives them

@@ -487,7 +487,6 @@ async fn a_fault_at_any_step_leaves_nothing_behind() {
             &shared::platform::config::Env(|k: &str| env.get(k).cloned()),
             &app.sdk,
         )
-        .await
         .unwrap();
         plane.faults = Faults {
             fail_after: Some(step),

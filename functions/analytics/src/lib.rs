@@ -21,7 +21,7 @@ use shared::web::api::analytics::{Op, ROUTES};
 use shared::web::http::{
     Surface, csv_response, expect_host, json_body, json_response, no_content, request_path, serve,
 };
-use shared::web::router::Router;
+use shared::web::router::{Found, Router};
 
 /// The function's name, as deployed and as reported by its health check.
 pub const NAME: &str = "analytics";
@@ -82,23 +82,27 @@ impl App {
 /// `AnalyticsLatency` metric.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let started = Instant::now();
-    let res = serve(&req, |req| route(app, req)).await;
-    if let Some(endpoint) = endpoint(app, &req) {
+    // Routed once: the handler works on the match, the metric names its route.
+    let found = app.router.find(req.method(), request_path(&req));
+    let endpoint = found
+        .as_ref()
+        .ok()
+        .filter(|found| found.op() != Op::Health)
+        .map(|found| format!("{} {}", found.route.spec.method, found.route.spec.path));
+    let res = serve(&req, |req| route(app, req, found)).await;
+    if let Some(endpoint) = endpoint {
         metrics::analytics_request(&endpoint, started.elapsed(), res.status().as_u16());
     }
     res
 }
 
-/// The analytics route `req` matched, as `METHOD /path/{template}` (not the health check).
-fn endpoint(app: &App, req: &Request) -> Option<String> {
-    let found = app.router.find(req.method(), request_path(req)).ok()?;
-    (found.op() != Op::Health)
-        .then(|| format!("{} {}", found.route.spec.method, found.route.spec.path))
-}
-
-async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn route(
+    app: &App,
+    req: &Request,
+    found: Result<Found<'_, '_, Op>, ApiError>,
+) -> Result<Response<Body>, ApiError> {
     expect_host(req, &app.tenant.platform.domain, Surface::Tenant)?;
-    let found = app.router.find(req.method(), request_path(req))?;
+    let found = found?;
     if found.op() == Op::Health {
         return Ok(json_response(
             StatusCode::OK,

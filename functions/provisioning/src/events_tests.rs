@@ -10,7 +10,6 @@ use super::*;
 async fn sample_events_get_their_documented_answer() {
     // GIVEN the function built from its configuration, reaching no AWS endpoint
     let app = App::new(&sample::offline_env(), &sample::offline_sdk())
-        .await
         .expect("nothing at init needs the network");
     for (case, status, code) in [
         ("health.json", 200, None),

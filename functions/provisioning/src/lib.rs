@@ -38,11 +38,11 @@ pub struct App {
 }
 
 impl App {
-    pub async fn new<F: Fn(&str) -> Option<String>>(
+    pub fn new<F: Fn(&str) -> Option<String>>(
         env: &Env<F>,
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
-        let (plane, auth) = control_plane_from_env(env, sdk).await?;
+        let (plane, auth) = control_plane_from_env(env, sdk)?;
         Ok(Self {
             plane,
             auth,

@@ -7,8 +7,9 @@ use lambda_http::Error;
 async fn main() -> Result<(), Error> {
     shared::platform::telemetry::init();
     let sdk = shared::platform::aws::sdk_config().await;
-    let app = shared::platform::config::or_exit(
-        provisioning::App::new(&shared::platform::config::Env::process(), &sdk).await,
-    );
+    let app = shared::platform::config::or_exit(provisioning::App::new(
+        &shared::platform::config::Env::process(),
+        &sdk,
+    ));
     shared::web::entry::run(|req| provisioning::handle(&app, req)).await
 }

@@ -98,7 +98,7 @@ impl JobView {
             } else {
                 None
             },
-            total: job.total,
+            total: tally.total(),
             done,
             ok: tally.ok,
             failed: tally.failed,
@@ -145,7 +145,6 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             kind,
             actor: actor.to_owned(),
             created_at: Utc::now(),
-            total: tenants.len() as u64,
             detail,
         };
         // Recorded, tenants first, before any message is out: a worker only acts on a job it can
@@ -181,13 +180,13 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
                 Outcome::Failure
             },
         )
-        .with_detail(format!("job {}: {} tenant(s)", job.job_id, job.total));
+        .with_detail(format!("job {}: {} tenant(s)", job.job_id, tenants.len()));
         self.audit.record_best_effort(&event).await;
         queued?;
         Ok(StartedJob {
             job_id: job.job_id,
             kind,
-            total: job.total,
+            total: tenants.len() as u64,
             status_url: format!("/admin/jobs/{}", job.job_id),
         })
     }

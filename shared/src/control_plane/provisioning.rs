@@ -985,7 +985,7 @@ async fn admin_config<S: SecretStore>(
 /// The control plane as the `provisioning` function and `tenantctl` build it: AWS clients from
 /// `sdk`, configuration from `env`; the PostgreSQL admin credentials are read on first use
 /// ([`AdminDb`]).
-pub async fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
+pub fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
     env: &crate::platform::config::Env<F>,
     sdk: &aws_config::SdkConfig,
 ) -> Result<

@@ -380,8 +380,8 @@ mod tests {
         parsed
     }
 
-    fn dimension_sets(doc: &Value) -> Vec<Vec<String>> {
-        serde_json::from_value(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"].clone()).unwrap()
+    fn dimension_sets(doc: &Value) -> &Value {
+        &doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     }
 
     #[test]
@@ -396,7 +396,7 @@ mod tests {
         // WHEN written
         let doc = check_shape(&event.document(&settings(None), 1_795_341_600_000), &[]);
         // THEN one series per outcome, the tenant only as a property
-        assert_eq!(dimension_sets(&doc), vec![vec!["Outcome".to_owned()]]);
+        assert_eq!(dimension_sets(&doc), &json!([["Outcome"]]));
         assert_eq!(doc["Outcome"], "ok");
         assert_eq!(doc["ProvisioningDuration"], 812.5);
         assert_eq!(doc["Provisionings"], 1);
@@ -411,10 +411,7 @@ mod tests {
         let doc = check_shape(&event.document(&settings(None), 0), &[]);
         assert_eq!(
             dimension_sets(&doc),
-            vec![
-                vec!["Outcome".to_owned()],
-                vec!["TenantId".to_owned(), "Outcome".to_owned()]
-            ]
+            &json!([["Outcome"], ["TenantId", "Outcome"]])
         );
         assert_eq!(doc["Outcome"], "throttled");
         assert_eq!(doc["TenantId"], id.to_string());
@@ -437,10 +434,7 @@ mod tests {
         // THEN every set starts with Environment, the platform-wide one has nothing else
         assert_eq!(
             dimension_sets(&doc),
-            vec![
-                vec!["Environment".to_owned()],
-                vec!["Environment".to_owned(), "TenantId".to_owned()]
-            ]
+            &json!([["Environment"], ["Environment", "TenantId"]])
         );
         assert_eq!(doc["Environment"], "prod");
         assert_eq!(doc["UploadRowsLoaded"], 1_598_400);

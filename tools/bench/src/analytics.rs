@@ -15,7 +15,6 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use shared::analytics::filters::{Dataset, Dimension, Filters, GroupedQuery, TopQuery};
 use shared::analytics::query;
-use shared::control_plane::provisioning::{NewTenant, NewTenantInput};
 use shared::ingest::process::{Outcome, Processor};
 use shared::ingest::upload_event::{CreatedObject, UploadKey};
 use shared::platform::config::Env;
@@ -132,28 +131,12 @@ pub async fn run(platform: &Platform, small_rows: u64, large_rows: u64) -> Resul
 }
 
 async fn tenant_run(platform: &Platform, stem: &str, rows: u64) -> Result<TenantRun> {
-    let subdomain = format!("{}-{stem}", platform.tag);
-    let email = format!("admin@{subdomain}.example");
-    let provisioned = platform
-        .plane
-        .provision(
-            &NewTenant::parse(
-                NewTenantInput {
-                    company_name: Some("Analytics Bench".into()),
-                    subdomain: Some(subdomain.clone()),
-                    admin_email: Some(email.clone()),
-                    admin_name: Some("Bench".into()),
-                },
-                &platform.plane.settings.platform.domain,
-            )?,
-            &Uuid::new_v4().to_string(),
-            "bench",
-            &|_| {},
-        )
-        .await
-        .map_err(|e| anyhow::Error::msg(shared::ApiError::from(e)))?;
+    let provisioned = crate::measure::bench_tenant(platform, stem).await?;
+    let (subdomain, email) = (
+        provisioned.tenant.subdomain.clone(),
+        provisioned.tenant.admin_email.clone(),
+    );
     let tenant_id = provisioned.tenant.tenant_id;
-    crate::measure::remember(platform, tenant_id);
 
     let seed_started = Instant::now();
     let raw_rows = seed(platform, &tenant_id, rows).await?;

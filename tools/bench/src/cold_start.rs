@@ -30,7 +30,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use local_platform::template::{Function, Template};
 use serde_json::{Value, json};
-use shared::control_plane::provisioning::{NewTenant, NewTenantInput};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -123,9 +122,7 @@ pub struct Binary {
 /// What the no-network init did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {
-    /// Reached `next` with no connection to the AWS endpoint.
-    None,
-    /// Reached `next` after connecting to the AWS endpoint this many times.
+    /// Reached `next` after connecting to the AWS endpoint this many times (0: no network).
     Connections(usize),
     /// Never reached `next` (and connected this many times on the way).
     InitFailed {
@@ -138,7 +135,7 @@ pub enum Network {
 impl Network {
     fn human(&self) -> String {
         match self {
-            Network::None => "none".into(),
+            Network::Connections(0) => "none".into(),
             Network::Connections(n) => format!("{n} conn."),
             Network::InitFailed { connections, .. } => format!("failed, {connections} conn."),
             Network::NotChecked => "-".into(),
@@ -174,17 +171,14 @@ pub async fn run(platform: &Platform, runs: usize, build: Option<Duration>) -> R
         .region()
         .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
 
-    let mut targets = Vec::new();
-    let hello_env = lambda_env(&platform.prefix, HELLO, 128, &region, &BTreeMap::new());
-    let hello_event = crate::warm::event(&domains.app, "GET", "/", None, None);
-    targets.push((
+    let mut targets = vec![(
         HELLO.to_owned(),
-        hello_env,
+        lambda_env(&platform.prefix, HELLO, 128, &region, &BTreeMap::new()),
         Probe {
             label: "GET / (app host)".into(),
-            event: Bytes::from(hello_event),
+            event: Bytes::from(crate::warm::event(&domains.app, "GET", "/", None, None)),
         },
-    ));
+    )];
     for function in &functions {
         let own = platform.deployed.function_env(function)?;
         let memory = memory_size(&platform.template, function);
@@ -196,30 +190,10 @@ pub async fn run(platform: &Platform, runs: usize, build: Option<Duration>) -> R
         ));
     }
 
-    let mut figures: Vec<Binary> = Vec::new();
-    for (name, _, probe) in &targets {
-        let path = dir.join(name);
-        let size_bytes = std::fs::metadata(&path)
-            .with_context(|| {
-                format!(
-                    "{} is not built: run `cargo build --release -p {name}`, or the bench \
-                     without --cold-start-prebuilt",
-                    path.display()
-                )
-            })?
-            .len();
-        figures.push(Binary {
-            name: name.clone(),
-            size_bytes,
-            probe: probe.label.clone(),
-            init: Vec::new(),
-            first_request: Vec::new(),
-            answers: BTreeMap::new(),
-            answers_ok: true,
-            errors: Vec::new(),
-            network: Network::NotChecked,
-        });
-    }
+    let mut figures = targets
+        .iter()
+        .map(|(name, _, probe)| Binary::new(&dir, name, &probe.label))
+        .collect::<Result<Vec<_>>>()?;
 
     eprintln!(
         "bench: cold start, {} binaries x {runs} runs",
@@ -253,7 +227,6 @@ pub async fn run(platform: &Platform, runs: usize, build: Option<Duration>) -> R
         let started = start(&dir.join(name), &env, None).await;
         let connections = sentinel.connections.load(Ordering::SeqCst);
         out.network = match started {
-            Ok(_) if connections == 0 => Network::None,
             Ok(_) => Network::Connections(connections),
             Err(e) => Network::InitFailed {
                 connections,
@@ -275,24 +248,7 @@ pub async fn run(platform: &Platform, runs: usize, build: Option<Duration>) -> R
 
 /// A tenant of its own, so that tenant-host health checks answer 200; its host.
 async fn cold_tenant(platform: &Platform) -> Result<String> {
-    let subdomain = format!("{}-cold", platform.tag);
-    let request = NewTenant::parse(
-        NewTenantInput {
-            company_name: Some("Cold Start Bench".into()),
-            subdomain: Some(subdomain.clone()),
-            admin_email: Some(format!("admin@{subdomain}.example")),
-            admin_name: Some("Bench".into()),
-        },
-        &platform.plane.settings.platform.domain,
-    )
-    .map_err(anyhow::Error::msg)?;
-    let tenant = platform
-        .plane
-        .provision(&request, &Uuid::new_v4().to_string(), "bench", &|_| {})
-        .await
-        .map_err(|e| anyhow::Error::msg(shared::ApiError::from(e)))?
-        .tenant;
-    crate::measure::remember(platform, tenant.tenant_id);
+    let tenant = crate::measure::bench_tenant(platform, "cold").await?.tenant;
     Ok(format!(
         "{}.{}",
         tenant.subdomain, platform.plane.settings.platform.domain.root_domain
@@ -480,10 +436,8 @@ async fn start(
     let _ = child.start_kill();
     let _ = child.wait().await;
     drop(server);
-    let output = [stdout.await, stderr.await]
-        .into_iter()
-        .map(|r| r.unwrap_or_default())
-        .collect::<Vec<_>>();
+    let mut output = stdout.await.unwrap_or_default();
+    output.extend(stderr.await.unwrap_or_default());
     watched.map_err(|e| e.context(format!("{}: {}", binary.display(), tail(&output))))
 }
 
@@ -538,18 +492,15 @@ async fn watch(
     }
 }
 
-/// The last lines the process wrote (for errors).
-fn tail(output: &[Vec<u8>]) -> String {
-    let text: String = output
-        .iter()
-        .map(|o| String::from_utf8_lossy(o).into_owned())
-        .collect::<Vec<_>>()
-        .join("");
+/// The last lines the process wrote, stdout then stderr (for errors).
+fn tail(output: &[u8]) -> String {
+    let text = String::from_utf8_lossy(output);
     let lines: Vec<&str> = text.lines().collect();
-    let start = lines.len().saturating_sub(3);
-    match lines[start..].join(" | ") {
-        s if s.is_empty() => "no output".into(),
-        s => s,
+    let last = lines[lines.len().saturating_sub(3)..].join(" | ");
+    if last.is_empty() {
+        "no output".into()
+    } else {
+        last
     }
 }
 
@@ -704,6 +655,31 @@ impl Sentinel {
 }
 
 impl Binary {
+    /// No figures yet: the built binary's size only.
+    fn new(dir: &Path, name: &str, probe: &str) -> Result<Self> {
+        let path = dir.join(name);
+        let size_bytes = std::fs::metadata(&path)
+            .with_context(|| {
+                format!(
+                    "{} is not built: run `cargo build --release -p {name}`, or the bench \
+                     without --cold-start-prebuilt",
+                    path.display()
+                )
+            })?
+            .len();
+        Ok(Self {
+            name: name.to_owned(),
+            size_bytes,
+            probe: probe.to_owned(),
+            init: Vec::new(),
+            first_request: Vec::new(),
+            answers: BTreeMap::new(),
+            answers_ok: true,
+            errors: Vec::new(),
+            network: Network::NotChecked,
+        })
+    }
+
     fn init_p50(&self) -> Option<Duration> {
         Summary::of(&self.init).map(|s| s.p50)
     }
@@ -716,7 +692,7 @@ impl Binary {
     /// Init within the goal, no network at init, and every run answered.
     fn passes(&self, hello: &Binary) -> bool {
         self.ratio(hello).is_some_and(|r| r <= GOAL_RATIO)
-            && self.network == Network::None
+            && self.network == Network::Connections(0)
             && self.errors.is_empty()
     }
 
@@ -731,7 +707,6 @@ impl Binary {
             "answers": self.answers,
             "answers_ok": self.answers_ok,
             "init_network": match &self.network {
-                Network::None => json!({"connections": 0}),
                 Network::Connections(n) => json!({"connections": n}),
                 Network::InitFailed { connections, error } => {
                     json!({"connections": connections, "init_failed": error})

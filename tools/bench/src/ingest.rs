@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use shared::control_plane::provisioning::{NewTenant, NewTenantInput};
 use shared::ingest::batches::{self, NewUpload, UploadRequest};
 use shared::ingest::process::{Outcome, Processor};
 use shared::ingest::upload_event::{CreatedObject, UploadKey};
@@ -44,23 +43,9 @@ pub struct IngestReport {
 
 /// Runs both files on a tenant of its own.
 pub async fn run(platform: &Platform, csv_rows: u64, xlsx_rows: u32) -> Result<IngestReport> {
-    let request = NewTenant::parse(
-        NewTenantInput {
-            company_name: Some("Ingest Bench".into()),
-            subdomain: Some(format!("{}-ingest", platform.tag)),
-            admin_email: Some(format!("admin@{}-ingest.example", platform.tag)),
-            admin_name: Some("Bench".into()),
-        },
-        &platform.plane.settings.platform.domain,
-    )
-    .map_err(anyhow::Error::msg)?;
-    let tenant = platform
-        .plane
-        .provision(&request, &Uuid::new_v4().to_string(), "bench", &|_| {})
-        .await
-        .map_err(|e| anyhow::Error::msg(shared::ApiError::from(e)))?
+    let tenant = crate::measure::bench_tenant(platform, "ingest")
+        .await?
         .tenant;
-    crate::measure::remember(platform, tenant.tenant_id);
     let dir = tempfile::tempdir()?;
 
     let csv_path = dir.path().join("boxnox.csv");

@@ -50,9 +50,7 @@ pub async fn migrate(platform: &Platform) -> Result<JobRun> {
     let vars = platform.env.clone();
     let env = Env(move |name: &str| vars.get(name).cloned());
     let worker = Arc::new(AdminJobs(
-        admin_jobs::App::new(&env, &platform.sdk)
-            .await
-            .context("admin-jobs' configuration")?,
+        admin_jobs::App::new(&env, &platform.sdk).context("admin-jobs' configuration")?,
     ));
     let trigger = local_platform::poller::triggers(
         &platform.template,

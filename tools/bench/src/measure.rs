@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use shared::control_plane::provisioning::{NewTenant, NewTenantInput, Step, StepEvent};
+use shared::control_plane::provisioning::{
+    NewTenant, NewTenantInput, Provisioned, Step, StepEvent,
+};
 use shared::platform::telemetry::ErrorChain;
 use shared::store::postgres::sql::quote_ident;
 
@@ -54,6 +56,24 @@ pub fn remember(platform: &Platform, tenant: uuid::Uuid) {
     if let Ok(mut created) = platform.created.lock() {
         created.push(tenant);
     }
+}
+
+/// Provisions the tenant `<tag>-<stem>` for a run of its own (its admin is
+/// `admin@<subdomain>.example`) and notes it for the cleanup.
+pub async fn bench_tenant(platform: &Platform, stem: &str) -> Result<Provisioned> {
+    let subdomain = format!("{}-{stem}", platform.tag);
+    let provisioned = platform
+        .plane
+        .provision(
+            &request(&platform.plane, &subdomain)?,
+            &uuid::Uuid::new_v4().to_string(),
+            ACTOR,
+            &|_| {},
+        )
+        .await
+        .map_err(|e| anyhow::Error::msg(shared::ApiError::from(e)))?;
+    remember(platform, provisioned.tenant.tenant_id);
+    Ok(provisioned)
 }
 
 fn request(plane: &Plane, subdomain: &str) -> Result<NewTenant> {

@@ -95,7 +95,6 @@ impl Platform {
         let function_env = env.clone();
         let (plane, _) =
             control_plane_from_env(&Env(move |name: &str| env.get(name).cloned()), &sdk)
-                .await
                 .context("building the control plane from the stack's environment")?;
         Ok(Self {
             plane: Arc::new(plane),
@@ -161,23 +160,25 @@ impl Platform {
         tenants.dedup();
         let count = tenants.len();
         let tenants = Arc::new(tenants);
-        let plane = self.plane.clone();
+        let db = match self.plane.db().await {
+            Ok(db) => Some(db.clone()),
+            Err(e) => {
+                failures.push(format!("the database admin: {}", ErrorChain(&e)));
+                None
+            }
+        };
+        let (plane, shared_db) = (self.plane.clone(), Arc::new(db.clone()));
         let dropped = for_each_concurrent(count, concurrency, move |i| {
-            let (plane, tenants) = (plane.clone(), tenants.clone());
+            let (plane, tenants, db) = (plane.clone(), tenants.clone(), shared_db.clone());
             async move {
                 let id = &tenants[i];
                 let names = TenantDbNames::for_tenant(id);
                 let prefix = &plane.settings.secrets_prefix;
                 let mut problems = Vec::new();
-                let dropped = match plane.db().await {
-                    Ok(db) => db
-                        .drop_tenant_database(&names)
-                        .await
-                        .map_err(|e| ErrorChain(&e).to_string()),
-                    Err(e) => Err(ErrorChain(&e).to_string()),
-                };
-                if let Err(e) = dropped {
-                    problems.push(format!("{}: {e}", names.database));
+                if let Some(db) = db.as_ref()
+                    && let Err(e) = db.drop_tenant_database(&names).await
+                {
+                    problems.push(format!("{}: {}", names.database, ErrorChain(&e)));
                 }
                 for secret in [
                     tenant_secret_name(prefix, id),
@@ -196,17 +197,11 @@ impl Platform {
             Err(e) => failures.push(format!("cleanup task: {e}")),
         }
         // The template's owner role still holds grants while any clone is left.
-        if failures.is_empty() {
-            let dropped = match self.plane.db().await {
-                Ok(db) => db
-                    .drop_template()
-                    .await
-                    .map_err(|e| ErrorChain(&e).to_string()),
-                Err(e) => Err(ErrorChain(&e).to_string()),
-            };
-            if let Err(e) = dropped {
-                failures.push(format!("dropping the template: {e}"));
-            }
+        if failures.is_empty()
+            && let Some(db) = &db
+            && let Err(e) = db.drop_template().await
+        {
+            failures.push(format!("dropping the template: {}", ErrorChain(&e)));
         }
         if let Err(e) = stack::destroy(&self.deployed, &self.template, &self.sdk).await {
             failures.push(format!("removing the stack: {e:#}"));

@@ -16,7 +16,6 @@ use local_platform::stack::{self, StackSettings};
 use local_platform::template::Template;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use shared::control_plane::provisioning::{NewTenant, NewTenantInput};
 use shared::platform::config::Env;
 use shared::security::tokens::Expectations;
 use shared::store::secrets::{SecretStore, tenant_secret_name};
@@ -213,26 +212,13 @@ async fn login_once(app: &auth::App, login_event: &str) -> Result<(Duration, Str
 /// one registry-cache TTL; discovery and the logins come after.
 pub async fn run(platform: &Platform, iterations: usize) -> Result<Warm> {
     let plane = &platform.plane;
-    let subdomain = format!("{}-warm", platform.tag);
-    let email = format!("admin@{subdomain}.example");
-    let new_tenant = NewTenant::parse(
-        NewTenantInput {
-            company_name: Some("Bench Warm".into()),
-            subdomain: Some(subdomain.clone()),
-            admin_email: Some(email.clone()),
-            admin_name: Some("Bench Admin".into()),
-        },
-        &plane.settings.platform.domain,
-    )?;
-    let provisioned = plane
-        .provision(
-            &new_tenant,
-            &uuid::Uuid::new_v4().to_string(),
-            "bench",
-            &|_| {},
-        )
+    let provisioned = crate::measure::bench_tenant(platform, "warm")
         .await
         .context("provisioning the warm-path tenant")?;
+    let (subdomain, email) = (
+        provisioned.tenant.subdomain.clone(),
+        provisioned.tenant.admin_email.clone(),
+    );
     let password = provisioned
         .admin_temporary_password
         .context("a new tenant's admin has a temporary password")?;

@@ -29,7 +29,7 @@ pub async fn bootstrap(
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
-    let (plane, auth) = control_plane_from_env(&map_env(env.clone()), sdk).await?;
+    let (plane, auth) = control_plane_from_env(&map_env(env.clone()), sdk)?;
 
     let admin_email = shared::domain::email::Email::parse(ADMIN_EMAIL)?;
     let generated = shared::security::password::generate_password();

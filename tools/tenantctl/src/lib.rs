@@ -185,11 +185,11 @@ where
 
 type Plane = ControlPlane<AwsSecretStore, SesMailer>;
 
-async fn control_plane<F: Fn(&str) -> Option<String>>(
+fn control_plane<F: Fn(&str) -> Option<String>>(
     env: &Env<F>,
     sdk: &SdkConfig,
 ) -> Result<(Plane, AdminAuth<AwsSecretStore>), CliError> {
-    Ok(control_plane_from_env(env, sdk).await?)
+    Ok(control_plane_from_env(env, sdk)?)
 }
 
 fn print(
@@ -239,7 +239,7 @@ async fn execute<F: Fn(&str) -> Option<String>>(
             create_tenant(env, sdk, term, json, &actor, args).await
         }
         Command::Tenants(TenantsCommand::List { limit, cursor, all }) => {
-            let (plane, _) = control_plane(env, sdk).await?;
+            let (plane, _) = control_plane(env, sdk)?;
             let mut items = Vec::new();
             let mut cursor = cursor.clone();
             loop {
@@ -263,7 +263,7 @@ async fn execute<F: Fn(&str) -> Option<String>>(
             Ok(0)
         }
         Command::Tenants(TenantsCommand::Get { id }) => {
-            let (plane, _) = control_plane(env, sdk).await?;
+            let (plane, _) = control_plane(env, sdk)?;
             let tenant = plane.get_tenant(id).await?;
             print(
                 term,
@@ -276,7 +276,7 @@ async fn execute<F: Fn(&str) -> Option<String>>(
         Command::Tenants(
             change @ (TenantsCommand::Suspend { id } | TenantsCommand::Activate { id }),
         ) => {
-            let (plane, _) = control_plane(env, sdk).await?;
+            let (plane, _) = control_plane(env, sdk)?;
             let tenant = match change {
                 TenantsCommand::Suspend { .. } => plane.suspend(id, &actor).await?,
                 _ => plane.activate(id, &actor).await?,
@@ -300,12 +300,12 @@ async fn execute<F: Fn(&str) -> Option<String>>(
                     ),
                 ));
             }
-            let (plane, _) = control_plane(env, sdk).await?;
+            let (plane, _) = control_plane(env, sdk)?;
             let started = plane.start_deletion(id, &actor).await?;
             follow_job(&plane, term, json, started.job_id, wait).await
         }
         Command::Migrate { wait } => {
-            let (plane, _) = control_plane(env, sdk).await?;
+            let (plane, _) = control_plane(env, sdk)?;
             let started = plane.start_migrations(&actor).await?;
             writeln!(
                 term.stderr,
@@ -315,7 +315,7 @@ async fn execute<F: Fn(&str) -> Option<String>>(
             follow_job(&plane, term, json, started.job_id, wait).await
         }
         Command::Job { id, wait } => {
-            let (plane, _) = control_plane(env, sdk).await?;
+            let (plane, _) = control_plane(env, sdk)?;
             follow_job(&plane, term, json, *id, wait).await
         }
         Command::Audit {
@@ -323,7 +323,7 @@ async fn execute<F: Fn(&str) -> Option<String>>(
             limit,
             cursor,
         } => {
-            let (plane, _) = control_plane(env, sdk).await?;
+            let (plane, _) = control_plane(env, sdk)?;
             let page = plane
                 .audit
                 .list(tenant.as_ref(), *limit, cursor.as_deref())
@@ -378,12 +378,16 @@ async fn follow_job(
     if !wait.no_wait {
         writeln!(term.stderr, "\r{}", output::progress_bar(&view))?;
     }
-    // Every result, a page at a time.
+    // Every result, a page at a time (the counts above are final: no need to count again).
     let mut results = Vec::new();
     let mut cursor = None;
     loop {
-        let page = plane.job(&id, 200, cursor.as_deref()).await?;
-        results.extend(page.results);
+        let page = plane
+            .registry
+            .job_results(&id, 1000, cursor.as_deref())
+            .await
+            .map_err(ControlPlaneError::from)?;
+        results.extend(page.items);
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,
@@ -412,7 +416,7 @@ async fn set_admin_disabled<F: Fn(&str) -> Option<String>>(
     disabled: bool,
 ) -> Result<u8, CliError> {
     let email = Email::parse(email).map_err(|e| CliError::usage("invalid_email", e.to_string()))?;
-    let (_, auth) = control_plane(env, sdk).await?;
+    let (_, auth) = control_plane(env, sdk)?;
     if !auth.set_disabled(&email, disabled).await? {
         return Err(CliError::usage(
             "admin_not_found",
@@ -449,7 +453,7 @@ async fn create_admin<F: Fn(&str) -> Option<String>>(
     } else {
         (shared::security::password::generate_password(), true)
     };
-    let (_, auth) = control_plane(env, sdk).await?;
+    let (_, auth) = control_plane(env, sdk)?;
     let created = auth.create_admin(&email, &password).await?;
     // A generated password is shown only if it is now the admin's password.
     let shown = (created && generated).then(|| password.expose_secret().to_owned());
@@ -488,7 +492,7 @@ async fn create_tenant<F: Fn(&str) -> Option<String>>(
         .idempotency_key
         .clone()
         .unwrap_or_else(|| Uuid::new_v4().to_string());
-    let (plane, _) = control_plane(env, sdk).await?;
+    let (plane, _) = control_plane(env, sdk)?;
     let result = {
         let stderr = Mutex::new(&mut *term.stderr);
         let progress = |event: &StepEvent| {

@@ -36,8 +36,6 @@ pub struct JobRecord {
     /// Who started it: every step is audited as them.
     pub actor: String,
     pub created_at: DateTime<Utc>,
-    /// Tenants it covers (one message each).
-    pub total: u64,
     /// What was done once, before the fan-out (the template's migration).
     #[serde(default)]
     pub detail: serde_json::Value,
@@ -98,6 +96,11 @@ impl JobTally {
     pub fn done(&self) -> u64 {
         self.ok + self.failed + self.skipped
     }
+
+    /// The tenants the job covers: one item each, done or pending.
+    pub fn total(&self) -> u64 {
+        self.done() + self.pending
+    }
 }
 
 /// The TTL attribute of a job's items.
@@ -134,7 +137,7 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let items: Vec<Item> = pending
             .iter()
-            .map(|result| self.result_item(job, result))
+            .map(|result| Self::result_item(job, result))
             .collect();
         let batches: Vec<Vec<Item>> = items.chunks(WRITE_BATCH).map(<[_]>::to_vec).collect();
         futures_util::stream::iter(batches)
@@ -184,7 +187,7 @@ impl Registry {
         ))
     }
 
-    fn result_item(&self, job: &JobRecord, result: &JobResult) -> Item {
+    fn result_item(job: &JobRecord, result: &JobResult) -> Item {
         let mut item = Self::item(result_key(&job.job_id, &result.tenant_id), result);
         // Beside the JSON, what counting needs, so a count reads nothing else.
         item.insert("outcome".into(), s(result.outcome.as_str()));
@@ -217,7 +220,7 @@ impl Registry {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(self.result_item(job, result)))
+            .set_item(Some(Self::result_item(job, result)))
             .condition_expression("outcome = :pending")
             .expression_attribute_values(":pending", s(ResultOutcome::Pending.as_str()))
             .send()
