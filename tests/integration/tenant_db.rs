@@ -524,7 +524,6 @@ async fn export_tables_returns_every_table_as_csv_with_row_counts() {
                 "fx_rates",
                 "products",
                 "resellers",
-                "sales_monthly",
                 "sales_monthly_by_product",
                 "sales_monthly_by_reseller",
                 "schema_migrations",

@@ -603,6 +603,54 @@ async fn concurrent_deliveries_of_one_upload_load_it_once() {
     assert_eq!(raw, rollup);
 }
 
+#[tokio::test]
+async fn different_uploads_loading_at_once_beside_a_deletion_keep_the_rollups_exact() {
+    // GIVEN a loaded batch and four more uploads whose rows fall in the same groups
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "overlap").await;
+    let first = upload(&app, &admin, "o0.csv", boxnox_csv(40, &[]).into_bytes()).await;
+    assert_eq!(processed(&app, &admin, &first).await["status"], "completed");
+    let mut objects = Vec::new();
+    for i in 1..=4 {
+        let name = format!("o{i}.csv");
+        let batch = upload(&app, &admin, &name, boxnox_csv(20 + i, &[]).into_bytes()).await;
+        let key = format!("tenants/{}/uploads/{batch}/{name}", admin.tenant.tenant_id);
+        objects.push(shared::ingest::upload_event::CreatedObject {
+            bucket: app.bucket().to_owned(),
+            upload: shared::ingest::upload_event::UploadKey::parse(&key).unwrap(),
+            key,
+            size: None,
+        });
+    }
+
+    // WHEN the four are processed at once while the first batch is deleted
+    let processor = &app.functions.processor.processor;
+    let loads = futures_util::future::join_all(objects.iter().map(|o| processor.process(o, 1)));
+    let path = format!("/api/uploads/batches/{first}");
+    let deletion = call(
+        &app,
+        Method::DELETE,
+        &admin.host,
+        &path,
+        Some(&admin.token),
+        None,
+    );
+    let (outcomes, deleted) = tokio::join!(loads, deletion);
+
+    // THEN every load completes, the deletion too, and every rollup equals the raw rows
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, shared::ingest::process::Outcome::Completed { .. })),
+        "{outcomes:?}"
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let (raw, rollup) = totals(&app, &admin).await;
+    assert_eq!(raw.0, 21 + 22 + 23 + 24);
+    assert_eq!(raw, rollup);
+    assert_eq!(rollup_mismatches(&app, &admin).await, 0);
+}
+
 /// Rows that differ between the rollup and a `GROUP BY` of the raw rows (0 when exact).
 async fn rollup_mismatches(app: &TestApp, admin: &TenantAdmin) -> i64 {
     let db = app

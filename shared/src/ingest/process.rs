@@ -269,7 +269,7 @@ impl<S: SecretStore> Processor<S> {
         copy_errors(&tx, &read_summary.error_spool).await?;
         let rollup_started = Instant::now();
         upsert_dimensions(&tx, &read_summary).await?;
-        rollup::add(&tx, config.target, &claim.batch_id).await?;
+        rollup::add(&tx, &read_summary.delta).await?;
         let rolled = rollup_started.elapsed();
         if self.fail_before_commit.load(Ordering::Relaxed) {
             return Err(AttemptError::Transient(
@@ -494,6 +494,9 @@ struct SelloutLine {
 struct OrderLine {
     row: OrderRow,
     sales_eur: Option<Decimal>,
+    /// The order date's.
+    year: i16,
+    month: i16,
 }
 
 /// What the reading thread learned.
@@ -506,6 +509,8 @@ struct ReadSummary {
     /// EAN → functional name (the first one seen).
     products: BTreeMap<String, Option<String>>,
     resellers: std::collections::BTreeSet<String>,
+    /// The loaded rows summed at each rollup table's grain.
+    delta: rollup::Delta,
     read_ms: u64,
     map_ms: u64,
 }
@@ -543,6 +548,7 @@ fn read_and_map(
         error_spool: spool.to_owned(),
         products: BTreeMap::new(),
         resellers: Default::default(),
+        delta: rollup::Delta::new(config.target),
         read_ms: 0,
         map_ms: 0,
     };
@@ -590,6 +596,18 @@ fn read_and_map(
                                 line.row.functional_name.as_deref(),
                                 line.row.reseller.as_deref(),
                             );
+                            let row = &line.row;
+                            summary.delta.add(
+                                row.year,
+                                row.month,
+                                &[
+                                    Some(vendor),
+                                    row.reseller.as_deref(),
+                                    row.product_ean.as_deref(),
+                                ],
+                                row.quantity,
+                                line.sales_eur,
+                            );
                         }
                         sellout.extend(lines);
                     }
@@ -604,7 +622,12 @@ fn read_and_map(
                             i16::try_from(row.order_date.month()).unwrap_or(0),
                         );
                         match in_eur(rates, &row.currency, year, month, row.amount) {
-                            Ok(sales_eur) => lines.push(OrderLine { row, sales_eur }),
+                            Ok(sales_eur) => lines.push(OrderLine {
+                                row,
+                                sales_eur,
+                                year,
+                                month,
+                            }),
                             Err(message) => problems.push(RowError {
                                 row: raw.number,
                                 column: None,
@@ -620,6 +643,13 @@ fn read_and_map(
                                 line.row.product_ean.as_deref(),
                                 line.row.functional_name.as_deref(),
                                 None,
+                            );
+                            summary.delta.add(
+                                line.year,
+                                line.month,
+                                &[line.row.country.as_deref(), line.row.product_ean.as_deref()],
+                                line.row.quantity,
+                                line.sales_eur,
                             );
                         }
                         orders.extend(lines);

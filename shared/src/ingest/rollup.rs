@@ -3,21 +3,43 @@
 //!
 //! Each target (sell-out lines, e-commerce orders) has rollups keyed by subsets of its dimensions,
 //! listed smallest first; a query reads the first one whose keys hold every dimension it groups
-//! or filters by. The batch's rows are grouped once into a temporary delta table at the finest
-//! grain and every rollup is upserted from it, so the raw rows are read once per batch.
+//! or filters by. The small rollups are tables. The sell-out full grain (month × vendor ×
+//! reseller × product) is a view grouping the raw rows: it has about as many rows as the raw
+//! table, so keeping it would cost more than loading the rows.
+//!
+//! At load, the reading thread sums the batch's rows at each table's grain in memory
+//! ([`Delta`]); the sums go to a temporary table by binary COPY, and one `UPDATE` plus one
+//! `INSERT` apply them (set-based: no per-row conflict check). At deletion the same temporary
+//! table is filled by grouping the batch's raw rows. Loads and deletions of one tenant take their
+//! target's rollup lock first, so two of them never race on a new group.
 
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use crate::ingest::vendor::Target;
 
-/// One rollup table: the columns it is keyed by (`year`, `month` and dimensions) and the column
-/// counting the raw rows behind each of its rows (a group emptied by deletions is removed even
-/// when its sums are zero).
+/// One rollup: the columns it is keyed by (`year`, `month` and dimensions), the column counting
+/// the raw rows behind each of its rows (a group emptied by deletions is removed even when its
+/// sums are zero), and whether it is a table kept here or a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rollup {
     pub table: &'static str,
     pub keys: &'static [&'static str],
     pub count: &'static str,
+    pub kept: Kept,
+}
+
+/// How a rollup stays exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// A table, added to at load and subtracted from at batch deletion.
+    Table,
+    /// A view grouping the raw rows when read: nothing to keep.
+    View,
 }
 
 /// Sell-out rollups, smallest first: months × vendors × resellers, months × vendors × products,
@@ -27,16 +49,19 @@ pub const SELLOUT: &[Rollup] = &[
         table: "sales_monthly_by_reseller",
         keys: &["year", "month", "vendor_name", "reseller"],
         count: "entries",
+        kept: Kept::Table,
     },
     Rollup {
         table: "sales_monthly_by_product",
         keys: &["year", "month", "vendor_name", "product_ean"],
         count: "entries",
+        kept: Kept::Table,
     },
     Rollup {
         table: "sales_monthly",
         keys: &["year", "month", "vendor_name", "reseller", "product_ean"],
         count: "entries",
+        kept: Kept::View,
     },
 ];
 
@@ -45,7 +70,11 @@ pub const ECOMMERCE: &[Rollup] = &[Rollup {
     table: "ecommerce_monthly",
     keys: &["year", "month", "country", "product_ean"],
     count: "orders",
+    kept: Kept::Table,
 }];
+
+/// The most dimensions (besides the month) a rollup table is keyed by.
+const MAX_DIMENSIONS: usize = 3;
 
 impl Target {
     /// Its rollups, smallest first.
@@ -56,59 +85,257 @@ impl Target {
         }
     }
 
-    /// The temporary delta table's columns: the finest grain, then the sums.
-    fn delta_columns(self) -> &'static str {
+    /// The dimensions a raw row carries into the rollups besides its month, in the order
+    /// [`Delta::add`] takes their values.
+    pub(crate) fn dimensions(self) -> &'static [&'static str] {
         match self {
-            Self::Sellout => {
-                "year smallint, month smallint, vendor_name text, reseller text, \
-                 product_ean text, quantity bigint, sales_eur numeric, n bigint"
-            }
-            Self::Ecommerce => {
-                "year smallint, month smallint, country text, product_ean text, \
-                 quantity bigint, sales_eur numeric, n bigint"
-            }
+            Self::Sellout => &["vendor_name", "reseller", "product_ean"],
+            Self::Ecommerce => &["country", "product_ean"],
         }
     }
 
-    /// Fills the delta with the batch (`$1`) grouped at the finest grain.
-    fn fill_delta(self) -> &'static str {
+    fn raw_table(self) -> &'static str {
         match self {
-            Self::Sellout => {
-                "insert into batch_delta \
-                 select year, month, vendor_name, coalesce(reseller, ''), \
-                        coalesce(product_ean, ''), sum(quantity), coalesce(sum(sales_eur), 0), \
-                        count(*) \
-                 from sellout_entries where batch_id = $1 group by 1, 2, 3, 4, 5"
-            }
-            Self::Ecommerce => {
-                "insert into batch_delta \
-                 select extract(year from order_date)::smallint, \
-                        extract(month from order_date)::smallint, coalesce(country, ''), \
-                        coalesce(product_ean, ''), sum(quantity), coalesce(sum(sales_eur), 0), \
-                        count(*) \
-                 from ecommerce_orders where batch_id = $1 group by 1, 2, 3, 4"
-            }
+            Self::Sellout => "sellout_entries",
+            Self::Ecommerce => "ecommerce_orders",
         }
+    }
+
+    /// A rollup key as an expression over a raw row: an absent dimension is `''`.
+    fn raw_key(self, key: &str) -> String {
+        match (self, key) {
+            (Self::Ecommerce, "year" | "month") => {
+                format!("extract({key} from order_date)::smallint")
+            }
+            (_, "year" | "month" | "vendor_name") => key.to_owned(),
+            _ => format!("coalesce({key}, '')"),
+        }
+    }
+
+    /// The number of this target's rollup lock (within [`LOCK_CLASS`]).
+    fn lock(self) -> i32 {
+        match self {
+            Self::Sellout => 1,
+            Self::Ecommerce => 2,
+        }
+    }
+
+    fn tables(self) -> impl Iterator<Item = &'static Rollup> {
+        self.rollups().iter().filter(|r| r.kept == Kept::Table)
     }
 }
 
-/// Adds a batch's rows (already in the raw table) to every rollup of `target`.
+/// The first key of the two-key advisory locks taken here: `hashtext('ingest::rollup')`.
+const LOCK_CLASS: &str = "hashtext('ingest::rollup')";
+
+/// A group's month and dimension values (interned, see [`Delta::names`]).
+type Key = (i16, i16, [u32; MAX_DIMENSIONS]);
+
+/// What a group adds to its rollup row.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Sums {
+    quantity: i64,
+    sales_eur: Decimal,
+    rows: i64,
+}
+
+/// A batch's rows summed in memory at the grain of each rollup table, while its file is read:
+/// memory follows the number of groups, not of rows.
+#[derive(Debug)]
+pub(crate) struct Delta {
+    target: Target,
+    /// Per rollup table: the positions in [`Target::dimensions`] of its key's dimensions.
+    grains: Vec<(&'static Rollup, Vec<usize>)>,
+    /// Per rollup table, its groups.
+    groups: Vec<HashMap<Key, Sums>>,
+    /// Every dimension value seen, by id.
+    names: Vec<Box<str>>,
+    ids: HashMap<Box<str>, u32>,
+}
+
+impl Delta {
+    pub(crate) fn new(target: Target) -> Self {
+        let dimensions = target.dimensions();
+        let grains: Vec<_> = target
+            .tables()
+            .map(|rollup| {
+                let positions = rollup.keys[2..]
+                    .iter()
+                    .map(|k| {
+                        dimensions
+                            .iter()
+                            .position(|d| d == k)
+                            .expect("a rollup key is a dimension of its target")
+                    })
+                    .collect();
+                (rollup, positions)
+            })
+            .collect();
+        Self {
+            target,
+            groups: grains.iter().map(|_| HashMap::new()).collect(),
+            grains,
+            names: Vec::new(),
+            ids: HashMap::new(),
+        }
+    }
+
+    /// Adds one raw row: its month, its dimension values in [`Target::dimensions`] order (an
+    /// absent one counts as `''`, as in the rollups), its quantity and EUR amount.
+    pub(crate) fn add(
+        &mut self,
+        year: i16,
+        month: i16,
+        dimensions: &[Option<&str>],
+        quantity: i32,
+        sales_eur: Option<Decimal>,
+    ) {
+        let mut ids = [0u32; MAX_DIMENSIONS];
+        for (slot, value) in ids.iter_mut().zip(dimensions) {
+            *slot = self.id(value.unwrap_or(""));
+        }
+        for ((_, positions), groups) in self.grains.iter().zip(&mut self.groups) {
+            let mut key = [0u32; MAX_DIMENSIONS];
+            for (slot, &p) in key.iter_mut().zip(positions) {
+                *slot = ids[p];
+            }
+            let sums = groups.entry((year, month, key)).or_default();
+            sums.quantity += i64::from(quantity);
+            sums.sales_eur += sales_eur.unwrap_or_default();
+            sums.rows += 1;
+        }
+    }
+
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct values");
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    /// The groups of rollup table `i` in its key order (so the table's key index is filled page
+    /// after page), with their key values spelled out.
+    fn sorted(&self, i: usize) -> Vec<(i16, i16, Vec<&str>, Sums)> {
+        let width = self.grains[i].1.len();
+        let mut rows: Vec<_> = self.groups[i]
+            .iter()
+            .map(|(&(year, month, key), &sums)| {
+                let values = key[..width]
+                    .iter()
+                    .map(|&id| &*self.names[id as usize])
+                    .collect();
+                (year, month, values, sums)
+            })
+            .collect();
+        rows.sort_unstable_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+        rows
+    }
+}
+
+/// Adds a loaded batch's sums to every rollup table of its target.
 pub(crate) async fn add(
     tx: &tokio_postgres::Transaction<'_>,
-    target: Target,
-    batch_id: &Uuid,
+    delta: &Delta,
 ) -> Result<(), tokio_postgres::Error> {
-    apply(tx, target, batch_id, Change::Add).await
+    lock(tx, delta.target).await?;
+    for (i, (rollup, _)) in delta.grains.iter().enumerate() {
+        create_delta_table(tx, rollup).await?;
+        let mut types: Vec<Type> = rollup.keys.iter().map(|k| key_type(k)).collect();
+        types.extend([Type::INT8, Type::NUMERIC, Type::INT8]);
+        let sink = tx.copy_in("copy rollup_delta from stdin binary").await?;
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        let mut writer = std::pin::pin!(writer);
+        for (year, month, values, sums) in delta.sorted(i) {
+            let mut row: Vec<&(dyn ToSql + Sync)> = vec![&year, &month];
+            row.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
+            row.extend([
+                &sums.quantity as &(dyn ToSql + Sync),
+                &sums.sales_eur,
+                &sums.rows,
+            ]);
+            writer.as_mut().write(&row).await?;
+        }
+        writer.as_mut().finish().await?;
+        tx.batch_execute(&statement(rollup, Change::Add)).await?;
+    }
+    Ok(())
 }
 
-/// Subtracts a batch's rows (still in the raw table) from every rollup of `target`, removing the
-/// groups they emptied.
+/// Subtracts a batch's rows (still in the raw table) from every rollup table of `target`,
+/// removing the groups they emptied.
 pub(crate) async fn remove(
     tx: &tokio_postgres::Transaction<'_>,
     target: Target,
     batch_id: &Uuid,
 ) -> Result<(), tokio_postgres::Error> {
-    apply(tx, target, batch_id, Change::Remove).await
+    lock(tx, target).await?;
+    for rollup in target.tables() {
+        create_delta_table(tx, rollup).await?;
+        let keys = rollup
+            .keys
+            .iter()
+            .map(|k| target.raw_key(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        tx.execute(
+            &format!(
+                "insert into rollup_delta select {keys}, sum(quantity), \
+                 coalesce(sum(sales_eur), 0), count(*) from {} where batch_id = $1 \
+                 group by {keys}",
+                target.raw_table()
+            ),
+            &[batch_id],
+        )
+        .await?;
+        tx.batch_execute(&statement(rollup, Change::Remove)).await?;
+    }
+    Ok(())
+}
+
+/// Serialises the rollup changes of one target in this tenant database until the transaction
+/// ends.
+async fn lock(
+    tx: &tokio_postgres::Transaction<'_>,
+    target: Target,
+) -> Result<(), tokio_postgres::Error> {
+    tx.execute(
+        &format!("select pg_advisory_xact_lock({LOCK_CLASS}, $1)"),
+        &[&target.lock()],
+    )
+    .await
+    .map(drop)
+}
+
+fn key_type(key: &str) -> Type {
+    match key {
+        "year" | "month" => Type::INT2,
+        _ => Type::TEXT,
+    }
+}
+
+/// A temporary `rollup_delta` with `rollup`'s keys and the sums (dropped by the statement that
+/// applies it).
+async fn create_delta_table(
+    tx: &tokio_postgres::Transaction<'_>,
+    rollup: &Rollup,
+) -> Result<(), tokio_postgres::Error> {
+    let keys = rollup
+        .keys
+        .iter()
+        .map(|k| match key_type(k) {
+            Type::INT2 => format!("{k} smallint"),
+            _ => format!("{k} text"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.batch_execute(&format!(
+        "create temp table rollup_delta ({keys}, quantity bigint, sales_eur numeric, n bigint) \
+         on commit drop"
+    ))
+    .await
 }
 
 #[derive(Clone, Copy)]
@@ -117,57 +344,48 @@ enum Change {
     Remove,
 }
 
-async fn apply(
-    tx: &tokio_postgres::Transaction<'_>,
-    target: Target,
-    batch_id: &Uuid,
-    change: Change,
-) -> Result<(), tokio_postgres::Error> {
-    tx.batch_execute(&format!(
-        "create temp table batch_delta ({}) on commit drop",
-        target.delta_columns()
-    ))
-    .await?;
-    tx.execute(target.fill_delta(), &[batch_id]).await?;
-    tx.batch_execute("analyze batch_delta").await?;
-    for rollup in target.rollups() {
-        tx.batch_execute(&statement(rollup, change)).await?;
-    }
-    tx.batch_execute("drop table batch_delta").await
-}
-
-/// The SQL that adds the delta to (or subtracts it from) one rollup.
+/// The SQL that adds `rollup_delta` to (or subtracts it from) one rollup table, then drops it.
 fn statement(rollup: &Rollup, change: Change) -> String {
-    let Rollup { table, keys, count } = rollup;
-    let key_list = keys.join(", ");
-    let grouped = format!(
-        "select {key_list}, sum(quantity) as quantity, sum(sales_eur) as sales_eur, \
-         sum(n) as n from batch_delta group by {key_list}"
+    let Rollup {
+        table, keys, count, ..
+    } = rollup;
+    let matched = keys
+        .iter()
+        .map(|k| format!("m.{k} = d.{k}"))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let sign = match change {
+        Change::Add => '+',
+        Change::Remove => '-',
+    };
+    let update = format!(
+        "analyze rollup_delta; \
+         update {table} m set quantity = m.quantity {sign} d.quantity, \
+             sales_eur = m.sales_eur {sign} d.sales_eur, {count} = m.{count} {sign} d.n \
+         from rollup_delta d where {matched};"
     );
-    match change {
-        // In key order: the rollup's primary key is then filled page after page, not at random.
-        Change::Add => format!(
-            "insert into {table} as m ({key_list}, quantity, sales_eur, {count}) {grouped} \
-             order by {key_list} \
-             on conflict ({key_list}) do update \
-             set quantity = m.quantity + excluded.quantity, \
-                 sales_eur = m.sales_eur + excluded.sales_eur, \
-                 {count} = m.{count} + excluded.{count}"
-        ),
-        Change::Remove => {
-            let matched = keys
+    let rest = match change {
+        // The delta arrives in key order and is read in that order.
+        Change::Add => {
+            let key_list = keys
                 .iter()
-                .map(|k| format!("m.{k} = d.{k}"))
+                .map(|k| format!("d.{k}"))
                 .collect::<Vec<_>>()
-                .join(" and ");
+                .join(", ");
             format!(
-                "update {table} m set quantity = m.quantity - d.quantity, \
-                     sales_eur = m.sales_eur - d.sales_eur, {count} = m.{count} - d.n \
-                 from ({grouped}) d where {matched}; \
-                 delete from {table} m using ({grouped}) d where {matched} and m.{count} <= 0"
+                "insert into {table} ({}, quantity, sales_eur, {count}) \
+                 select {key_list}, d.quantity, d.sales_eur, d.n from rollup_delta d \
+                 where not exists (select from {table} m where {matched});",
+                keys.join(", ")
             )
         }
-    }
+        Change::Remove => {
+            format!(
+                "delete from {table} m using rollup_delta d where {matched} and m.{count} <= 0;"
+            )
+        }
+    };
+    format!("{update} {rest} drop table rollup_delta")
 }
 
 #[cfg(test)]
@@ -175,7 +393,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rollups_are_listed_smallest_first_and_end_with_the_finest_grain() {
+    fn rollups_are_listed_smallest_first_and_tables_fit_the_in_memory_key() {
         for target in [Target::Sellout, Target::Ecommerce] {
             let rollups = target.rollups();
             let finest = rollups.last().expect("a rollup");
@@ -188,22 +406,81 @@ mod tests {
                 );
                 assert!(r.keys.len() <= finest.keys.len());
             }
-            assert!(
-                finest
-                    .keys
-                    .iter()
-                    .all(|k| target.delta_columns().contains(k))
-            );
+            for r in target.tables() {
+                assert!(r.keys.len() - 2 <= MAX_DIMENSIONS, "{}", r.table);
+            }
+            assert!(target.dimensions().len() <= MAX_DIMENSIONS);
+            // Delta::new panics if a table's key is not a dimension of the target.
+            assert_eq!(Delta::new(target).grains.len(), target.tables().count());
         }
     }
 
     #[test]
-    fn removal_matches_every_key_and_drops_emptied_groups() {
+    fn the_delta_sums_rows_per_group_of_each_table_in_key_order() {
+        let mut delta = Delta::new(Target::Sellout);
+        let eur = |cents| Some(Decimal::new(cents, 2));
+        delta.add(
+            2025,
+            3,
+            &[Some("boxnox"), Some("B"), Some("1")],
+            2,
+            eur(150),
+        );
+        delta.add(2025, 3, &[Some("boxnox"), Some("A"), Some("1")], 3, None);
+        delta.add(2025, 3, &[Some("boxnox"), None, Some("2")], 1, eur(-50));
+        delta.add(2024, 12, &[Some("boxnox"), Some("A"), None], 4, eur(1));
+        let by_reseller: Vec<_> = delta
+            .sorted(0)
+            .into_iter()
+            .map(|(y, m, v, s)| (y, m, v.join("/"), s.quantity, s.sales_eur, s.rows))
+            .collect();
+        assert_eq!(
+            by_reseller,
+            [
+                (2024, 12, "boxnox/A".into(), 4, Decimal::new(1, 2), 1),
+                (2025, 3, "boxnox/".into(), 1, Decimal::new(-50, 2), 1),
+                (2025, 3, "boxnox/A".into(), 3, Decimal::ZERO, 1),
+                (2025, 3, "boxnox/B".into(), 2, Decimal::new(150, 2), 1),
+            ]
+        );
+        let by_product: Vec<_> = delta
+            .sorted(1)
+            .into_iter()
+            .map(|(y, m, v, s)| (y, m, v.join("/"), s.quantity, s.rows))
+            .collect();
+        assert_eq!(
+            by_product,
+            [
+                (2024, 12, "boxnox/".into(), 4, 1),
+                (2025, 3, "boxnox/1".into(), 5, 2),
+                (2025, 3, "boxnox/2".into(), 1, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn statements_match_every_key_and_removal_drops_emptied_groups() {
         let sql = statement(&SELLOUT[0], Change::Remove);
         assert!(sql.contains("m.reseller = d.reseller"));
         assert!(sql.contains("m.vendor_name = d.vendor_name"));
         assert!(sql.contains("m.entries <= 0"));
+        assert!(sql.contains("quantity = m.quantity - d.quantity"));
         let sql = statement(&ECOMMERCE[0], Change::Add);
-        assert!(sql.contains("orders = m.orders + excluded.orders"));
+        assert!(sql.contains("orders = m.orders + d.n"));
+        assert!(sql.contains("where not exists (select from ecommerce_monthly m"));
+        assert!(sql.ends_with("drop table rollup_delta"));
+    }
+
+    #[test]
+    fn raw_keys_read_a_raw_row_as_the_rollups_do() {
+        assert_eq!(
+            Target::Sellout.raw_key("reseller"),
+            "coalesce(reseller, '')"
+        );
+        assert_eq!(Target::Sellout.raw_key("year"), "year");
+        assert_eq!(
+            Target::Ecommerce.raw_key("month"),
+            "extract(month from order_date)::smallint"
+        );
     }
 }

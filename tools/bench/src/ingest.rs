@@ -270,7 +270,9 @@ async fn psql_copy(platform: &Platform, tenant_id: &Uuid, path: &Path) -> Result
     .await?;
     let mut url = url_with_database(&platform.admin_url, &names.database);
     url.push_str(if url.contains('?') { "&" } else { "?" });
-    url.push_str("sslmode=disable");
+    // The same TLS as the processor's connections: verified against the local CA.
+    let ca = std::env::var("DATABASE_CA_FILE").context("DATABASE_CA_FILE")?;
+    url.push_str(&format!("sslmode=verify-full&sslrootcert={ca}"));
     let started = Instant::now();
     let status = tokio::process::Command::new("psql")
         .arg(&url)

@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "lean_raw_rows",
         sql: include_str!("../../../migrations/0004_lean_raw_rows.sql"),
     },
+    Migration {
+        version: 5,
+        name: "rollups_at_load",
+        sql: include_str!("../../../migrations/0005_rollups_at_load.sql"),
+    },
 ];
 
 /// The version a fully migrated tenant database is at.
