@@ -172,12 +172,13 @@ pub fn detect(path: &Path) -> Result<FileKind, FileError> {
 
 /// Reads the file: calls `on_header` once with the header cells, then `on_row` for every data
 /// row after the header (blank rows, whose cells are all empty or whitespace, are skipped and not
-/// counted). `on_row` may return `ControlFlow::Break(())` to stop early.
+/// counted). `on_row` may return `ControlFlow::Break(())` to stop early. The row it is lent is
+/// refilled for the next one (no allocation per row).
 pub fn read(
     path: &Path,
     options: &ReadOptions,
     on_header: impl FnOnce(&[String]) -> Result<(), FileError>,
-    on_row: impl FnMut(RawRow) -> ControlFlow<()>,
+    on_row: impl FnMut(&RawRow) -> ControlFlow<()>,
 ) -> Result<Summary, FileError> {
     let mut file = File::open(path)?;
     let bytes = file.metadata()?.len();
@@ -306,19 +307,19 @@ struct RowSink<H, R> {
 impl<H, R> RowSink<H, R>
 where
     H: FnOnce(&[String]) -> Result<(), FileError>,
-    R: FnMut(RawRow) -> ControlFlow<()>,
+    R: FnMut(&RawRow) -> ControlFlow<()>,
 {
-    fn push(&mut self, number: u64, cells: Vec<String>) -> Result<ControlFlow<()>, FileError> {
-        let before_header = number <= self.header_row as u64;
-        if before_header || cells.iter().all(|cell| cell.trim().is_empty()) {
+    fn push(&mut self, row: &RawRow) -> Result<ControlFlow<()>, FileError> {
+        let before_header = row.number <= self.header_row as u64;
+        if before_header || row.cells.iter().all(|cell| cell.trim().is_empty()) {
             return Ok(ControlFlow::Continue(()));
         }
         if let Some(on_header) = self.on_header.take() {
-            on_header(&cells)?;
+            on_header(&row.cells)?;
             return Ok(ControlFlow::Continue(()));
         }
         self.rows += 1;
-        Ok((self.on_row)(RawRow { number, cells }))
+        Ok((self.on_row)(row))
     }
 
     fn finish(self) -> Result<u64, FileError> {
@@ -339,7 +340,7 @@ fn read_csv<H, R>(
 ) -> Result<(&'static Encoding, u8), FileError>
 where
     H: FnOnce(&[String]) -> Result<(), FileError>,
-    R: FnMut(RawRow) -> ControlFlow<()>,
+    R: FnMut(&RawRow) -> ControlFlow<()>,
 {
     let encoding = match bom {
         Some(encoding) => encoding,
@@ -351,12 +352,20 @@ where
             }
         }
     };
-    file.seek(SeekFrom::Start(0))?;
-    // An explicit encoding strips its own BOM and replaces what does not decode with U+FFFD, so
-    // the parser below only ever sees valid UTF-8.
-    let mut decoded = DecodeReaderBytesBuilder::new()
-        .encoding(Some(encoding))
-        .build(file);
+    // UTF-8 is parsed as it is, past its BOM (each field is checked as it becomes a cell);
+    // anything else is decoded to UTF-8 first. Either way what does not decode becomes U+FFFD.
+    let mut decoded: Box<dyn Read> = if encoding == UTF_8 {
+        let bom_len = if bom.is_some() { 3 } else { 0 };
+        file.seek(SeekFrom::Start(bom_len))?;
+        Box::new(file)
+    } else {
+        file.seek(SeekFrom::Start(0))?;
+        Box::new(
+            DecodeReaderBytesBuilder::new()
+                .encoding(Some(encoding))
+                .build(file),
+        )
+    };
     let mut sample = Vec::with_capacity(SNIFF_BYTES);
     decoded
         .by_ref()
@@ -373,6 +382,10 @@ where
     let input = BufReader::with_capacity(SNIFF_BYTES, io::Cursor::new(sample).chain(decoded));
     let mut records = CsvRecords::new(input, delimiter, limits);
     let mut cells: u64 = 0;
+    let mut row = RawRow {
+        number: 0,
+        cells: Vec::new(),
+    };
     while let Some(number) = records.next_record()? {
         cells = cells.saturating_add(records.field_count() as u64);
         if cells > limits.max_cells {
@@ -380,7 +393,9 @@ where
                 limit: limits.max_cells,
             });
         }
-        if sink.push(number, records.cells())?.is_break() {
+        row.number = number;
+        records.fill_cells(&mut row.cells);
+        if sink.push(&row)?.is_break() {
             break;
         }
     }
@@ -561,10 +576,20 @@ impl<I: BufRead> CsvRecords<I> {
             .map(|(start, end)| self.fields.get(start..end).unwrap_or_default())
     }
 
-    fn cells(&self) -> Vec<String> {
-        self.field_bytes()
-            .map(|field| String::from_utf8_lossy(field).into_owned())
-            .collect()
+    /// The current record's fields as text into `cells`, reusing its strings; bytes that are
+    /// not UTF-8 become U+FFFD.
+    fn fill_cells(&self, cells: &mut Vec<String>) {
+        cells.truncate(self.count);
+        for (i, field) in self.field_bytes().enumerate() {
+            let text = String::from_utf8_lossy(field);
+            match cells.get_mut(i) {
+                Some(cell) => {
+                    cell.clear();
+                    cell.push_str(&text);
+                }
+                None => cells.push(text.into_owned()),
+            }
+        }
     }
 
     fn is_blank(&self) -> bool {
@@ -620,7 +645,7 @@ fn read_xlsx<H, R>(
 ) -> Result<(), FileError>
 where
     H: FnOnce(&[String]) -> Result<(), FileError>,
-    R: FnMut(RawRow) -> ControlFlow<()>,
+    R: FnMut(&RawRow) -> ControlFlow<()>,
 {
     let limits = &options.limits;
     check_unpacked_size(&mut file, limits.max_xlsx_uncompressed_bytes)?;
@@ -663,10 +688,11 @@ where
                         "the rows of sheet \"{sheet}\" are out of order"
                     )));
                 }
-                if sink
-                    .push(u64::from(done) + 1, std::mem::take(&mut cells))?
-                    .is_break()
-                {
+                let raw = RawRow {
+                    number: u64::from(done) + 1,
+                    cells: std::mem::take(&mut cells),
+                };
+                if sink.push(&raw)?.is_break() {
                     return Ok(());
                 }
             }
@@ -693,7 +719,10 @@ where
     }
     if let Some(done) = row {
         // The last row: whether the caller wants more no longer matters.
-        let _ = sink.push(u64::from(done) + 1, cells)?;
+        let _ = sink.push(&RawRow {
+            number: u64::from(done) + 1,
+            cells,
+        })?;
     }
     Ok(())
 }
@@ -755,6 +784,10 @@ fn cell_text(value: &DataRef<'_>, epoch_shift: f64) -> String {
 /// A number as Excel shows it: rounded to 15 significant digits (so `0.1 + 0.2` is `0.3` and a
 /// 13-digit EAN stays exact), never an exponent, no `.0` on integers.
 fn number_text(number: f64) -> String {
+    // Whole numbers under 15 digits (EANs, quantities, years) are shown as they are.
+    if number.fract() == 0.0 && number.abs() < 1e15 {
+        return (number as i64).to_string();
+    }
     let shown: f64 = format!("{number:.14e}").parse().unwrap_or(number);
     if shown == 0.0 {
         // Also -0.0, which would print as "-0".
@@ -817,7 +850,7 @@ mod tests {
                 Ok(())
             },
             |row| {
-                rows.push(row);
+                rows.push(row.clone());
                 ControlFlow::Continue(())
             },
         )?;

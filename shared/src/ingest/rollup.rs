@@ -13,8 +13,8 @@
 //! table is filled by grouping the batch's raw rows. Loads and deletions of one tenant take their
 //! target's rollup lock first, so two of them never race on a new group.
 
-use std::collections::HashMap;
-
+use foldhash::HashMap;
+use foldhash::HashMapExt as _;
 use rust_decimal::Decimal;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
@@ -217,21 +217,23 @@ impl Delta {
     }
 
     /// The groups of rollup table `i` in its key order (so the table's key index is filled page
-    /// after page), with their key values spelled out.
-    fn sorted(&self, i: usize) -> Vec<(i16, i16, Vec<&str>, Sums)> {
-        let width = self.grains[i].1.len();
-        let mut rows: Vec<_> = self.groups[i]
-            .iter()
-            .map(|(&(year, month, key), &sums)| {
-                let values = key[..width]
-                    .iter()
-                    .map(|&id| &*self.names[id as usize])
-                    .collect();
-                (year, month, values, sums)
-            })
-            .collect();
-        rows.sort_unstable_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
-        rows
+    /// after page): month, key values (the first as many as the table has dimensions) and sums.
+    fn sorted(&self, i: usize) -> Vec<(i16, i16, [&str; MAX_DIMENSIONS], Sums)> {
+        // Each value's place in sorted order, so that groups sort by integers.
+        let mut by_name: Vec<usize> = (0..self.names.len()).collect();
+        by_name.sort_unstable_by_key(|&id| &self.names[id]);
+        let mut rank = vec![0usize; self.names.len()];
+        for (place, id) in by_name.into_iter().enumerate() {
+            rank[id] = place;
+        }
+        let rank_of = |id: u32| rank.get(id as usize).copied().unwrap_or(0);
+        let name_of = |id: u32| self.names.get(id as usize).map_or("", |n| &**n);
+        let mut groups: Vec<(&Key, &Sums)> = self.groups[i].iter().collect();
+        groups.sort_unstable_by_key(|((year, month, key), _)| (*year, *month, key.map(rank_of)));
+        groups
+            .into_iter()
+            .map(|(&(year, month, key), &sums)| (year, month, key.map(name_of), sums))
+            .collect()
     }
 }
 
@@ -248,9 +250,10 @@ pub(crate) async fn add(
         let sink = tx.copy_in("copy rollup_delta from stdin binary").await?;
         let writer = BinaryCopyInWriter::new(sink, &types);
         let mut writer = std::pin::pin!(writer);
+        let width = rollup.keys.len() - 2;
         for (year, month, values, sums) in delta.sorted(i) {
             let mut row: Vec<&(dyn ToSql + Sync)> = vec![&year, &month];
-            row.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
+            row.extend(values[..width].iter().map(|v| v as &(dyn ToSql + Sync)));
             row.extend([
                 &sums.quantity as &(dyn ToSql + Sync),
                 &sums.sales_eur,
@@ -432,7 +435,7 @@ mod tests {
         let by_reseller: Vec<_> = delta
             .sorted(0)
             .into_iter()
-            .map(|(y, m, v, s)| (y, m, v.join("/"), s.quantity, s.sales_eur, s.rows))
+            .map(|(y, m, v, s)| (y, m, v[..2].join("/"), s.quantity, s.sales_eur, s.rows))
             .collect();
         assert_eq!(
             by_reseller,
@@ -446,7 +449,7 @@ mod tests {
         let by_product: Vec<_> = delta
             .sorted(1)
             .into_iter()
-            .map(|(y, m, v, s)| (y, m, v.join("/"), s.quantity, s.rows))
+            .map(|(y, m, v, s)| (y, m, v[..2].join("/"), s.quantity, s.rows))
             .collect();
         assert_eq!(
             by_product,
