@@ -575,11 +575,12 @@ fn read_and_map(
             let rejected = |errors: Vec<RowError>| errors;
             let problems = match mapped {
                 MappedRow::Sellout(rows) => {
+                    // Straight into the chunk; taken back out if any of them is rejected.
                     let mut problems = Vec::new();
-                    let mut lines = Vec::with_capacity(rows.len());
+                    let start = sellout.len();
                     for row in rows {
                         match in_eur(rates, &row.currency, row.year, row.month, row.amount) {
-                            Ok(sales_eur) => lines.push(SelloutLine { row, sales_eur }),
+                            Ok(sales_eur) => sellout.push(SelloutLine { row, sales_eur }),
                             Err(message) => problems.push(RowError {
                                 row: raw.number,
                                 column: None,
@@ -589,7 +590,7 @@ fn read_and_map(
                         }
                     }
                     if problems.is_empty() {
-                        for line in &lines {
+                        for line in &sellout[start..] {
                             note_dimensions(
                                 &mut summary,
                                 line.row.product_ean.as_deref(),
@@ -609,20 +610,21 @@ fn read_and_map(
                                 line.sales_eur,
                             );
                         }
-                        sellout.extend(lines);
+                    } else {
+                        sellout.truncate(start);
                     }
                     problems
                 }
                 MappedRow::Ecommerce(rows) => {
                     let mut problems = Vec::new();
-                    let mut lines = Vec::with_capacity(rows.len());
+                    let start = orders.len();
                     for row in rows {
                         let (year, month) = (
                             i16::try_from(row.order_date.year()).unwrap_or(0),
                             i16::try_from(row.order_date.month()).unwrap_or(0),
                         );
                         match in_eur(rates, &row.currency, year, month, row.amount) {
-                            Ok(sales_eur) => lines.push(OrderLine {
+                            Ok(sales_eur) => orders.push(OrderLine {
                                 row,
                                 sales_eur,
                                 year,
@@ -637,7 +639,7 @@ fn read_and_map(
                         }
                     }
                     if problems.is_empty() {
-                        for line in &lines {
+                        for line in &orders[start..] {
                             note_dimensions(
                                 &mut summary,
                                 line.row.product_ean.as_deref(),
@@ -652,7 +654,8 @@ fn read_and_map(
                                 line.sales_eur,
                             );
                         }
-                        orders.extend(lines);
+                    } else {
+                        orders.truncate(start);
                     }
                     problems
                 }

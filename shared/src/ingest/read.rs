@@ -674,7 +674,12 @@ where
     }
     let mut seen: u64 = 0;
     let mut row: Option<u32> = None;
-    let mut cells: Vec<String> = Vec::new();
+    // One row lent to the sink at a time, its cells refilled in place for the next.
+    let mut raw = RawRow {
+        number: 0,
+        cells: Vec::new(),
+    };
+    let mut text = String::new();
     while let Some(cell) = reader.next_cell().map_err(xlsx_error)? {
         seen += 1;
         if seen > limits.max_cells {
@@ -688,17 +693,18 @@ where
                         "the rows of sheet \"{sheet}\" are out of order"
                     )));
                 }
-                let raw = RawRow {
-                    number: u64::from(done) + 1,
-                    cells: std::mem::take(&mut cells),
-                };
+                raw.number = u64::from(done) + 1;
+                trim_unfilled(&mut raw.cells);
                 if sink.push(&raw)?.is_break() {
                     return Ok(());
+                }
+                for cell in &mut raw.cells {
+                    cell.clear();
                 }
             }
             row = Some(r);
         }
-        let text = cell_text(cell.get_value(), epoch_shift);
+        cell_text(cell.get_value(), epoch_shift, &mut text);
         if text.is_empty() {
             continue;
         }
@@ -710,21 +716,29 @@ where
                 limit: limits.max_columns,
             });
         }
-        if column >= cells.len() {
-            cells.resize(column + 1, String::new());
+        if column >= raw.cells.len() {
+            raw.cells.resize(column + 1, String::new());
         }
-        if let Some(slot) = cells.get_mut(column) {
-            *slot = text;
+        if let Some(slot) = raw.cells.get_mut(column) {
+            std::mem::swap(slot, &mut text);
         }
     }
     if let Some(done) = row {
         // The last row: whether the caller wants more no longer matters.
-        let _ = sink.push(&RawRow {
-            number: u64::from(done) + 1,
-            cells,
-        })?;
+        raw.number = u64::from(done) + 1;
+        trim_unfilled(&mut raw.cells);
+        let _ = sink.push(&raw)?;
     }
     Ok(())
+}
+
+/// Drops the cells after the row's last filled one (left over from a longer row before it).
+fn trim_unfilled(cells: &mut Vec<String>) {
+    let used = cells
+        .iter()
+        .rposition(|c| !c.is_empty())
+        .map_or(0, |i| i + 1);
+    cells.truncate(used);
 }
 
 /// Adds up the sizes the zip's central directory declares before anything is unpacked. The zip
@@ -766,18 +780,22 @@ fn choose_sheet<RS: Read + Seek>(
         .ok_or_else(|| FileError::BadXlsx("it has no worksheet".to_owned()))
 }
 
-fn cell_text(value: &DataRef<'_>, epoch_shift: f64) -> String {
+/// The cell as text into `out` (emptied first).
+fn cell_text(value: &DataRef<'_>, epoch_shift: f64, out: &mut String) {
+    out.clear();
     match value {
         DataRef::String(text) | DataRef::DateTimeIso(text) | DataRef::DurationIso(text) => {
-            text.clone()
+            out.push_str(text);
         }
-        DataRef::SharedString(text) => (*text).to_owned(),
-        DataRef::Int(number) => number.to_string(),
-        DataRef::Float(number) => number_text(*number),
-        DataRef::Bool(flag) => flag.to_string(),
-        DataRef::DateTime(date) if date.is_datetime() => number_text(date.as_f64() + epoch_shift),
-        DataRef::DateTime(duration) => number_text(duration.as_f64()),
-        DataRef::Error(_) | DataRef::Empty => String::new(),
+        DataRef::SharedString(text) => out.push_str(text),
+        DataRef::Int(number) => out.push_str(&number.to_string()),
+        DataRef::Float(number) => out.push_str(&number_text(*number)),
+        DataRef::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        DataRef::DateTime(date) if date.is_datetime() => {
+            out.push_str(&number_text(date.as_f64() + epoch_shift));
+        }
+        DataRef::DateTime(duration) => out.push_str(&number_text(duration.as_f64())),
+        DataRef::Error(_) | DataRef::Empty => {}
     }
 }
 
