@@ -573,13 +573,7 @@ async fn concurrent_deliveries_of_one_upload_load_it_once() {
     let app = spawn_app().await;
     let admin = signed_in_admin(&app, "race").await;
     let batch = upload(&app, &admin, "r.csv", boxnox_csv(30, &[]).into_bytes()).await;
-    let key = format!("tenants/{}/uploads/{batch}/r.csv", admin.tenant.tenant_id);
-    let object = shared::ingest::upload_event::CreatedObject {
-        bucket: app.bucket().to_owned(),
-        key: key.clone(),
-        size: None,
-        upload: shared::ingest::upload_event::UploadKey::parse(&key).unwrap(),
-    };
+    let object = created_object(&app, &admin, &batch, "r.csv");
 
     // WHEN five processors race for it
     let processor = &app.functions.processor.processor;
@@ -614,13 +608,7 @@ async fn different_uploads_loading_at_once_beside_a_deletion_keep_the_rollups_ex
     for i in 1..=4 {
         let name = format!("o{i}.csv");
         let batch = upload(&app, &admin, &name, boxnox_csv(20 + i, &[]).into_bytes()).await;
-        let key = format!("tenants/{}/uploads/{batch}/{name}", admin.tenant.tenant_id);
-        objects.push(shared::ingest::upload_event::CreatedObject {
-            bucket: app.bucket().to_owned(),
-            upload: shared::ingest::upload_event::UploadKey::parse(&key).unwrap(),
-            key,
-            size: None,
-        });
+        objects.push(created_object(&app, &admin, &batch, &name));
     }
 
     // WHEN the four are processed at once while the first batch is deleted
@@ -649,6 +637,22 @@ async fn different_uploads_loading_at_once_beside_a_deletion_keep_the_rollups_ex
     assert_eq!(raw.0, 21 + 22 + 23 + 24);
     assert_eq!(raw, rollup);
     assert_eq!(rollup_mismatches(&app, &admin).await, 0);
+}
+
+/// The notification S3 sends when the browser has put `name` for `batch`.
+fn created_object(
+    app: &TestApp,
+    admin: &TenantAdmin,
+    batch: &Uuid,
+    name: &str,
+) -> shared::ingest::upload_event::CreatedObject {
+    let key = format!("tenants/{}/uploads/{batch}/{name}", admin.tenant.tenant_id);
+    shared::ingest::upload_event::CreatedObject {
+        bucket: app.bucket().to_owned(),
+        upload: shared::ingest::upload_event::UploadKey::parse(&key).unwrap(),
+        key,
+        size: None,
+    }
 }
 
 /// Rows that differ between the rollup and a `GROUP BY` of the raw rows (0 when exact).
