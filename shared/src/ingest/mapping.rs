@@ -31,6 +31,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime, TimeDelta};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use super::read::trimmed;
 use super::vendor::{Field, Pivot, Target, VendorConfig, date_format, header_key};
 
 /// What one data row became.
@@ -406,20 +407,18 @@ impl Mapper {
     /// One data row (its 1-based number as the user sees it, and its cells) → the sales rows it
     /// yields, or all of its errors. A row whose cells are all empty yields nothing.
     pub fn map(&self, number: u64, cells: &[String]) -> MappedRow {
-        if cells.iter().all(|c| c.trim().is_empty()) {
+        let Some(last) = cells.iter().rposition(|c| !trimmed(c).is_empty()) else {
             return match self.target {
                 Target::Sellout => MappedRow::Sellout(Vec::new()),
                 Target::Ecommerce => MappedRow::Ecommerce(Vec::new()),
             };
-        }
+        };
         let row = Row { cells };
         let mut errors = Errors {
             row: number,
             list: Vec::new(),
         };
-        if let Some(last) = cells.iter().rposition(|c| !c.trim().is_empty())
-            && last >= self.width
-        {
+        if last >= self.width {
             errors.list.push(RowError {
                 row: number,
                 column: None,
@@ -759,7 +758,7 @@ impl<'a> Row<'a> {
     fn get(&self, column: &Column) -> Option<&'a str> {
         self.cells
             .get(column.index)
-            .map(|c| c.trim())
+            .map(|c| trimmed(c))
             .filter(|c| !c.is_empty())
     }
 

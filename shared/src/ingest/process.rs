@@ -12,18 +12,17 @@
 //! retried); a transient fault releases the lease and asks for a retry, and the third failed
 //! attempt fails the batch before the message goes to the dead-letter queue.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use chrono::Datelike;
 use rust_decimal::Decimal;
 use tokio::io::AsyncReadExt;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use crate::ingest::mapping::{MappedRow, Mapper, OrderRow, RowError, SelloutRow};
@@ -34,6 +33,7 @@ use crate::ingest::vendor::{Target, VendorConfig};
 use crate::platform::metrics::{self, UploadLoaded};
 use crate::platform::telemetry::ErrorChain;
 use crate::store::objects::{ObjectError, ObjectStore};
+use crate::store::postgres::copy;
 use crate::store::secrets::SecretStore;
 use crate::tenancy::TenancyError;
 use crate::tenancy::context::TenantContext;
@@ -44,8 +44,6 @@ use crate::tenancy::context::TenantContext;
 pub const LEASE: Duration = Duration::from_secs(3 * 60);
 /// Receives after which a transient failure fails the batch (the queue's `maxReceiveCount`).
 pub const MAX_RECEIVES: u32 = 3;
-/// Sales rows handed from the reading thread to the loader at once.
-const CHUNK: usize = 2048;
 
 /// What became of one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,7 +227,7 @@ impl<S: SecretStore> Processor<S> {
         let downloaded = started.elapsed();
 
         let kind = read::detect(&path)?;
-        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Rows>(4);
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
         let reader = {
             let path = path.clone();
             let config = config.clone();
@@ -243,15 +241,7 @@ impl<S: SecretStore> Processor<S> {
 
         let tx = db.transaction().await?;
         let copy_started = Instant::now();
-        let loaded = match config.target {
-            Target::Sellout => {
-                copy_lines::<SelloutLine>(&tx, &claim.batch_id, &claim.vendor, &mut receiver)
-                    .await?
-            }
-            Target::Ecommerce => {
-                copy_lines::<OrderLine>(&tx, &claim.batch_id, &claim.vendor, &mut receiver).await?
-            }
-        };
+        let loaded = copy_rows(&tx, config.target, &mut receiver).await?;
         let read_summary = reader
             .await
             .map_err(|e| AttemptError::Transient(Box::new(e)))??;
@@ -480,25 +470,6 @@ async fn load_rates(db: &tokio_postgres::Client) -> Result<Rates, AttemptError> 
         .map_err(AttemptError::from)
 }
 
-/// What the reading thread hands the loader.
-enum Rows {
-    Sellout(Vec<SelloutLine>),
-    Orders(Vec<OrderLine>),
-}
-
-struct SelloutLine {
-    row: SelloutRow,
-    sales_eur: Option<Decimal>,
-}
-
-struct OrderLine {
-    row: OrderRow,
-    sales_eur: Option<Decimal>,
-    /// The order date's.
-    year: i16,
-    month: i16,
-}
-
 /// What the reading thread learned.
 struct ReadSummary {
     rows: u64,
@@ -506,17 +477,19 @@ struct ReadSummary {
     first_error: Option<String>,
     encoding: &'static str,
     error_spool: std::path::PathBuf,
-    /// EAN → functional name (the first one seen).
-    products: BTreeMap<String, Option<String>>,
-    resellers: std::collections::BTreeSet<String>,
+    /// The products and resellers the loaded rows name.
+    named: Named,
     /// The loaded rows summed at each rollup table's grain.
     delta: rollup::Delta,
     read_ms: u64,
     map_ms: u64,
 }
 
-/// Reads and maps the whole file on the calling (blocking) thread, sending sales rows to the
-/// loader and spooling rejected rows to `spool` as COPY text lines.
+/// Encoded rows handed to the loader at once.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// Reads and maps the whole file on the calling (blocking) thread, sending the loaded rows to
+/// the loader in binary COPY format and spooling rejected rows to `spool` as COPY text lines.
 fn read_and_map(
     path: &Path,
     config: &VendorConfig,
@@ -524,7 +497,7 @@ fn read_and_map(
     rates: &Rates,
     batch_id: &Uuid,
     spool: &Path,
-    sender: &tokio::sync::mpsc::Sender<Rows>,
+    sender: &tokio::sync::mpsc::Sender<bytes::Bytes>,
 ) -> Result<ReadSummary, AttemptError> {
     let options = ReadOptions {
         header_row: config.header_row,
@@ -546,14 +519,14 @@ fn read_and_map(
         first_error: None,
         encoding: "",
         error_spool: spool.to_owned(),
-        products: BTreeMap::new(),
-        resellers: Default::default(),
+        named: Named::default(),
         delta: rollup::Delta::new(config.target),
         read_ms: 0,
         map_ms: 0,
     };
-    let mut sellout = Vec::with_capacity(CHUNK);
-    let mut orders = Vec::with_capacity(CHUNK);
+    let mut chunk = BytesMut::with_capacity(CHUNK_BYTES + 4096);
+    // Each mapped row's EUR amount, between checking a raw row's lines and adding them up.
+    let mut in_euros: Vec<Option<Decimal>> = Vec::new();
     let mut spool_failed: Option<std::io::Error> = None;
     let mut closed = false;
 
@@ -571,34 +544,25 @@ fn read_and_map(
             };
             summary.rows += 1;
             let mapping = Instant::now();
-            let mapped = mapper.map(raw.number, &raw.cells);
-            let rejected = |errors: Vec<RowError>| errors;
-            let problems = match mapped {
+            // A raw row's lines go straight into the chunk, and are cut off again if any of
+            // them is rejected: a row loads whole or not at all.
+            let mark = chunk.len();
+            in_euros.clear();
+            let problems = match mapper.map(raw.number, &raw.cells) {
                 MappedRow::Sellout(rows) => {
-                    // Straight into the chunk; taken back out if any of them is rejected.
                     let mut problems = Vec::new();
-                    let start = sellout.len();
-                    for row in rows {
+                    for row in &rows {
                         match in_eur(rates, &row.currency, row.year, row.month, row.amount) {
-                            Ok(sales_eur) => sellout.push(SelloutLine { row, sales_eur }),
-                            Err(message) => problems.push(RowError {
-                                row: raw.number,
-                                column: None,
-                                code: "no_fx_rate",
-                                message,
-                            }),
+                            Ok(sales_eur) => {
+                                encode_sellout(&mut chunk, batch_id, vendor, row, sales_eur);
+                                in_euros.push(sales_eur);
+                            }
+                            Err(message) => problems.push(no_fx_rate(raw.number, message)),
                         }
                     }
                     if problems.is_empty() {
-                        for line in &sellout[start..] {
-                            note_dimensions(
-                                &mut summary,
-                                line.row.product_ean.as_deref(),
-                                line.row.functional_name.as_deref(),
-                                line.row.reseller.as_deref(),
-                            );
-                            let row = &line.row;
-                            summary.delta.add(
+                        for (row, &sales_eur) in rows.iter().zip(&in_euros) {
+                            let ids = summary.delta.add(
                                 row.year,
                                 row.month,
                                 &[
@@ -607,62 +571,53 @@ fn read_and_map(
                                     row.product_ean.as_deref(),
                                 ],
                                 row.quantity,
-                                line.sales_eur,
+                                sales_eur,
+                            );
+                            summary.named.note(
+                                row.product_ean.as_ref().map(|_| ids[2]),
+                                row.functional_name.as_deref(),
+                                row.reseller.as_ref().map(|_| ids[1]),
                             );
                         }
-                    } else {
-                        sellout.truncate(start);
                     }
                     problems
                 }
                 MappedRow::Ecommerce(rows) => {
                     let mut problems = Vec::new();
-                    let start = orders.len();
-                    for row in rows {
-                        let (year, month) = (
-                            i16::try_from(row.order_date.year()).unwrap_or(0),
-                            i16::try_from(row.order_date.month()).unwrap_or(0),
-                        );
+                    for row in &rows {
+                        let (year, month) = period_of(row.order_date);
                         match in_eur(rates, &row.currency, year, month, row.amount) {
-                            Ok(sales_eur) => orders.push(OrderLine {
-                                row,
-                                sales_eur,
-                                year,
-                                month,
-                            }),
-                            Err(message) => problems.push(RowError {
-                                row: raw.number,
-                                column: None,
-                                code: "no_fx_rate",
-                                message,
-                            }),
+                            Ok(sales_eur) => {
+                                encode_order(&mut chunk, batch_id, row, sales_eur);
+                                in_euros.push(sales_eur);
+                            }
+                            Err(message) => problems.push(no_fx_rate(raw.number, message)),
                         }
                     }
                     if problems.is_empty() {
-                        for line in &orders[start..] {
-                            note_dimensions(
-                                &mut summary,
-                                line.row.product_ean.as_deref(),
-                                line.row.functional_name.as_deref(),
+                        for (row, &sales_eur) in rows.iter().zip(&in_euros) {
+                            let (year, month) = period_of(row.order_date);
+                            let ids = summary.delta.add(
+                                year,
+                                month,
+                                &[row.country.as_deref(), row.product_ean.as_deref()],
+                                row.quantity,
+                                sales_eur,
+                            );
+                            summary.named.note(
+                                row.product_ean.as_ref().map(|_| ids[1]),
+                                row.functional_name.as_deref(),
                                 None,
                             );
-                            summary.delta.add(
-                                line.year,
-                                line.month,
-                                &[line.row.country.as_deref(), line.row.product_ean.as_deref()],
-                                line.row.quantity,
-                                line.sales_eur,
-                            );
                         }
-                    } else {
-                        orders.truncate(start);
                     }
                     problems
                 }
-                MappedRow::Rejected(errors) => rejected(errors),
+                MappedRow::Rejected(errors) => errors,
             };
             map_time += mapping.elapsed();
             if !problems.is_empty() {
+                chunk.truncate(mark);
                 summary.rejected += 1;
                 if summary.first_error.is_none() {
                     summary.first_error = problems
@@ -674,19 +629,9 @@ fn read_and_map(
                     return ControlFlow::Break(());
                 }
             }
-            if sellout.len() >= CHUNK {
-                let chunk = std::mem::replace(&mut sellout, Vec::with_capacity(CHUNK));
-                if sender.blocking_send(Rows::Sellout(chunk)).is_err() {
-                    closed = true;
-                    return ControlFlow::Break(());
-                }
-            }
-            if orders.len() >= CHUNK {
-                let chunk = std::mem::replace(&mut orders, Vec::with_capacity(CHUNK));
-                if sender.blocking_send(Rows::Orders(chunk)).is_err() {
-                    closed = true;
-                    return ControlFlow::Break(());
-                }
+            if chunk.len() >= CHUNK_BYTES && sender.blocking_send(chunk.split().freeze()).is_err() {
+                closed = true;
+                return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
         },
@@ -697,13 +642,7 @@ fn read_and_map(
     if let Some(e) = spool_failed {
         return Err(AttemptError::Transient(Box::new(e)));
     }
-    if closed {
-        return Err(AttemptError::Transient("the loader stopped".into()));
-    }
-    if !sellout.is_empty() && sender.blocking_send(Rows::Sellout(sellout)).is_err() {
-        return Err(AttemptError::Transient("the loader stopped".into()));
-    }
-    if !orders.is_empty() && sender.blocking_send(Rows::Orders(orders)).is_err() {
+    if closed || (!chunk.is_empty() && sender.blocking_send(chunk.freeze()).is_err()) {
         return Err(AttemptError::Transient("the loader stopped".into()));
     }
     errors
@@ -715,23 +654,59 @@ fn read_and_map(
     Ok(summary)
 }
 
-fn note_dimensions(
-    summary: &mut ReadSummary,
-    ean: Option<&str>,
-    name: Option<&str>,
-    reseller: Option<&str>,
-) {
-    if let Some(ean) = ean
-        && !summary.products.contains_key(ean)
-    {
-        summary
-            .products
-            .insert(ean.to_owned(), name.map(str::to_owned));
+fn no_fx_rate(row: u64, message: String) -> RowError {
+    RowError {
+        row,
+        column: None,
+        code: "no_fx_rate",
+        message,
     }
-    if let Some(reseller) = reseller
-        && !summary.resellers.contains(reseller)
-    {
-        summary.resellers.insert(reseller.to_owned());
+}
+
+/// An order date's year and month, as the rollups key them.
+fn period_of(date: chrono::NaiveDate) -> (i16, i16) {
+    (
+        i16::try_from(date.year()).unwrap_or(0),
+        i16::try_from(date.month()).unwrap_or(0),
+    )
+}
+
+/// The products and resellers a batch's loaded rows name, by their ids in its
+/// [`rollup::Delta`] (which has seen every value): no second lookup by name per row.
+#[derive(Debug, Default)]
+struct Named {
+    /// Per id, which of [`Self::PRODUCT`] and [`Self::RESELLER`] it has been seen as.
+    seen: Vec<u8>,
+    /// Product id → the functional name it first came with.
+    products: Vec<(u32, Option<String>)>,
+    resellers: Vec<u32>,
+}
+
+impl Named {
+    const PRODUCT: u8 = 1;
+    const RESELLER: u8 = 2;
+
+    fn note(&mut self, product: Option<u32>, name: Option<&str>, reseller: Option<u32>) {
+        if let Some(id) = product
+            && self.first(id, Self::PRODUCT)
+        {
+            self.products.push((id, name.map(str::to_owned)));
+        }
+        if let Some(id) = reseller
+            && self.first(id, Self::RESELLER)
+        {
+            self.resellers.push(id);
+        }
+    }
+
+    fn first(&mut self, id: u32, kind: u8) -> bool {
+        let i = id as usize;
+        if self.seen.len() <= i {
+            self.seen.resize(i + 1, 0);
+        }
+        let first = self.seen[i] & kind == 0;
+        self.seen[i] |= kind;
+        first
     }
 }
 
@@ -809,132 +784,74 @@ fn copy_text(value: &str) -> String {
     out
 }
 
-/// A sales row as one binary COPY line of its table.
-trait CopyLine: Sized {
-    const COPY: &'static str;
-    const TYPES: [Type; 12];
-    /// This line's lines, when `rows` are of this kind.
-    fn of(rows: Rows) -> Option<Vec<Self>>;
-    fn values<'a>(
-        &'a self,
-        batch_id: &'a Uuid,
-        vendor: &'a &'a str,
-    ) -> [&'a (dyn ToSql + Sync); 12];
-}
-
-impl CopyLine for SelloutLine {
-    const COPY: &'static str = "copy sellout_entries (batch_id, source_row, product_ean, \
-         functional_name, reseller, vendor_name, quantity, sales_eur, amount, currency, month, year) \
-         from stdin binary";
-    const TYPES: [Type; 12] = [
-        Type::UUID,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::INT4,
-        Type::NUMERIC,
-        Type::NUMERIC,
-        Type::BPCHAR,
-        Type::INT2,
-        Type::INT2,
-    ];
-
-    fn of(rows: Rows) -> Option<Vec<Self>> {
-        match rows {
-            Rows::Sellout(lines) => Some(lines),
-            Rows::Orders(_) => None,
+/// The raw rows' COPY statements, in the column order `encode_sellout` and `encode_order` write.
+fn copy_statement(target: Target) -> &'static str {
+    match target {
+        Target::Sellout => {
+            "copy sellout_entries (batch_id, source_row, product_ean, functional_name, reseller, \
+             vendor_name, quantity, sales_eur, amount, currency, month, year) from stdin binary"
+        }
+        Target::Ecommerce => {
+            "copy ecommerce_orders (batch_id, source_row, external_order_id, product_ean, \
+             functional_name, quantity, sales_eur, amount, currency, order_date, country, city) \
+             from stdin binary"
         }
     }
-
-    fn values<'a>(
-        &'a self,
-        batch_id: &'a Uuid,
-        vendor: &'a &'a str,
-    ) -> [&'a (dyn ToSql + Sync); 12] {
-        let row = &self.row;
-        [
-            batch_id,
-            &row.source_row,
-            &row.product_ean,
-            &row.functional_name,
-            &row.reseller,
-            vendor,
-            &row.quantity,
-            &self.sales_eur,
-            &row.amount,
-            &row.currency,
-            &row.month,
-            &row.year,
-        ]
-    }
 }
 
-impl CopyLine for OrderLine {
-    const COPY: &'static str = "copy ecommerce_orders (batch_id, source_row, external_order_id, \
-         product_ean, functional_name, quantity, sales_eur, amount, currency, order_date, country, \
-         city) from stdin binary";
-    const TYPES: [Type; 12] = [
-        Type::UUID,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::INT4,
-        Type::NUMERIC,
-        Type::NUMERIC,
-        Type::BPCHAR,
-        Type::DATE,
-        Type::TEXT,
-        Type::TEXT,
-    ];
-
-    fn of(rows: Rows) -> Option<Vec<Self>> {
-        match rows {
-            Rows::Orders(lines) => Some(lines),
-            Rows::Sellout(_) => None,
-        }
-    }
-
-    fn values<'a>(&'a self, batch_id: &'a Uuid, _: &'a &'a str) -> [&'a (dyn ToSql + Sync); 12] {
-        let row = &self.row;
-        [
-            batch_id,
-            &row.source_row,
-            &row.external_order_id,
-            &row.product_ean,
-            &row.functional_name,
-            &row.quantity,
-            &self.sales_eur,
-            &row.amount,
-            &row.currency,
-            &row.order_date,
-            &row.country,
-            &row.city,
-        ]
-    }
-}
-
-/// Streams the reading thread's rows of kind `L` into their table; the rows written.
-async fn copy_lines<L: CopyLine>(
-    tx: &tokio_postgres::Transaction<'_>,
+fn encode_sellout(
+    buf: &mut BytesMut,
     batch_id: &Uuid,
     vendor: &str,
-    rows: &mut tokio::sync::mpsc::Receiver<Rows>,
+    row: &SelloutRow,
+    sales_eur: Option<Decimal>,
+) {
+    copy::row(buf, 12)
+        .uuid(batch_id)
+        .int4(row.source_row)
+        .text(row.product_ean.as_deref())
+        .text(row.functional_name.as_deref())
+        .text(row.reseller.as_deref())
+        .text(Some(vendor))
+        .int4(row.quantity)
+        .numeric(sales_eur)
+        .numeric(row.amount)
+        .text(Some(&row.currency))
+        .int2(row.month)
+        .int2(row.year);
+}
+
+fn encode_order(buf: &mut BytesMut, batch_id: &Uuid, row: &OrderRow, sales_eur: Option<Decimal>) {
+    copy::row(buf, 12)
+        .uuid(batch_id)
+        .int4(row.source_row)
+        .text(row.external_order_id.as_deref())
+        .text(row.product_ean.as_deref())
+        .text(row.functional_name.as_deref())
+        .int4(row.quantity)
+        .numeric(sales_eur)
+        .numeric(row.amount)
+        .text(Some(&row.currency))
+        .date(row.order_date)
+        .text(row.country.as_deref())
+        .text(row.city.as_deref());
+}
+
+/// Streams the reading thread's encoded rows into `target`'s raw table; the rows written.
+async fn copy_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    target: Target,
+    chunks: &mut tokio::sync::mpsc::Receiver<bytes::Bytes>,
 ) -> Result<u64, AttemptError> {
-    let sink = tx.copy_in(L::COPY).await?;
-    let writer = BinaryCopyInWriter::new(sink, &L::TYPES);
-    let mut writer = std::pin::pin!(writer);
-    while let Some(chunk) = rows.recv().await {
-        for line in L::of(chunk).unwrap_or_default() {
-            writer
-                .as_mut()
-                .write(&line.values(batch_id, &vendor))
-                .await?;
-        }
+    use futures_util::SinkExt;
+    let sink = tx.copy_in(copy_statement(target)).await?;
+    let mut sink = std::pin::pin!(sink);
+    sink.feed(bytes::Bytes::from_static(copy::HEADER)).await?;
+    while let Some(chunk) = chunks.recv().await {
+        sink.feed(chunk).await?;
     }
-    Ok(writer.as_mut().finish().await?)
+    sink.feed(bytes::Bytes::from_static(copy::TRAILER)).await?;
+    Ok(sink.as_mut().finish().await?)
 }
 
 /// Streams the spooled rejected rows into `error_reports`.
@@ -968,17 +885,22 @@ async fn copy_errors(
     Ok(())
 }
 
-/// New products and resellers the batch names.
+/// New products and resellers the batch names (in name order, as every load inserts them).
 async fn upsert_dimensions(
     tx: &tokio_postgres::Transaction<'_>,
     summary: &ReadSummary,
 ) -> Result<(), AttemptError> {
-    let (eans, names): (Vec<&str>, Vec<Option<&str>>) = summary
+    let name = |id: u32| summary.delta.name(id);
+    let mut products: Vec<(&str, Option<&str>)> = summary
+        .named
         .products
         .iter()
-        .map(|(ean, name)| (ean.as_str(), name.as_deref()))
-        .unzip();
-    let resellers: Vec<&str> = summary.resellers.iter().map(String::as_str).collect();
+        .map(|(id, functional)| (name(*id), functional.as_deref()))
+        .collect();
+    products.sort_unstable();
+    let (eans, names): (Vec<&str>, Vec<Option<&str>>) = products.into_iter().unzip();
+    let mut resellers: Vec<&str> = summary.named.resellers.iter().map(|&id| name(id)).collect();
+    resellers.sort_unstable();
     tx.execute(
         "insert into products (ean, functional_name) \
          select * from unnest($1::text[], $2::text[]) on conflict (ean) do nothing",

@@ -295,6 +295,15 @@ fn first_non_ascii_is_utf8(mut input: impl Read) -> io::Result<Option<bool>> {
     }
 }
 
+/// `value.trim()`, answered without a look at each character when it starts and ends with
+/// printable ASCII (almost every cell of a file).
+pub(crate) fn trimmed(value: &str) -> &str {
+    match (value.as_bytes().first(), value.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => value,
+        _ => value.trim(),
+    }
+}
+
 /// Rows on their way to the caller: title rows before the header row and blank rows dropped,
 /// the first remaining row to `on_header`, the rest to `on_row`.
 struct RowSink<H, R> {
@@ -311,7 +320,7 @@ where
 {
     fn push(&mut self, row: &RawRow) -> Result<ControlFlow<()>, FileError> {
         let before_header = row.number <= self.header_row as u64;
-        if before_header || row.cells.iter().all(|cell| cell.trim().is_empty()) {
+        if before_header || row.cells.iter().all(|cell| trimmed(cell).is_empty()) {
             return Ok(ControlFlow::Continue(()));
         }
         if let Some(on_header) = self.on_header.take() {
@@ -580,8 +589,19 @@ impl<I: BufRead> CsvRecords<I> {
     /// not UTF-8 become U+FFFD.
     fn fill_cells(&self, cells: &mut Vec<String>) {
         cells.truncate(self.count);
-        for (i, field) in self.field_bytes().enumerate() {
-            let text = String::from_utf8_lossy(field);
+        // One check of the whole record (the common case); a field is then a slice of it, unless
+        // its ends split a character (bytes invalid on their own), which goes the lossy way.
+        let ends = self.ends.get(..self.count).unwrap_or_default();
+        let record = self
+            .fields
+            .get(..ends.last().copied().unwrap_or(0))
+            .and_then(|bytes| std::str::from_utf8(bytes).ok());
+        let starts = std::iter::once(0).chain(ends.iter().copied());
+        for (i, (start, end)) in starts.zip(ends.iter().copied()).enumerate() {
+            let text = match record.and_then(|r| r.get(start..end)) {
+                Some(text) => std::borrow::Cow::Borrowed(text),
+                None => String::from_utf8_lossy(self.fields.get(start..end).unwrap_or_default()),
+            };
             match cells.get_mut(i) {
                 Some(cell) => {
                     cell.clear();

@@ -151,6 +151,8 @@ pub(crate) struct Delta {
     /// Every dimension value seen, by id.
     names: Vec<Box<str>>,
     ids: HashMap<Box<str>, u32>,
+    /// Per dimension, the id of the value the last row had.
+    last: [Option<u32>; MAX_DIMENSIONS],
 }
 
 impl Delta {
@@ -177,11 +179,13 @@ impl Delta {
             grains,
             names: Vec::new(),
             ids: HashMap::new(),
+            last: [None; MAX_DIMENSIONS],
         }
     }
 
     /// Adds one raw row: its month, its dimension values in [`Target::dimensions`] order (an
-    /// absent one counts as `''`, as in the rollups), its quantity and EUR amount.
+    /// absent one counts as `''`, as in the rollups), its quantity and EUR amount. Answers the
+    /// values' ids (see [`Delta::name`]).
     pub(crate) fn add(
         &mut self,
         year: i16,
@@ -189,10 +193,16 @@ impl Delta {
         dimensions: &[Option<&str>],
         quantity: i32,
         sales_eur: Option<Decimal>,
-    ) {
+    ) -> [u32; MAX_DIMENSIONS] {
         let mut ids = [0u32; MAX_DIMENSIONS];
-        for (slot, value) in ids.iter_mut().zip(dimensions) {
-            *slot = self.id(value.unwrap_or(""));
+        for (i, value) in dimensions.iter().enumerate().take(MAX_DIMENSIONS) {
+            let value = value.unwrap_or("");
+            // A file repeats values from row to row (one vendor, runs of one reseller).
+            ids[i] = match self.last[i] {
+                Some(last) if self.name(last) == value => last,
+                _ => self.id(value),
+            };
+            self.last[i] = Some(ids[i]);
         }
         for ((_, positions), groups) in self.grains.iter().zip(&mut self.groups) {
             let mut key = [0u32; MAX_DIMENSIONS];
@@ -204,6 +214,12 @@ impl Delta {
             sums.sales_eur += sales_eur.unwrap_or_default();
             sums.rows += 1;
         }
+        ids
+    }
+
+    /// The value with this id.
+    pub(crate) fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", |n| n)
     }
 
     fn id(&mut self, name: &str) -> u32 {
@@ -227,7 +243,7 @@ impl Delta {
             rank[id] = place;
         }
         let rank_of = |id: u32| rank.get(id as usize).copied().unwrap_or(0);
-        let name_of = |id: u32| self.names.get(id as usize).map_or("", |n| &**n);
+        let name_of = |id: u32| self.name(id);
         let mut groups: Vec<(&Key, &Sums)> = self.groups[i].iter().collect();
         groups.sort_unstable_by_key(|((year, month, key), _)| (*year, *month, key.map(rank_of)));
         groups
