@@ -485,9 +485,6 @@ struct ReadSummary {
     map_ms: u64,
 }
 
-/// Encoded rows handed to the loader at once.
-const CHUNK_BYTES: usize = 256 * 1024;
-
 /// Reads and maps the whole file on the calling (blocking) thread, sending the loaded rows to
 /// the loader in binary COPY format and spooling rejected rows to `spool` as COPY text lines.
 fn read_and_map(
@@ -524,7 +521,7 @@ fn read_and_map(
         read_ms: 0,
         map_ms: 0,
     };
-    let mut chunk = BytesMut::with_capacity(CHUNK_BYTES + 4096);
+    let mut chunk = BytesMut::with_capacity(copy::CHUNK_BYTES + 4096);
     // Each mapped row's EUR amount, between checking a raw row's lines and adding them up.
     let mut in_euros: Vec<Option<Decimal>> = Vec::new();
     let mut spool_failed: Option<std::io::Error> = None;
@@ -629,7 +626,9 @@ fn read_and_map(
                     return ControlFlow::Break(());
                 }
             }
-            if chunk.len() >= CHUNK_BYTES && sender.blocking_send(chunk.split().freeze()).is_err() {
+            if chunk.len() >= copy::CHUNK_BYTES
+                && sender.blocking_send(chunk.split().freeze()).is_err()
+            {
                 closed = true;
                 return ControlFlow::Break(());
             }

@@ -13,14 +13,16 @@
 //! table is filled by grouping the batch's raw rows. Loads and deletions of one tenant take their
 //! target's rollup lock first, so two of them never race on a new group.
 
+use bytes::BytesMut;
 use foldhash::HashMap;
 use foldhash::HashMapExt as _;
+use futures_util::SinkExt as _;
 use rust_decimal::Decimal;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::ingest::vendor::Target;
+use crate::store::postgres::copy;
 
 /// One rollup: the columns it is keyed by (`year`, `month` and dimensions), the column counting
 /// the raw rows behind each of its rows (a group emptied by deletions is removed even when its
@@ -261,23 +263,28 @@ pub(crate) async fn add(
     lock(tx, delta.target).await?;
     for (i, (rollup, _)) in delta.grains.iter().enumerate() {
         create_delta_table(tx, rollup).await?;
-        let mut types: Vec<Type> = rollup.keys.iter().map(|k| key_type(k)).collect();
-        types.extend([Type::INT8, Type::NUMERIC, Type::INT8]);
         let sink = tx.copy_in("copy rollup_delta from stdin binary").await?;
-        let writer = BinaryCopyInWriter::new(sink, &types);
-        let mut writer = std::pin::pin!(writer);
+        let mut sink = std::pin::pin!(sink);
         let width = rollup.keys.len() - 2;
+        let fields = i16::try_from(rollup.keys.len() + 3).unwrap_or(i16::MAX);
+        let mut buf = BytesMut::with_capacity(copy::CHUNK_BYTES + 4096);
+        buf.extend_from_slice(copy::HEADER);
         for (year, month, values, sums) in delta.sorted(i) {
-            let mut row: Vec<&(dyn ToSql + Sync)> = vec![&year, &month];
-            row.extend(values[..width].iter().map(|v| v as &(dyn ToSql + Sync)));
-            row.extend([
-                &sums.quantity as &(dyn ToSql + Sync),
-                &sums.sales_eur,
-                &sums.rows,
-            ]);
-            writer.as_mut().write(&row).await?;
+            let mut row = copy::row(&mut buf, fields);
+            row.int2(year).int2(month);
+            for value in &values[..width] {
+                row.text(Some(value));
+            }
+            row.int8(sums.quantity)
+                .numeric(Some(sums.sales_eur))
+                .int8(sums.rows);
+            if buf.len() >= copy::CHUNK_BYTES {
+                sink.feed(buf.split().freeze()).await?;
+            }
         }
-        writer.as_mut().finish().await?;
+        buf.extend_from_slice(copy::TRAILER);
+        sink.feed(buf.freeze()).await?;
+        sink.as_mut().finish().await?;
         tx.batch_execute(&statement(rollup, Change::Add)).await?;
     }
     Ok(())

@@ -45,7 +45,12 @@ fn https_client(pem: Vec<u8>) -> SharedHttpClient {
         .with_pem_certificate(pem);
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-        .tls_context(TlsContext::builder().with_trust_store(trust).build().unwrap_or_default())
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(trust)
+                .build()
+                .unwrap_or_default(),
+        )
         .build_https()
 }
 
@@ -97,7 +102,11 @@ mod tests {
         assert_eq!(trusted_bundle(&good).unwrap(), AMAZON_TRUST_SERVICES);
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "no certificates here\n").unwrap();
-        assert!(trusted_bundle(&empty).unwrap_err().contains("no certificate"));
+        assert!(
+            trusted_bundle(&empty)
+                .unwrap_err()
+                .contains("no certificate")
+        );
         let broken = dir.path().join("broken.pem");
         std::fs::write(
             &broken,

@@ -17,6 +17,10 @@ pub const HEADER: &[u8; 19] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// What it ends with: a field count of -1.
 pub const TRAILER: &[u8; 2] = &(-1i16).to_be_bytes();
 
+/// Encoded rows worth handing the connection at once: per-message costs vanish, and memory
+/// stays a few chunks whatever the size of the load.
+pub const CHUNK_BYTES: usize = 256 * 1024;
+
 /// Starts a row of `fields` fields in `buf`; write exactly that many.
 pub fn row(buf: &mut BytesMut, fields: i16) -> Row<'_> {
     buf.put_i16(fields);
@@ -43,6 +47,12 @@ impl Row<'_> {
     pub fn int4(&mut self, value: i32) -> &mut Self {
         self.buf.put_i32(4);
         self.buf.put_i32(value);
+        self
+    }
+
+    pub fn int8(&mut self, value: i64) -> &mut Self {
+        self.buf.put_i32(8);
+        self.buf.put_i64(value);
         self
     }
 
