@@ -82,13 +82,7 @@ async fn raw_groups(
     keys: &[&str],
     filter: &str,
 ) -> BTreeMap<Vec<String>, (String, i64)> {
-    let db = app
-        .db_admin()
-        .connect_tenant(&shared::store::postgres::admin::TenantDbNames::for_tenant(
-            &admin.tenant.tenant_id,
-        ))
-        .await
-        .unwrap();
+    let db = app.tenant_db(&admin.tenant.tenant_id).await;
     let columns: Vec<String> = keys
         .iter()
         .map(|k| match *k {
@@ -191,13 +185,7 @@ async fn check_every_grouping(app: &TestApp, admin: &TenantAdmin) {
 
 /// `(revenue, units, products, resellers)` of the raw rows in a period.
 async fn raw_figures(app: &TestApp, admin: &TenantAdmin, filter: &str) -> (String, i64, i64, i64) {
-    let db = app
-        .db_admin()
-        .connect_tenant(&shared::store::postgres::admin::TenantDbNames::for_tenant(
-            &admin.tenant.tenant_id,
-        ))
-        .await
-        .unwrap();
+    let db = app.tenant_db(&admin.tenant.tenant_id).await;
     let row = db
         .query_one(
             &format!(

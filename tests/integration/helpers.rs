@@ -492,6 +492,16 @@ impl TestApp {
             .expect("admin URL parses")
         })
     }
+
+    /// A session in a tenant's database, as its own role (what the tests read rows through).
+    pub async fn tenant_db(&self, tenant_id: &uuid::Uuid) -> tokio_postgres::Client {
+        self.db_admin()
+            .connect_tenant(&shared::store::postgres::admin::TenantDbNames::for_tenant(
+                tenant_id,
+            ))
+            .await
+            .expect("the tenant database accepts its role")
+    }
 }
 
 /// A unique, valid subdomain.

@@ -12,7 +12,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shared::identity::admins::ADMIN_KEYS;
 use shared::security::tokens::{SigningKey, issue};
-use shared::store::postgres::admin::TenantDbNames;
 use shared::store::secrets::{SecretStore, platform_secret_name};
 use shared::tenancy::context::TENANT_AUDIENCE;
 use uuid::Uuid;
@@ -848,11 +847,7 @@ const INJECTIONS: [&str; 10] = [
 async fn state(app: &TestApp, admins: &[&TenantAdmin]) -> Vec<String> {
     let mut out = Vec::new();
     for admin in admins {
-        let db = app
-            .db_admin()
-            .connect_tenant(&TenantDbNames::for_tenant(&admin.tenant.tenant_id))
-            .await
-            .unwrap();
+        let db = app.tenant_db(&admin.tenant.tenant_id).await;
         let tables: String = db
             .query_one(
                 "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables \

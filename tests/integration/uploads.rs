@@ -112,13 +112,7 @@ async fn get_batch(app: &TestApp, admin: &TenantAdmin, batch: &Uuid) -> Value {
 /// `(rows, quantity, sales_eur)` of the raw table and of the rollup, straight from the tenant
 /// database.
 async fn totals(app: &TestApp, admin: &TenantAdmin) -> ((i64, i64, String), (i64, i64, String)) {
-    let db = app
-        .db_admin()
-        .connect_tenant(&shared::store::postgres::admin::TenantDbNames::for_tenant(
-            &admin.tenant.tenant_id,
-        ))
-        .await
-        .unwrap();
+    let db = app.tenant_db(&admin.tenant.tenant_id).await;
     let raw = db
         .query_one(
             "select count(*), coalesce(sum(quantity), 0)::bigint, coalesce(sum(sales_eur), 0)::text \
@@ -657,13 +651,7 @@ fn created_object(
 
 /// Rows that differ between the rollup and a `GROUP BY` of the raw rows (0 when exact).
 async fn rollup_mismatches(app: &TestApp, admin: &TenantAdmin) -> i64 {
-    let db = app
-        .db_admin()
-        .connect_tenant(&shared::store::postgres::admin::TenantDbNames::for_tenant(
-            &admin.tenant.tenant_id,
-        ))
-        .await
-        .unwrap();
+    let db = app.tenant_db(&admin.tenant.tenant_id).await;
     let mut mismatches = 0;
     // Every rollup, at its own grain.
     for rollup in shared::ingest::vendor::Target::Sellout.rollups() {
@@ -834,24 +822,7 @@ async fn amounts_in_another_currency_use_the_months_rate_or_are_rejected() {
     // WHEN a file with a March row and an April row is loaded
     let csv =
         "EAN,Qty,Value,Month,Year\n4006381333931,2,100.00,3,2025\n4006381333931,1,40.00,4,2025\n";
-    let res = call(
-        &app,
-        Method::POST,
-        &admin.host,
-        "/api/uploads",
-        Some(&admin.token),
-        Some(&json!({"vendor": "plnshop", "file_name": "pl.csv", "size_bytes": csv.len()})),
-    )
-    .await;
-    let batch: Uuid = res.body["batch_id"].as_str().unwrap().parse().unwrap();
-    let mut put = app
-        .client
-        .put(res.body["upload_url"].as_str().unwrap())
-        .body(csv);
-    for (k, v) in res.body["upload_headers"].as_object().unwrap() {
-        put = put.header(k, v.as_str().unwrap());
-    }
-    put.send().await.unwrap();
+    let batch = upload_for(&app, &admin, "plnshop", "pl.csv", csv.as_bytes().to_vec()).await;
     let view = processed(&app, &admin, &batch).await;
 
     // THEN March is converted (100 PLN = 25 EUR, the original kept) and April has no rate
@@ -859,13 +830,7 @@ async fn amounts_in_another_currency_use_the_months_rate_or_are_rejected() {
         (view["rows_loaded"].clone(), view["rows_rejected"].clone()),
         (json!(1), json!(1))
     );
-    let db = app
-        .db_admin()
-        .connect_tenant(&shared::store::postgres::admin::TenantDbNames::for_tenant(
-            &admin.tenant.tenant_id,
-        ))
-        .await
-        .unwrap();
+    let db = app.tenant_db(&admin.tenant.tenant_id).await;
     let row = db
         .query_one(
             "select sales_eur::text, amount::text, currency from sellout_entries",
@@ -896,6 +861,75 @@ async fn amounts_in_another_currency_use_the_months_rate_or_are_rejected() {
         errors.body
     );
     assert_eq!(errors.body["errors"][0]["row_number"], 3);
+}
+
+#[tokio::test]
+async fn an_ecommerce_report_loads_orders_with_their_dates_and_its_monthly_rollup() {
+    // GIVEN an ecommerce vendor (orders by date, country and city)
+    let app = spawn_app().await;
+    let admin = signed_in_admin(&app, "shop").await;
+    let config = json!({"target": "ecommerce", "currency": "EUR", "date_formats": ["%Y-%m-%d"],
+        "column_mapping": {"Order": "order_id", "EAN": "product_ean", "Qty": "quantity",
+                           "Total": "sales_eur", "Date": "date", "Country": "country",
+                           "City": "city"}});
+    let res = put_vendor(&app, &admin, "webshop", &config).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    // WHEN a file of three orders over two months (one with no city) is loaded
+    let csv = "Order,EAN,Qty,Total,Date,Country,City\n\
+               A-1,4006381333931,2,19.98,2025-03-31,DE,Berlin\n\
+               A-2,4006381333931,1,9.99,2025-03-01,DE,\n\
+               A-3,4006381333948,5,50.00,2024-12-31,FR,Paris\n";
+    let batch = upload_for(
+        &app,
+        &admin,
+        "webshop",
+        "orders.csv",
+        csv.as_bytes().to_vec(),
+    )
+    .await;
+    let view = processed(&app, &admin, &batch).await;
+
+    // THEN every order is stored as the file says, dates included, and the rollup sums them
+    assert_eq!(view["status"], "completed", "{view}");
+    assert_eq!(view["rows_loaded"], 3, "{view}");
+    let db = app.tenant_db(&admin.tenant.tenant_id).await;
+    let rows = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        rows(
+            "select concat_ws(' ', external_order_id, product_ean, order_date, quantity, \
+                    sales_eur, country, coalesce(city, '-')) \
+             from ecommerce_orders order by source_row"
+        )
+        .await,
+        [
+            "A-1 4006381333931 2025-03-31 2 19.98 DE Berlin",
+            "A-2 4006381333931 2025-03-01 1 9.99 DE -",
+            "A-3 4006381333948 2024-12-31 5 50.00 FR Paris",
+        ]
+    );
+    assert_eq!(
+        rows(
+            "select concat_ws(' ', year, month, country, product_ean, quantity, sales_eur, \
+                    orders) \
+             from ecommerce_monthly order by year, month, product_ean"
+        )
+        .await,
+        [
+            "2024 12 FR 4006381333948 5 50.00 1",
+            "2025 3 DE 4006381333931 3 29.97 2",
+        ]
+    );
 }
 
 #[tokio::test]

@@ -545,70 +545,17 @@ fn read_and_map(
             // them is rejected: a row loads whole or not at all.
             let mark = chunk.len();
             in_euros.clear();
+            let batch = BatchRows {
+                batch_id,
+                vendor,
+                rates,
+            };
             let problems = match mapper.map(raw.number, &raw.cells) {
                 MappedRow::Sellout(rows) => {
-                    let mut problems = Vec::new();
-                    for row in &rows {
-                        match in_eur(rates, &row.currency, row.year, row.month, row.amount) {
-                            Ok(sales_eur) => {
-                                encode_sellout(&mut chunk, batch_id, vendor, row, sales_eur);
-                                in_euros.push(sales_eur);
-                            }
-                            Err(message) => problems.push(no_fx_rate(raw.number, message)),
-                        }
-                    }
-                    if problems.is_empty() {
-                        for (row, &sales_eur) in rows.iter().zip(&in_euros) {
-                            let ids = summary.delta.add(
-                                row.year,
-                                row.month,
-                                &[
-                                    Some(vendor),
-                                    row.reseller.as_deref(),
-                                    row.product_ean.as_deref(),
-                                ],
-                                row.quantity,
-                                sales_eur,
-                            );
-                            summary.named.note(
-                                row.product_ean.as_ref().map(|_| ids[2]),
-                                row.functional_name.as_deref(),
-                                row.reseller.as_ref().map(|_| ids[1]),
-                            );
-                        }
-                    }
-                    problems
+                    batch.load(&rows, raw.number, &mut chunk, &mut in_euros, &mut summary)
                 }
                 MappedRow::Ecommerce(rows) => {
-                    let mut problems = Vec::new();
-                    for row in &rows {
-                        let (year, month) = period_of(row.order_date);
-                        match in_eur(rates, &row.currency, year, month, row.amount) {
-                            Ok(sales_eur) => {
-                                encode_order(&mut chunk, batch_id, row, sales_eur);
-                                in_euros.push(sales_eur);
-                            }
-                            Err(message) => problems.push(no_fx_rate(raw.number, message)),
-                        }
-                    }
-                    if problems.is_empty() {
-                        for (row, &sales_eur) in rows.iter().zip(&in_euros) {
-                            let (year, month) = period_of(row.order_date);
-                            let ids = summary.delta.add(
-                                year,
-                                month,
-                                &[row.country.as_deref(), row.product_ean.as_deref()],
-                                row.quantity,
-                                sales_eur,
-                            );
-                            summary.named.note(
-                                row.product_ean.as_ref().map(|_| ids[1]),
-                                row.functional_name.as_deref(),
-                                None,
-                            );
-                        }
-                    }
-                    problems
+                    batch.load(&rows, raw.number, &mut chunk, &mut in_euros, &mut summary)
                 }
                 MappedRow::Rejected(errors) => errors,
             };
@@ -653,6 +600,155 @@ fn read_and_map(
     Ok(summary)
 }
 
+/// What every mapped row of one batch is loaded with.
+struct BatchRows<'a> {
+    batch_id: &'a Uuid,
+    vendor: &'a str,
+    rates: &'a Rates,
+}
+
+impl BatchRows<'_> {
+    /// Converts one raw row's mapped lines to EUR and encodes them into `chunk`, then adds them to
+    /// the rollups and notes their products and resellers; or, when a line has no rate, answers
+    /// the problems and leaves everything else to the caller (which cuts the chunk back).
+    fn load<L: Line>(
+        &self,
+        lines: &[L],
+        number: u64,
+        chunk: &mut BytesMut,
+        in_euros: &mut Vec<Option<Decimal>>,
+        summary: &mut ReadSummary,
+    ) -> Vec<RowError> {
+        let mut problems = Vec::new();
+        for line in lines {
+            let (year, month) = line.period();
+            match in_eur(self.rates, line.currency(), year, month, line.amount()) {
+                Ok(sales_eur) => {
+                    line.encode(chunk, self.batch_id, self.vendor, sales_eur);
+                    in_euros.push(sales_eur);
+                }
+                Err(message) => problems.push(no_fx_rate(number, message)),
+            }
+        }
+        if problems.is_empty() {
+            for (line, &sales_eur) in lines.iter().zip(in_euros.iter()) {
+                line.add_to(summary, self.vendor, sales_eur);
+            }
+        }
+        problems
+    }
+}
+
+/// A mapped row of either target, as the loader takes it.
+trait Line {
+    /// The month its amount is converted at and its rollups group it by.
+    fn period(&self) -> (i16, i16);
+    fn currency(&self) -> &str;
+    fn amount(&self) -> Option<Decimal>;
+    /// Appends it to `buf` as a binary COPY row of its raw table (see [`copy_statement`]).
+    fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, vendor: &str, sales_eur: Option<Decimal>);
+    /// Adds it to the batch's rollup sums and notes the product and reseller it names.
+    fn add_to(&self, summary: &mut ReadSummary, vendor: &str, sales_eur: Option<Decimal>);
+}
+
+impl Line for SelloutRow {
+    fn period(&self) -> (i16, i16) {
+        (self.year, self.month)
+    }
+
+    fn currency(&self) -> &str {
+        &self.currency
+    }
+
+    fn amount(&self) -> Option<Decimal> {
+        self.amount
+    }
+
+    fn encode(
+        &self,
+        buf: &mut BytesMut,
+        batch_id: &Uuid,
+        vendor: &str,
+        sales_eur: Option<Decimal>,
+    ) {
+        copy::row(buf, 12)
+            .uuid(batch_id)
+            .int4(self.source_row)
+            .text(self.product_ean.as_deref())
+            .text(self.functional_name.as_deref())
+            .text(self.reseller.as_deref())
+            .text(Some(vendor))
+            .int4(self.quantity)
+            .numeric(sales_eur)
+            .numeric(self.amount)
+            .text(Some(&self.currency))
+            .int2(self.month)
+            .int2(self.year);
+    }
+
+    fn add_to(&self, summary: &mut ReadSummary, vendor: &str, sales_eur: Option<Decimal>) {
+        let dimensions = [
+            Some(vendor),
+            self.reseller.as_deref(),
+            self.product_ean.as_deref(),
+        ];
+        let ids = summary
+            .delta
+            .add(self.year, self.month, &dimensions, self.quantity, sales_eur);
+        summary.named.note(
+            self.product_ean.as_ref().map(|_| ids[2]),
+            self.functional_name.as_deref(),
+            self.reseller.as_ref().map(|_| ids[1]),
+        );
+    }
+}
+
+impl Line for OrderRow {
+    fn period(&self) -> (i16, i16) {
+        (
+            i16::try_from(self.order_date.year()).unwrap_or(0),
+            i16::try_from(self.order_date.month()).unwrap_or(0),
+        )
+    }
+
+    fn currency(&self) -> &str {
+        &self.currency
+    }
+
+    fn amount(&self) -> Option<Decimal> {
+        self.amount
+    }
+
+    fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, _: &str, sales_eur: Option<Decimal>) {
+        copy::row(buf, 12)
+            .uuid(batch_id)
+            .int4(self.source_row)
+            .text(self.external_order_id.as_deref())
+            .text(self.product_ean.as_deref())
+            .text(self.functional_name.as_deref())
+            .int4(self.quantity)
+            .numeric(sales_eur)
+            .numeric(self.amount)
+            .text(Some(&self.currency))
+            .date(self.order_date)
+            .text(self.country.as_deref())
+            .text(self.city.as_deref());
+    }
+
+    fn add_to(&self, summary: &mut ReadSummary, _: &str, sales_eur: Option<Decimal>) {
+        let (year, month) = self.period();
+        let dimensions = [self.country.as_deref(), self.product_ean.as_deref()];
+        let ids = summary
+            .delta
+            .add(year, month, &dimensions, self.quantity, sales_eur);
+        summary.named.note(
+            self.product_ean.as_ref().map(|_| ids[1]),
+            self.functional_name.as_deref(),
+            None,
+        );
+    }
+}
+
 fn no_fx_rate(row: u64, message: String) -> RowError {
     RowError {
         row,
@@ -660,14 +756,6 @@ fn no_fx_rate(row: u64, message: String) -> RowError {
         code: "no_fx_rate",
         message,
     }
-}
-
-/// An order date's year and month, as the rollups key them.
-fn period_of(date: chrono::NaiveDate) -> (i16, i16) {
-    (
-        i16::try_from(date.year()).unwrap_or(0),
-        i16::try_from(date.month()).unwrap_or(0),
-    )
 }
 
 /// The products and resellers a batch's loaded rows name, by their ids in its
@@ -783,7 +871,7 @@ fn copy_text(value: &str) -> String {
     out
 }
 
-/// The raw rows' COPY statements, in the column order `encode_sellout` and `encode_order` write.
+/// The raw rows' COPY statements, in the column order [`Line::encode`] writes.
 fn copy_statement(target: Target) -> &'static str {
     match target {
         Target::Sellout => {
@@ -796,44 +884,6 @@ fn copy_statement(target: Target) -> &'static str {
              from stdin binary"
         }
     }
-}
-
-fn encode_sellout(
-    buf: &mut BytesMut,
-    batch_id: &Uuid,
-    vendor: &str,
-    row: &SelloutRow,
-    sales_eur: Option<Decimal>,
-) {
-    copy::row(buf, 12)
-        .uuid(batch_id)
-        .int4(row.source_row)
-        .text(row.product_ean.as_deref())
-        .text(row.functional_name.as_deref())
-        .text(row.reseller.as_deref())
-        .text(Some(vendor))
-        .int4(row.quantity)
-        .numeric(sales_eur)
-        .numeric(row.amount)
-        .text(Some(&row.currency))
-        .int2(row.month)
-        .int2(row.year);
-}
-
-fn encode_order(buf: &mut BytesMut, batch_id: &Uuid, row: &OrderRow, sales_eur: Option<Decimal>) {
-    copy::row(buf, 12)
-        .uuid(batch_id)
-        .int4(row.source_row)
-        .text(row.external_order_id.as_deref())
-        .text(row.product_ean.as_deref())
-        .text(row.functional_name.as_deref())
-        .int4(row.quantity)
-        .numeric(sales_eur)
-        .numeric(row.amount)
-        .text(Some(&row.currency))
-        .date(row.order_date)
-        .text(row.country.as_deref())
-        .text(row.city.as_deref());
 }
 
 /// Streams the reading thread's encoded rows into `target`'s raw table; the rows written.
