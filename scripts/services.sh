@@ -123,7 +123,8 @@ ensure_platform_role() {
 
 start_moto() {
   if moto_running; then log "moto already running on 127.0.0.1:$MOTO_PORT"; return; fi
-  nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$LOCAL/logs/moto.log" 2>&1 &
+  # scripts/emulator.py: moto_server with DynamoDB requests made atomic, as on AWS.
+  nohup "$ROOT/.venv/bin/python" "$ROOT/scripts/emulator.py" -H 127.0.0.1 -p "$MOTO_PORT" >"$LOCAL/logs/moto.log" 2>&1 &
   echo $! > "$LOCAL/moto.pid"
   for _ in $(seq 1 100); do moto_running && { started moto; return; }; sleep 0.1; done
   log "moto did not start; see $LOCAL/logs/moto.log"; exit 1
