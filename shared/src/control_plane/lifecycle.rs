@@ -279,7 +279,7 @@ impl<S: SecretStore, M: Mailer> ControlPlane<S, M> {
             Utc::now().format("%Y%m%dT%H%M%SZ")
         );
         let mut tables = Vec::new();
-        let objects = ObjectStore::new(self.archive.clone(), &self.settings.uploads_bucket);
+        let objects = ObjectStore::new(self.archive.get().clone(), &self.settings.uploads_bucket);
         let step = |what: &'static str| {
             move |e: Box<dyn std::error::Error + Send + Sync>| {
                 ControlPlaneError::Step(what.into(), e)

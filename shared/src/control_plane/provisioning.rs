@@ -233,7 +233,7 @@ pub struct ControlPlane<S, M> {
     pub db: AdminDb,
     pub secrets: S,
     pub mailer: M,
-    pub archive: aws_sdk_s3::Client,
+    pub archive: crate::platform::aws::LazyClient<aws_sdk_s3::Client>,
     pub settings: ControlPlaneSettings,
     pub faults: Faults,
     /// Where long operations' per-tenant work is queued (`control_plane::jobs`).
@@ -1031,8 +1031,8 @@ pub fn control_plane_from_env<F: Fn(&str) -> Option<String>>(
             ready: tokio::sync::OnceCell::new(),
         },
         secrets,
-        mailer: crate::store::mail::SesMailer::new(aws_sdk_sesv2::Client::new(sdk), mail_from),
-        archive: crate::platform::aws::s3_client(sdk),
+        mailer: crate::store::mail::SesMailer::new(sdk, mail_from),
+        archive: crate::platform::aws::LazyClient::new(sdk, crate::platform::aws::s3_client),
         settings,
         faults: Faults::default(),
         jobs: crate::store::job_queue::JobQueue::new(

@@ -30,12 +30,30 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
             })
             .ok()
     });
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client(
-            bundle.unwrap_or_else(|| AMAZON_TRUST_SERVICES.to_vec()),
-        ))
-        .load()
-        .await
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client(
+        bundle.unwrap_or_else(|| AMAZON_TRUST_SERVICES.to_vec()),
+    ));
+    // Lambda puts the region and the role's credentials in the environment, where the default
+    // chains look first. Taken from there directly, the chains' other sources are not built at
+    // all: the web-identity provider alone constructs an STS client, and the instance-metadata
+    // ones their own clients (a tenth of a function's init). Elsewhere the default chains apply.
+    if ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(is_set) {
+        loader = loader.region(aws_config::environment::EnvironmentVariableRegionProvider::new());
+    }
+    if ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .all(is_set)
+    {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    loader.load().await
+}
+
+/// Whether the environment variable `name` holds something.
+fn is_set(name: &&str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
 }
 
 /// The SDK's HTTPS client (rustls on aws-lc, as the default one), trusting the CAs of `pem`.
@@ -76,6 +94,31 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let builder =
         aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
     aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// A client built on its first use, for one that only some requests need (mail, archives): a
+/// cold start does not pay for building it (an SDK client's first construction parses its
+/// service's endpoint rules).
+#[derive(Clone)]
+pub struct LazyClient<C> {
+    sdk: aws_config::SdkConfig,
+    build: fn(&aws_config::SdkConfig) -> C,
+    client: std::sync::OnceLock<C>,
+}
+
+impl<C> LazyClient<C> {
+    pub fn new(sdk: &aws_config::SdkConfig, build: fn(&aws_config::SdkConfig) -> C) -> Self {
+        Self {
+            sdk: sdk.clone(),
+            build,
+            client: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The client, built now if this is its first use.
+    pub fn get(&self) -> &C {
+        self.client.get_or_init(|| (self.build)(&self.sdk))
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ use std::future::Future;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::platform::aws::LazyClient;
+
 /// A send that did not go through.
 #[derive(Debug, thiserror::Error)]
 #[error("sending mail failed")]
@@ -25,14 +27,15 @@ pub trait Mailer: Send + Sync {
 /// SES v2 from a verified identity.
 #[derive(Clone)]
 pub struct SesMailer {
-    client: aws_sdk_sesv2::Client,
+    client: LazyClient<aws_sdk_sesv2::Client>,
     from: String,
 }
 
 impl SesMailer {
-    pub fn new(client: aws_sdk_sesv2::Client, from: impl Into<String>) -> Self {
+    /// A mailer whose SES client is built when the first message goes out.
+    pub fn new(sdk: &aws_config::SdkConfig, from: impl Into<String>) -> Self {
         Self {
-            client,
+            client: LazyClient::new(sdk, aws_sdk_sesv2::Client::new),
             from: from.into(),
         }
     }
@@ -50,6 +53,7 @@ impl Mailer for SesMailer {
         };
         let out = self
             .client
+            .get()
             .send_email()
             .from_email_address(&self.from)
             .destination(Destination::builder().to_addresses(&message.to).build())

@@ -168,7 +168,7 @@ pub(crate) async fn stage_upload(
         .await
         .map_err(anyhow::Error::msg)?;
     ObjectStore::new(
-        platform.plane.archive.clone(),
+        platform.plane.archive.get().clone(),
         platform.plane.settings.uploads_bucket.clone(),
     )
     .put(&key, bytes, &upload.content_type)

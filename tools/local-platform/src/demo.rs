@@ -148,9 +148,12 @@ async fn upload_sample(
     let (batch, key) = batches::create(&client, tenant_id, Some(&admin), &upload)
         .await
         .map_err(anyhow::Error::msg)?;
-    ObjectStore::new(plane.archive.clone(), plane.settings.uploads_bucket.clone())
-        .put(&key, SAMPLE_FILE.as_bytes().to_vec(), &upload.content_type)
-        .await?;
+    ObjectStore::new(
+        plane.archive.get().clone(),
+        plane.settings.uploads_bucket.clone(),
+    )
+    .put(&key, SAMPLE_FILE.as_bytes().to_vec(), &upload.content_type)
+    .await?;
     println!(
         "demo: uploaded {SAMPLE_FILE_NAME} as batch {}",
         batch.batch_id
