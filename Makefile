@@ -18,10 +18,9 @@ build:          ## release Lambda binaries for arm64 (target/lambda/<fn>/bootstr
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 --workspace
 
-sam-build:      ## `sam build` of infra/template.yaml (needs the aarch64-unknown-linux-gnu rust target)
+sam-build:      ## `sam build` of infra/template.yaml: arm64, or x86_64 without the aarch64 rust target (ARCH=x86_64)
 	BOOTSTRAP_SAM=1 scripts/bootstrap.sh
-	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam build --config-env dev
+	scripts/sam-build.sh
 
 rds-ca:         ## download the RDS CA bundle into the functions' layer (before `make sam-build`)
 	curl --fail --silent --show-error --location --create-dirs \

@@ -8,8 +8,9 @@
 //! table, so keeping it would cost more than loading the rows.
 //!
 //! At load, the reading thread sums the batch's rows at each table's grain in memory
-//! ([`Delta`]); the sums go to a temporary table by binary COPY, and one `UPDATE` plus one
-//! `INSERT` apply them (set-based: no per-row conflict check). At deletion the same temporary
+//! ([`Delta`]); the sums go by binary COPY straight into a table that cannot hold any of their
+//! groups yet (a vendor's new months), else to a temporary table, from which one `UPDATE` plus
+//! one `INSERT` apply them (set-based: no per-row conflict check). At deletion the same temporary
 //! table is filled by grouping the batch's raw rows. Loads and deletions of one tenant take their
 //! target's rollup lock first, so two of them never race on a new group.
 
@@ -255,38 +256,97 @@ impl Delta {
     }
 }
 
-/// Adds a loaded batch's sums to every rollup table of its target.
+/// Adds a loaded batch's sums to every rollup table of its target. Where the table has no row
+/// yet in the batch's months for the values of its first dimension (the vendor: a vendor's new
+/// months), none of the batch's groups can be there: they are copied straight in. Otherwise they
+/// go through a temporary table, an `UPDATE` of the groups already there and an `INSERT` of the
+/// others.
 pub(crate) async fn add(
     tx: &tokio_postgres::Transaction<'_>,
     delta: &Delta,
 ) -> Result<(), tokio_postgres::Error> {
     lock(tx, delta.target).await?;
     for (i, (rollup, _)) in delta.grains.iter().enumerate() {
-        create_delta_table(tx, rollup).await?;
-        let sink = tx.copy_in("copy rollup_delta from stdin binary").await?;
-        let mut sink = std::pin::pin!(sink);
-        let width = rollup.keys.len() - 2;
-        let fields = i16::try_from(rollup.keys.len() + 3).unwrap_or(i16::MAX);
-        let mut buf = BytesMut::with_capacity(copy::CHUNK_BYTES + 4096);
-        buf.extend_from_slice(copy::HEADER);
-        for (year, month, values, sums) in delta.sorted(i) {
-            let mut row = copy::row(&mut buf, fields);
-            row.int2(year).int2(month);
-            for value in &values[..width] {
-                row.text(Some(value));
-            }
-            row.int8(sums.quantity)
-                .numeric(Some(sums.sales_eur))
-                .int8(sums.rows);
-            if buf.len() >= copy::CHUNK_BYTES {
-                sink.feed(buf.split().freeze()).await?;
-            }
+        let columns = format!(
+            "{}, quantity, sales_eur, {}",
+            rollup.keys.join(", "),
+            rollup.count
+        );
+        if may_hold_groups_of(tx, delta, i).await? {
+            create_delta_table(tx, rollup).await?;
+            copy_groups(tx, "rollup_delta", delta, i).await?;
+            tx.batch_execute(&statement(rollup, Change::Add)).await?;
+        } else {
+            copy_groups(tx, &format!("{} ({columns})", rollup.table), delta, i).await?;
         }
-        buf.extend_from_slice(copy::TRAILER);
-        sink.feed(buf.freeze()).await?;
-        sink.as_mut().finish().await?;
-        tx.batch_execute(&statement(rollup, Change::Add)).await?;
     }
+    Ok(())
+}
+
+/// Whether rollup table `i` has a row in one of the delta's months with one of the delta's
+/// values of its first dimension: then some of the delta's groups may already be there.
+async fn may_hold_groups_of(
+    tx: &tokio_postgres::Transaction<'_>,
+    delta: &Delta,
+    i: usize,
+) -> Result<bool, tokio_postgres::Error> {
+    let (rollup, _) = &delta.grains[i];
+    let mut months = std::collections::BTreeSet::new();
+    let mut firsts = std::collections::BTreeSet::new();
+    for (year, month, key) in delta.groups[i].keys() {
+        months.insert((*year, *month));
+        firsts.insert(key[0]);
+    }
+    let (years, months): (Vec<i16>, Vec<i16>) = months.into_iter().unzip();
+    let firsts: Vec<&str> = firsts.into_iter().map(|id| delta.name(id)).collect();
+    let row = tx
+        .query_one(
+            &format!(
+                "select exists (select from {table} \
+                 where (year, month) in (select * from unnest($1::int2[], $2::int2[])) \
+                 and {first} = any($3))",
+                table = rollup.table,
+                first = rollup.keys[2],
+            ),
+            &[&years, &months, &firsts],
+        )
+        .await?;
+    row.try_get(0)
+}
+
+/// Sends the groups of rollup table `i`, in its key order, by binary COPY into `into` (a table
+/// with the rollup's keys and then quantity, EUR sales and row count).
+async fn copy_groups(
+    tx: &tokio_postgres::Transaction<'_>,
+    into: &str,
+    delta: &Delta,
+    i: usize,
+) -> Result<(), tokio_postgres::Error> {
+    let (rollup, _) = &delta.grains[i];
+    let sink = tx
+        .copy_in(&format!("copy {into} from stdin binary"))
+        .await?;
+    let mut sink = std::pin::pin!(sink);
+    let width = rollup.keys.len() - 2;
+    let fields = i16::try_from(rollup.keys.len() + 3).unwrap_or(i16::MAX);
+    let mut buf = BytesMut::with_capacity(copy::CHUNK_BYTES + 4096);
+    buf.extend_from_slice(copy::HEADER);
+    for (year, month, values, sums) in delta.sorted(i) {
+        let mut row = copy::row(&mut buf, fields);
+        row.int2(year).int2(month);
+        for value in &values[..width] {
+            row.text(Some(value));
+        }
+        row.int8(sums.quantity)
+            .numeric(Some(sums.sales_eur))
+            .int8(sums.rows);
+        if buf.len() >= copy::CHUNK_BYTES {
+            sink.feed(buf.split().freeze()).await?;
+        }
+    }
+    buf.extend_from_slice(copy::TRAILER);
+    sink.feed(buf.freeze()).await?;
+    sink.as_mut().finish().await?;
     Ok(())
 }
 
