@@ -522,7 +522,7 @@ fn read_and_map(
         map_ms: 0,
     };
     let mut chunk = BytesMut::with_capacity(copy::CHUNK_BYTES + 4096);
-    // Each mapped row's EUR amount, between checking a raw row's lines and adding them up.
+    // Scratch for `BatchRows::load`: each line's EUR amount, kept from row to row (no allocation).
     let mut in_euros: Vec<Option<Decimal>> = Vec::new();
     let mut spool_failed: Option<std::io::Error> = None;
     let mut closed = false;
@@ -544,7 +544,6 @@ fn read_and_map(
             // A raw row's lines go straight into the chunk, and are cut off again if any of
             // them is rejected: a row loads whole or not at all.
             let mark = chunk.len();
-            in_euros.clear();
             let batch = BatchRows {
                 batch_id,
                 vendor,
@@ -620,6 +619,7 @@ impl BatchRows<'_> {
         summary: &mut ReadSummary,
     ) -> Vec<RowError> {
         let mut problems = Vec::new();
+        in_euros.clear();
         for line in lines {
             let (year, month) = line.period();
             match in_eur(self.rates, line.currency(), year, month, line.amount()) {

@@ -19,7 +19,6 @@ use foldhash::HashMap;
 use foldhash::HashMapExt as _;
 use futures_util::SinkExt as _;
 use rust_decimal::Decimal;
-use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::ingest::vendor::Target;
@@ -267,17 +266,19 @@ pub(crate) async fn add(
 ) -> Result<(), tokio_postgres::Error> {
     lock(tx, delta.target).await?;
     for (i, (rollup, _)) in delta.grains.iter().enumerate() {
-        let columns = format!(
-            "{}, quantity, sales_eur, {}",
-            rollup.keys.join(", "),
-            rollup.count
-        );
         if may_hold_groups_of(tx, delta, i).await? {
             create_delta_table(tx, rollup).await?;
             copy_groups(tx, "rollup_delta", delta, i).await?;
             tx.batch_execute(&statement(rollup, Change::Add)).await?;
         } else {
-            copy_groups(tx, &format!("{} ({columns})", rollup.table), delta, i).await?;
+            let Rollup {
+                table, keys, count, ..
+            } = rollup;
+            let into = format!(
+                "{table} ({}, quantity, sales_eur, {count})",
+                keys.join(", ")
+            );
+            copy_groups(tx, &into, delta, i).await?;
         }
     }
     Ok(())
@@ -395,13 +396,6 @@ async fn lock(
     .map(drop)
 }
 
-fn key_type(key: &str) -> Type {
-    match key {
-        "year" | "month" => Type::INT2,
-        _ => Type::TEXT,
-    }
-}
-
 /// A temporary `rollup_delta` with `rollup`'s keys and the sums (dropped by the statement that
 /// applies it).
 async fn create_delta_table(
@@ -411,8 +405,8 @@ async fn create_delta_table(
     let keys = rollup
         .keys
         .iter()
-        .map(|k| match key_type(k) {
-            Type::INT2 => format!("{k} smallint"),
+        .map(|k| match *k {
+            "year" | "month" => format!("{k} smallint"),
             _ => format!("{k} text"),
         })
         .collect::<Vec<_>>()

@@ -19,7 +19,8 @@ const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("amazon-trust-services.pem")
 /// Names a PEM bundle to trust instead.
 const CA_BUNDLE_VAR: &str = "AWS_CA_BUNDLE";
 
-/// The shared SDK configuration from the standard environment and profile chain.
+/// The shared SDK configuration: region and credentials from the environment where Lambda sets
+/// them, else from the standard provider chains.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     let bundle = std::env::var_os(CA_BUNDLE_VAR).and_then(|path| {
         let path = std::path::PathBuf::from(path);
@@ -99,11 +100,12 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 /// A client built on its first use, for one that only some requests need (mail, archives): a
 /// cold start does not pay for building it (an SDK client's first construction parses its
 /// service's endpoint rules).
+/// Clones share the one client.
 #[derive(Clone)]
 pub struct LazyClient<C> {
     sdk: aws_config::SdkConfig,
     build: fn(&aws_config::SdkConfig) -> C,
-    client: std::sync::OnceLock<C>,
+    client: std::sync::Arc<std::sync::OnceLock<C>>,
 }
 
 impl<C> LazyClient<C> {
@@ -111,7 +113,7 @@ impl<C> LazyClient<C> {
         Self {
             sdk: sdk.clone(),
             build,
-            client: std::sync::OnceLock::new(),
+            client: Default::default(),
         }
     }
 
@@ -135,6 +137,20 @@ mod tests {
         for root in roots {
             store.add(root).unwrap();
         }
+    }
+
+    #[test]
+    fn a_lazy_client_is_built_once_on_first_use_and_shared_by_its_clones() {
+        static BUILT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        fn build(_: &aws_config::SdkConfig) -> usize {
+            BUILT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+        }
+        let lazy = LazyClient::new(&aws_config::SdkConfig::builder().build(), build);
+        let clone = lazy.clone();
+        assert_eq!(BUILT.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(*clone.get(), 1);
+        assert_eq!(*lazy.get(), 1);
+        assert_eq!(BUILT.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]
