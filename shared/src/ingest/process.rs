@@ -485,6 +485,15 @@ struct ReadSummary {
     map_ms: u64,
 }
 
+/// What the reading thread keeps track of while it reads.
+struct Reading {
+    rows: u64,
+    rejected: u64,
+    first_error: Option<String>,
+    named: Named,
+    sums: rollup::Summing,
+}
+
 /// Reads and maps the whole file on the calling (blocking) thread, sending the loaded rows to
 /// the loader in binary COPY format and spooling rejected rows to `spool` as COPY text lines.
 fn read_and_map(
@@ -510,16 +519,13 @@ fn read_and_map(
     // Set by the header callback, read by the row callback (both alive during the read).
     let setup: std::cell::OnceCell<(Vec<String>, Result<Mapper, String>)> =
         std::cell::OnceCell::new();
-    let mut summary = ReadSummary {
+    let mut summary = Reading {
         rows: 0,
         rejected: 0,
         first_error: None,
-        encoding: "",
-        error_spool: spool.to_owned(),
         named: Named::default(),
-        delta: rollup::Delta::new(config.target),
-        read_ms: 0,
-        map_ms: 0,
+        sums: rollup::Summing::start(config.target)
+            .map_err(|e| AttemptError::Transient(Box::new(e)))?,
     };
     let mut chunk = BytesMut::with_capacity(copy::CHUNK_BYTES + 4096);
     // Scratch for `BatchRows::load`: each line's EUR amount, kept from row to row (no allocation).
@@ -593,10 +599,17 @@ fn read_and_map(
     errors
         .flush()
         .map_err(|e| AttemptError::Transient(Box::new(e)))?;
-    summary.encoding = file_summary.encoding;
-    summary.map_ms = map_time.as_millis() as u64;
-    summary.read_ms = (started.elapsed().saturating_sub(map_time)).as_millis() as u64;
-    Ok(summary)
+    Ok(ReadSummary {
+        rows: summary.rows,
+        rejected: summary.rejected,
+        first_error: summary.first_error,
+        encoding: file_summary.encoding,
+        error_spool: spool.to_owned(),
+        named: summary.named,
+        delta: summary.sums.finish(),
+        map_ms: map_time.as_millis() as u64,
+        read_ms: (started.elapsed().saturating_sub(map_time)).as_millis() as u64,
+    })
 }
 
 /// What every mapped row of one batch is loaded with.
@@ -616,7 +629,7 @@ impl BatchRows<'_> {
         number: u64,
         chunk: &mut BytesMut,
         in_euros: &mut Vec<Option<Decimal>>,
-        summary: &mut ReadSummary,
+        summary: &mut Reading,
     ) -> Vec<RowError> {
         let mut problems = Vec::new();
         in_euros.clear();
@@ -648,7 +661,7 @@ trait Line {
     /// Appends it to `buf` as a binary COPY row of its raw table (see [`copy_statement`]).
     fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, vendor: &str, sales_eur: Option<Decimal>);
     /// Adds it to the batch's rollup sums and notes the product and reseller it names.
-    fn add_to(&self, summary: &mut ReadSummary, vendor: &str, sales_eur: Option<Decimal>);
+    fn add_to(&self, summary: &mut Reading, vendor: &str, sales_eur: Option<Decimal>);
 }
 
 impl Line for SelloutRow {
@@ -686,14 +699,14 @@ impl Line for SelloutRow {
             .int2(self.year);
     }
 
-    fn add_to(&self, summary: &mut ReadSummary, vendor: &str, sales_eur: Option<Decimal>) {
+    fn add_to(&self, summary: &mut Reading, vendor: &str, sales_eur: Option<Decimal>) {
         let dimensions = [
             Some(vendor),
             self.reseller.as_deref(),
             self.product_ean.as_deref(),
         ];
         let ids = summary
-            .delta
+            .sums
             .add(self.year, self.month, &dimensions, self.quantity, sales_eur);
         summary.named.note(
             self.product_ean.as_ref().map(|_| ids[2]),
@@ -735,11 +748,11 @@ impl Line for OrderRow {
             .text(self.city.as_deref());
     }
 
-    fn add_to(&self, summary: &mut ReadSummary, _: &str, sales_eur: Option<Decimal>) {
+    fn add_to(&self, summary: &mut Reading, _: &str, sales_eur: Option<Decimal>) {
         let (year, month) = self.period();
         let dimensions = [self.country.as_deref(), self.product_ean.as_deref()];
         let ids = summary
-            .delta
+            .sums
             .add(year, month, &dimensions, self.quantity, sales_eur);
         summary.named.note(
             self.product_ean.as_ref().map(|_| ids[1]),

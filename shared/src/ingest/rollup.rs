@@ -133,32 +133,101 @@ const LOCK_CLASS: &str = "hashtext('ingest::rollup')";
 /// A group's month and dimension values (interned, see [`Delta::names`]).
 type Key = (i16, i16, [u32; MAX_DIMENSIONS]);
 
-/// What a group adds to its rollup row.
+/// What a group adds to its rollup row. EUR amounts are whole cents (every one is rounded to
+/// cents before it is summed): integer adds, and a smaller map entry, which matters when a file
+/// has hundreds of thousands of groups and nearly every row's lookup misses the cache.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Sums {
     quantity: i64,
-    sales_eur: Decimal,
+    cents: i64,
     rows: i64,
 }
 
+impl Sums {
+    fn sales_eur(&self) -> Decimal {
+        Decimal::new(self.cents, 2)
+    }
+}
+
+/// `eur` (already rounded to cents) in cents; beyond ±92 quadrillion EUR, which no numeric
+/// column here can hold either, it saturates.
+fn cents(eur: Decimal) -> i64 {
+    let eur = eur.round_dp(2);
+    let scale = 10i128.pow(2 - eur.scale().min(2));
+    let cents = eur.mantissa().saturating_mul(scale);
+    i64::try_from(cents).unwrap_or(if cents < 0 { i64::MIN } else { i64::MAX })
+}
+
 /// A batch's rows summed in memory at the grain of each rollup table, while its file is read:
-/// memory follows the number of groups, not of rows.
+/// memory follows the number of groups, not of rows. Built by [`Summing`].
 #[derive(Debug)]
 pub(crate) struct Delta {
     target: Target,
-    /// Per rollup table: the positions in [`Target::dimensions`] of its key's dimensions.
-    grains: Vec<(&'static Rollup, Vec<usize>)>,
-    /// Per rollup table, its groups.
-    groups: Vec<HashMap<Key, Sums>>,
-    /// Every dimension value seen, by id.
+    values: Values,
+    groups: Groups,
+}
+
+/// Every dimension value a batch's rows named, interned: each gets an id, its place in `names`.
+#[derive(Debug, Default)]
+struct Values {
     names: Vec<Box<str>>,
     ids: HashMap<Box<str>, u32>,
     /// Per dimension, the id of the value the last row had.
     last: [Option<u32>; MAX_DIMENSIONS],
 }
 
-impl Delta {
-    pub(crate) fn new(target: Target) -> Self {
+impl Values {
+    /// The ids of one row's dimension values (an absent one counts as `''`, as in the rollups).
+    fn ids(&mut self, dimensions: &[Option<&str>]) -> [u32; MAX_DIMENSIONS] {
+        let mut ids = [0u32; MAX_DIMENSIONS];
+        for (i, value) in dimensions.iter().enumerate().take(MAX_DIMENSIONS) {
+            let value = value.unwrap_or("");
+            // A file repeats values from row to row (one vendor, runs of one reseller).
+            ids[i] = match self.last[i] {
+                Some(last) if self.name(last) == value => last,
+                _ => self.id(value),
+            };
+            self.last[i] = Some(ids[i]);
+        }
+        ids
+    }
+
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", |n| n)
+    }
+
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct values");
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+}
+
+/// One row as the rollups take it: its month, its interned dimension values, its sums.
+#[derive(Debug, Clone, Copy)]
+struct Contribution {
+    year: i16,
+    month: i16,
+    ids: [u32; MAX_DIMENSIONS],
+    quantity: i32,
+    cents: i64,
+}
+
+/// The groups of each rollup table.
+#[derive(Debug)]
+struct Groups {
+    /// Per rollup table: the positions in [`Target::dimensions`] of its key's dimensions.
+    grains: Vec<(&'static Rollup, Vec<usize>)>,
+    /// Per rollup table, its groups.
+    groups: Vec<HashMap<Key, Sums>>,
+}
+
+impl Groups {
+    fn new(target: Target) -> Self {
         let dimensions = target.dimensions();
         let grains: Vec<_> = target
             .tables()
@@ -176,13 +245,63 @@ impl Delta {
             })
             .collect();
         Self {
-            target,
             groups: grains.iter().map(|_| HashMap::new()).collect(),
             grains,
-            names: Vec::new(),
-            ids: HashMap::new(),
-            last: [None; MAX_DIMENSIONS],
         }
+    }
+
+    fn add(&mut self, row: &Contribution) {
+        for ((_, positions), groups) in self.grains.iter().zip(&mut self.groups) {
+            let mut key = [0u32; MAX_DIMENSIONS];
+            for (slot, &p) in key.iter_mut().zip(positions) {
+                *slot = row.ids[p];
+            }
+            let sums = groups.entry((row.year, row.month, key)).or_default();
+            sums.quantity += i64::from(row.quantity);
+            sums.cents += row.cents;
+            sums.rows += 1;
+        }
+    }
+}
+
+/// Rows handed to the summing thread at a time: few hand-overs, little memory (about 256 KiB).
+const BLOCK_ROWS: usize = 8192;
+
+/// Sums a batch's rows into a [`Delta`] as its file is read. The reading thread only interns
+/// each row's values (a few distinct ones, looked up in cache); the group lookups, which miss the
+/// cache when a file has hundreds of thousands of groups, run on a thread of their own, fed in
+/// blocks of rows. That thread ends with [`Summing::finish`], or when this is dropped.
+#[derive(Debug)]
+pub(crate) struct Summing {
+    target: Target,
+    values: Values,
+    block: Vec<Contribution>,
+    sender: Option<std::sync::mpsc::SyncSender<Vec<Contribution>>>,
+    summer: std::thread::JoinHandle<Groups>,
+}
+
+impl Summing {
+    /// Starts the summing thread (the error is the operating system's refusal to start it).
+    pub(crate) fn start(target: Target) -> std::io::Result<Self> {
+        let (sender, blocks) = std::sync::mpsc::sync_channel::<Vec<Contribution>>(2);
+        let mut groups = Groups::new(target);
+        let summer = std::thread::Builder::new()
+            .name("rollup-sums".into())
+            .spawn(move || {
+                for block in blocks {
+                    for row in &block {
+                        groups.add(row);
+                    }
+                }
+                groups
+            })?;
+        Ok(Self {
+            target,
+            values: Values::default(),
+            block: Vec::with_capacity(BLOCK_ROWS),
+            sender: Some(sender),
+            summer,
+        })
     }
 
     /// Adds one raw row: its month, its dimension values in [`Target::dimensions`] order (an
@@ -196,57 +315,65 @@ impl Delta {
         quantity: i32,
         sales_eur: Option<Decimal>,
     ) -> [u32; MAX_DIMENSIONS] {
-        let mut ids = [0u32; MAX_DIMENSIONS];
-        for (i, value) in dimensions.iter().enumerate().take(MAX_DIMENSIONS) {
-            let value = value.unwrap_or("");
-            // A file repeats values from row to row (one vendor, runs of one reseller).
-            ids[i] = match self.last[i] {
-                Some(last) if self.name(last) == value => last,
-                _ => self.id(value),
-            };
-            self.last[i] = Some(ids[i]);
-        }
-        for ((_, positions), groups) in self.grains.iter().zip(&mut self.groups) {
-            let mut key = [0u32; MAX_DIMENSIONS];
-            for (slot, &p) in key.iter_mut().zip(positions) {
-                *slot = ids[p];
-            }
-            let sums = groups.entry((year, month, key)).or_default();
-            sums.quantity += i64::from(quantity);
-            sums.sales_eur += sales_eur.unwrap_or_default();
-            sums.rows += 1;
+        let ids = self.values.ids(dimensions);
+        self.block.push(Contribution {
+            year,
+            month,
+            ids,
+            quantity,
+            cents: sales_eur.map_or(0, cents),
+        });
+        if self.block.len() >= BLOCK_ROWS {
+            self.hand_over();
         }
         ids
     }
 
-    /// The value with this id.
-    pub(crate) fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).map_or("", |n| n)
+    fn hand_over(&mut self) {
+        let block = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK_ROWS));
+        // A summing thread that is gone has panicked: `finish` says so.
+        if let Some(sender) = &self.sender
+            && sender.send(block).is_err()
+        {
+            self.sender = None;
+        }
     }
 
-    fn id(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
+    /// Every row added, summed. A panic of the summing thread resumes here.
+    pub(crate) fn finish(mut self) -> Delta {
+        self.hand_over();
+        self.sender = None;
+        match self.summer.join() {
+            Ok(groups) => Delta {
+                target: self.target,
+                values: self.values,
+                groups,
+            },
+            Err(panic) => std::panic::resume_unwind(panic),
         }
-        let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct values");
-        self.names.push(name.into());
-        self.ids.insert(name.into(), id);
-        id
+    }
+}
+
+impl Delta {
+    /// The value with this id.
+    pub(crate) fn name(&self, id: u32) -> &str {
+        self.values.name(id)
     }
 
     /// The groups of rollup table `i` in its key order (so the table's key index is filled page
     /// after page): month, key values (the first as many as the table has dimensions) and sums.
     fn sorted(&self, i: usize) -> Vec<(i16, i16, [&str; MAX_DIMENSIONS], Sums)> {
+        let names = &self.values.names;
         // Each value's place in sorted order, so that groups sort by integers.
-        let mut by_name: Vec<usize> = (0..self.names.len()).collect();
-        by_name.sort_unstable_by_key(|&id| &self.names[id]);
-        let mut rank = vec![0usize; self.names.len()];
+        let mut by_name: Vec<usize> = (0..names.len()).collect();
+        by_name.sort_unstable_by_key(|&id| &names[id]);
+        let mut rank = vec![0usize; names.len()];
         for (place, id) in by_name.into_iter().enumerate() {
             rank[id] = place;
         }
         let rank_of = |id: u32| rank.get(id as usize).copied().unwrap_or(0);
         let name_of = |id: u32| self.name(id);
-        let mut groups: Vec<(&Key, &Sums)> = self.groups[i].iter().collect();
+        let mut groups: Vec<(&Key, &Sums)> = self.groups.groups[i].iter().collect();
         groups.sort_unstable_by_key(|((year, month, key), _)| (*year, *month, key.map(rank_of)));
         groups
             .into_iter()
@@ -265,7 +392,7 @@ pub(crate) async fn add(
     delta: &Delta,
 ) -> Result<(), tokio_postgres::Error> {
     lock(tx, delta.target).await?;
-    for (i, (rollup, _)) in delta.grains.iter().enumerate() {
+    for (i, (rollup, _)) in delta.groups.grains.iter().enumerate() {
         if may_hold_groups_of(tx, delta, i).await? {
             create_delta_table(tx, rollup).await?;
             copy_groups(tx, "rollup_delta", delta, i).await?;
@@ -291,10 +418,10 @@ async fn may_hold_groups_of(
     delta: &Delta,
     i: usize,
 ) -> Result<bool, tokio_postgres::Error> {
-    let (rollup, _) = &delta.grains[i];
+    let (rollup, _) = &delta.groups.grains[i];
     let mut months = std::collections::BTreeSet::new();
     let mut firsts = std::collections::BTreeSet::new();
-    for (year, month, key) in delta.groups[i].keys() {
+    for (year, month, key) in delta.groups.groups[i].keys() {
         months.insert((*year, *month));
         firsts.insert(key[0]);
     }
@@ -323,7 +450,7 @@ async fn copy_groups(
     delta: &Delta,
     i: usize,
 ) -> Result<(), tokio_postgres::Error> {
-    let (rollup, _) = &delta.grains[i];
+    let (rollup, _) = &delta.groups.grains[i];
     let sink = tx
         .copy_in(&format!("copy {into} from stdin binary"))
         .await?;
@@ -339,7 +466,7 @@ async fn copy_groups(
             row.text(Some(value));
         }
         row.int8(sums.quantity)
-            .numeric(Some(sums.sales_eur))
+            .numeric(Some(sums.sales_eur()))
             .int8(sums.rows);
         if buf.len() >= copy::CHUNK_BYTES {
             sink.feed(buf.split().freeze()).await?;
@@ -490,29 +617,30 @@ mod tests {
                 assert!(r.keys.len() - 2 <= MAX_DIMENSIONS, "{}", r.table);
             }
             assert!(target.dimensions().len() <= MAX_DIMENSIONS);
-            // Delta::new panics if a table's key is not a dimension of the target.
-            assert_eq!(Delta::new(target).grains.len(), target.tables().count());
+            // Groups::new panics if a table's key is not a dimension of the target.
+            assert_eq!(Groups::new(target).grains.len(), target.tables().count());
         }
     }
 
     #[test]
     fn the_delta_sums_rows_per_group_of_each_table_in_key_order() {
-        let mut delta = Delta::new(Target::Sellout);
+        let mut summing = Summing::start(Target::Sellout).unwrap();
         let eur = |cents| Some(Decimal::new(cents, 2));
-        delta.add(
+        summing.add(
             2025,
             3,
             &[Some("boxnox"), Some("B"), Some("1")],
             2,
             eur(150),
         );
-        delta.add(2025, 3, &[Some("boxnox"), Some("A"), Some("1")], 3, None);
-        delta.add(2025, 3, &[Some("boxnox"), None, Some("2")], 1, eur(-50));
-        delta.add(2024, 12, &[Some("boxnox"), Some("A"), None], 4, eur(1));
+        summing.add(2025, 3, &[Some("boxnox"), Some("A"), Some("1")], 3, None);
+        summing.add(2025, 3, &[Some("boxnox"), None, Some("2")], 1, eur(-50));
+        summing.add(2024, 12, &[Some("boxnox"), Some("A"), None], 4, eur(1));
+        let delta = summing.finish();
         let by_reseller: Vec<_> = delta
             .sorted(0)
             .into_iter()
-            .map(|(y, m, v, s)| (y, m, v[..2].join("/"), s.quantity, s.sales_eur, s.rows))
+            .map(|(y, m, v, s)| (y, m, v[..2].join("/"), s.quantity, s.sales_eur(), s.rows))
             .collect();
         assert_eq!(
             by_reseller,
@@ -536,6 +664,32 @@ mod tests {
                 (2025, 3, "boxnox/2".into(), 1, 1),
             ]
         );
+    }
+
+    #[test]
+    fn rows_handed_over_in_many_blocks_are_all_summed() {
+        // GIVEN more rows than several blocks hold, in two groups of the product rollup
+        let mut summing = Summing::start(Target::Sellout).unwrap();
+        let rows = 3 * BLOCK_ROWS + 5;
+        for i in 0..rows {
+            let product = if i % 2 == 0 { "even" } else { "odd" };
+            summing.add(2025, 1, &[Some("v"), None, Some(product)], 1, None);
+        }
+        // WHEN summed THEN every row is counted once
+        let delta = summing.finish();
+        let counted: i64 = delta.sorted(1).iter().map(|(.., sums)| sums.rows).sum();
+        assert_eq!(counted, rows as i64);
+        assert_eq!(delta.sorted(1).len(), 2);
+    }
+
+    #[test]
+    fn amounts_are_summed_in_whole_cents() {
+        assert_eq!(cents(Decimal::new(1234, 2)), 1234);
+        assert_eq!(cents(Decimal::new(12, 0)), 1200);
+        assert_eq!(cents(Decimal::new(-5, 1)), -50);
+        assert_eq!(cents(Decimal::new(12_346, 3)), 1235);
+        assert_eq!(cents(Decimal::MAX), i64::MAX);
+        assert_eq!(cents(Decimal::MIN), i64::MIN);
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "rollups_at_load",
         sql: include_str!("../../../migrations/0005_rollups_at_load.sql"),
     },
+    Migration {
+        version: 6,
+        name: "raw_rows_by_batch",
+        sql: include_str!("../../../migrations/0006_raw_rows_by_batch.sql"),
+    },
 ];
 
 /// The version a fully migrated tenant database is at.
