@@ -3,6 +3,11 @@
 -- raw table is hash-partitioned by batch: all of a batch's rows lie in one of 16 partitions, so
 -- deleting a batch reads a sixteenth of the rows and loading maintains no index. `created_at`
 -- repeated the batch's own time on every row (a default evaluated per row): dropped.
+--
+-- `amount` and `currency` keep a row's original amount beside `sales_eur`. Where the file's
+-- amount was in EUR and is exactly `sales_eur` (nearly every row of most tenants) both are now
+-- NULL: they would say nothing `sales_eur` does not, and a NULL costs the load no conversion.
+-- Read them as `coalesce(amount, sales_eur)` and `coalesce(currency, 'EUR')`.
 drop view sales_monthly;
 
 alter table sellout_entries rename to sellout_entries_unpartitioned;
@@ -15,7 +20,7 @@ create table sellout_entries (
     vendor_name     text not null,
     quantity        integer not null,
     sales_eur       numeric(14, 2),
-    currency        char(3) not null default 'EUR',
+    currency        char(3),
     month           smallint not null,
     year            smallint not null,
     amount          numeric(16, 4),
@@ -32,7 +37,7 @@ create table ecommerce_orders (
     functional_name   text,
     quantity          integer not null,
     sales_eur         numeric(14, 2),
-    currency          char(3) not null default 'EUR',
+    currency          char(3),
     order_date        date not null,
     country           text,
     city              text,

@@ -233,6 +233,16 @@ async fn an_uploaded_file_is_loaded_with_its_bad_rows_reported() {
     let (raw, rollup) = totals(&app, &admin).await;
     assert_eq!(raw.0, 40);
     assert_eq!(raw, rollup);
+    // AND EUR amounts of two decimals are only stored as sales_eur (no copy beside it)
+    let db = app.tenant_db(&admin.tenant.tenant_id).await;
+    let kept = db
+        .query_one(
+            "select count(*) from sellout_entries where amount is not null or currency is not null",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.get::<_, i64>(0), 0);
 }
 
 #[tokio::test]

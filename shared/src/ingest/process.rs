@@ -684,6 +684,7 @@ impl Line for SelloutRow {
         vendor: &str,
         sales_eur: Option<Decimal>,
     ) {
+        let (amount, currency) = original(self.amount, &self.currency, sales_eur);
         copy::row(buf, 12)
             .uuid(batch_id)
             .int4(self.source_row)
@@ -693,8 +694,8 @@ impl Line for SelloutRow {
             .text(Some(vendor))
             .int4(self.quantity)
             .numeric(sales_eur)
-            .numeric(self.amount)
-            .text(Some(&self.currency))
+            .numeric(amount)
+            .text(currency)
             .int2(self.month)
             .int2(self.year);
     }
@@ -733,6 +734,7 @@ impl Line for OrderRow {
     }
 
     fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, _: &str, sales_eur: Option<Decimal>) {
+        let (amount, currency) = original(self.amount, &self.currency, sales_eur);
         copy::row(buf, 12)
             .uuid(batch_id)
             .int4(self.source_row)
@@ -741,8 +743,8 @@ impl Line for OrderRow {
             .text(self.functional_name.as_deref())
             .int4(self.quantity)
             .numeric(sales_eur)
-            .numeric(self.amount)
-            .text(Some(&self.currency))
+            .numeric(amount)
+            .text(currency)
             .date(self.order_date)
             .text(self.country.as_deref())
             .text(self.city.as_deref());
@@ -759,6 +761,21 @@ impl Line for OrderRow {
             self.functional_name.as_deref(),
             None,
         );
+    }
+}
+
+/// The original amount and currency as a raw row stores them: neither where the amount was in
+/// EUR and is exactly `sales_eur` (see migration 0006), so most rows cost the load no conversion
+/// of them.
+fn original(
+    amount: Option<Decimal>,
+    currency: &str,
+    sales_eur: Option<Decimal>,
+) -> (Option<Decimal>, Option<&str>) {
+    if currency == "EUR" && amount == sales_eur {
+        (None, None)
+    } else {
+        (amount, Some(currency))
     }
 }
 
@@ -986,6 +1003,19 @@ mod tests {
     fn copy_text_escapes_what_copy_would_misread() {
         assert_eq!(copy_text("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re");
         assert_eq!(copy_text("plain"), "plain");
+    }
+
+    #[test]
+    fn only_an_amount_that_is_not_its_euros_is_kept_beside_them() {
+        let eur = |cents| Some(Decimal::new(cents, 2));
+        assert_eq!(original(eur(1250), "EUR", eur(1250)), (None, None));
+        assert_eq!(original(None, "EUR", None), (None, None));
+        let precise = Some(Decimal::new(12_345, 3));
+        assert_eq!(original(precise, "EUR", eur(1234)), (precise, Some("EUR")));
+        assert_eq!(
+            original(eur(10_000), "PLN", eur(2_500)),
+            (eur(10_000), Some("PLN"))
+        );
     }
 
     #[test]
