@@ -519,7 +519,7 @@ fn read_and_map(
     // Set by the header callback, read by the row callback (both alive during the read).
     let setup: std::cell::OnceCell<(Vec<String>, Result<Mapper, String>)> =
         std::cell::OnceCell::new();
-    let mut summary = Reading {
+    let mut reading = Reading {
         rows: 0,
         rejected: 0,
         first_error: None,
@@ -545,7 +545,7 @@ fn read_and_map(
             let Some((header, Ok(mapper))) = setup.get() else {
                 return ControlFlow::Break(());
             };
-            summary.rows += 1;
+            reading.rows += 1;
             let mapping = Instant::now();
             // A raw row's lines go straight into the chunk, and are cut off again if any of
             // them is rejected: a row loads whole or not at all.
@@ -557,19 +557,19 @@ fn read_and_map(
             };
             let problems = match mapper.map(raw.number, &raw.cells) {
                 MappedRow::Sellout(rows) => {
-                    batch.load(&rows, raw.number, &mut chunk, &mut in_euros, &mut summary)
+                    batch.load(&rows, raw.number, &mut chunk, &mut in_euros, &mut reading)
                 }
                 MappedRow::Ecommerce(rows) => {
-                    batch.load(&rows, raw.number, &mut chunk, &mut in_euros, &mut summary)
+                    batch.load(&rows, raw.number, &mut chunk, &mut in_euros, &mut reading)
                 }
                 MappedRow::Rejected(errors) => errors,
             };
             map_time += mapping.elapsed();
             if !problems.is_empty() {
                 chunk.truncate(mark);
-                summary.rejected += 1;
-                if summary.first_error.is_none() {
-                    summary.first_error = problems
+                reading.rejected += 1;
+                if reading.first_error.is_none() {
+                    reading.first_error = problems
                         .first()
                         .map(|p| format!("row {}: {}", p.row, p.message));
                 }
@@ -600,13 +600,13 @@ fn read_and_map(
         .flush()
         .map_err(|e| AttemptError::Transient(Box::new(e)))?;
     Ok(ReadSummary {
-        rows: summary.rows,
-        rejected: summary.rejected,
-        first_error: summary.first_error,
+        rows: reading.rows,
+        rejected: reading.rejected,
+        first_error: reading.first_error,
         encoding: file_summary.encoding,
         error_spool: spool.to_owned(),
-        named: summary.named,
-        delta: summary.sums.finish(),
+        named: reading.named,
+        delta: reading.sums.finish(),
         map_ms: map_time.as_millis() as u64,
         read_ms: (started.elapsed().saturating_sub(map_time)).as_millis() as u64,
     })
@@ -629,7 +629,7 @@ impl BatchRows<'_> {
         number: u64,
         chunk: &mut BytesMut,
         in_euros: &mut Vec<Option<Decimal>>,
-        summary: &mut Reading,
+        reading: &mut Reading,
     ) -> Vec<RowError> {
         let mut problems = Vec::new();
         in_euros.clear();
@@ -645,7 +645,7 @@ impl BatchRows<'_> {
         }
         if problems.is_empty() {
             for (line, &sales_eur) in lines.iter().zip(in_euros.iter()) {
-                line.add_to(summary, self.vendor, sales_eur);
+                line.add_to(reading, self.vendor, sales_eur);
             }
         }
         problems
@@ -661,7 +661,7 @@ trait Line {
     /// Appends it to `buf` as a binary COPY row of its raw table (see [`copy_statement`]).
     fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, vendor: &str, sales_eur: Option<Decimal>);
     /// Adds it to the batch's rollup sums and notes the product and reseller it names.
-    fn add_to(&self, summary: &mut Reading, vendor: &str, sales_eur: Option<Decimal>);
+    fn add_to(&self, reading: &mut Reading, vendor: &str, sales_eur: Option<Decimal>);
 }
 
 impl Line for SelloutRow {
@@ -700,16 +700,16 @@ impl Line for SelloutRow {
             .int2(self.year);
     }
 
-    fn add_to(&self, summary: &mut Reading, vendor: &str, sales_eur: Option<Decimal>) {
+    fn add_to(&self, reading: &mut Reading, vendor: &str, sales_eur: Option<Decimal>) {
         let dimensions = [
             Some(vendor),
             self.reseller.as_deref(),
             self.product_ean.as_deref(),
         ];
-        let ids = summary
+        let ids = reading
             .sums
             .add(self.year, self.month, &dimensions, self.quantity, sales_eur);
-        summary.named.note(
+        reading.named.note(
             self.product_ean.as_ref().map(|_| ids[2]),
             self.functional_name.as_deref(),
             self.reseller.as_ref().map(|_| ids[1]),
@@ -750,13 +750,13 @@ impl Line for OrderRow {
             .text(self.city.as_deref());
     }
 
-    fn add_to(&self, summary: &mut Reading, _: &str, sales_eur: Option<Decimal>) {
+    fn add_to(&self, reading: &mut Reading, _: &str, sales_eur: Option<Decimal>) {
         let (year, month) = self.period();
         let dimensions = [self.country.as_deref(), self.product_ean.as_deref()];
-        let ids = summary
+        let ids = reading
             .sums
             .add(year, month, &dimensions, self.quantity, sales_eur);
-        summary.named.note(
+        reading.named.note(
             self.product_ean.as_ref().map(|_| ids[1]),
             self.functional_name.as_deref(),
             None,

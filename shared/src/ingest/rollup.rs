@@ -130,7 +130,7 @@ impl Target {
 /// The first key of the two-key advisory locks taken here: `hashtext('ingest::rollup')`.
 const LOCK_CLASS: &str = "hashtext('ingest::rollup')";
 
-/// A group's month and dimension values (interned, see [`Delta::names`]).
+/// A group's month and dimension values (interned, see [`Values`]).
 type Key = (i16, i16, [u32; MAX_DIMENSIONS]);
 
 /// What a group adds to its rollup row. EUR amounts are whole cents (every one is rounded to
@@ -149,8 +149,8 @@ impl Sums {
     }
 }
 
-/// `eur` (already rounded to cents) in cents; beyond ±92 quadrillion EUR, which no numeric
-/// column here can hold either, it saturates.
+/// `eur` rounded to cents, in cents; beyond ±92 quadrillion EUR, which no numeric column here
+/// can hold either, it saturates.
 fn cents(eur: Decimal) -> i64 {
     let eur = eur.round_dp(2);
     let scale = 10i128.pow(2 - eur.scale().min(2));
@@ -331,6 +331,10 @@ impl Summing {
 
     fn hand_over(&mut self) {
         let block = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK_ROWS));
+        self.send(block);
+    }
+
+    fn send(&mut self, block: Vec<Contribution>) {
         // A summing thread that is gone has panicked: `finish` says so.
         if let Some(sender) = &self.sender
             && sender.send(block).is_err()
@@ -341,7 +345,8 @@ impl Summing {
 
     /// Every row added, summed. A panic of the summing thread resumes here.
     pub(crate) fn finish(mut self) -> Delta {
-        self.hand_over();
+        let last = std::mem::take(&mut self.block);
+        self.send(last);
         self.sender = None;
         match self.summer.join() {
             Ok(groups) => Delta {

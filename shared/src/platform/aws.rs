@@ -99,8 +99,7 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 
 /// A client built on its first use, for one that only some requests need (mail, archives): a
 /// cold start does not pay for building it (an SDK client's first construction parses its
-/// service's endpoint rules).
-/// Clones share the one client.
+/// service's endpoint rules). Clones share the one client.
 #[derive(Clone)]
 pub struct LazyClient<C> {
     sdk: aws_config::SdkConfig,
