@@ -7,10 +7,12 @@
 //! `.0`), and XLSX dates as their Excel serial number in the 1900 date system (`45366` is
 //! 2024-03-15): the mapper converts serial dates along with the vendor's text date formats.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::mpsc;
 
 use calamine::{DataRef, Reader, SheetType, SheetVisible, Xlsx, XlsxError};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
@@ -677,11 +679,52 @@ where
     } else {
         0.0
     };
-    // Cell by cell rather than `worksheet_range`: one row in memory, not a dense grid that a
-    // single far-away cell could make huge.
-    let mut reader = workbook
-        .worksheet_cells_reader(&sheet)
-        .map_err(xlsx_error)?;
+    // Parsing the sheet's XML is most of the work: it runs on a thread of its own, handing over
+    // blocks of cells as text, while this thread assembles rows and the caller maps them.
+    let (full, filled) = mpsc::sync_channel::<CellBlock>(2);
+    let (spent, recycled) = mpsc::channel::<CellBlock>();
+    let (workbook, sheet) = (&mut workbook, sheet.as_str());
+    std::thread::scope(|scope| {
+        // The parser owns the sending end: the assembler's loop ends when the parser does.
+        let parser = std::thread::Builder::new()
+            .name("xlsx-cells".into())
+            .spawn_scoped(scope, move || {
+                parse_cells(workbook, sheet, epoch_shift, limits, &full, &recycled)
+            })?;
+        let assembled = assemble_rows(&filled, &spent, sheet, limits, sink);
+        // The parser stops at its next block once the receiving end is gone.
+        drop(filled);
+        let parsed = match parser.join() {
+            Ok(parsed) => parsed,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        // The parser's error explains the assembler's early end (it saw no more cells).
+        parsed.and(assembled)
+    })
+}
+
+/// Cells of a sheet as text with their (row, column), in sheet order; empty cells left out.
+#[derive(Default)]
+struct CellBlock {
+    cells: Vec<(u32, u32, String)>,
+    filled: usize,
+}
+
+/// Cells per block handed from the parsing thread to the row assembler.
+const CELL_BLOCK: usize = 4096;
+
+/// The parsing thread: the sheet's cells, in blocks, until the sheet or the receiver ends.
+fn parse_cells<RS: Read + Seek>(
+    workbook: &mut Xlsx<RS>,
+    sheet: &str,
+    epoch_shift: f64,
+    limits: &ReadLimits,
+    full: &mpsc::SyncSender<CellBlock>,
+    recycled: &mpsc::Receiver<CellBlock>,
+) -> Result<(), FileError> {
+    // Cell by cell rather than `worksheet_range`: a block of cells in memory, not a dense grid
+    // that a single far-away cell could make huge.
+    let mut reader = workbook.worksheet_cells_reader(sheet).map_err(xlsx_error)?;
     let declared = reader.dimensions();
     let declared_cells = u64::from(declared.end.0.saturating_sub(declared.start.0)) + 1;
     let declared_cells = declared_cells
@@ -693,55 +736,93 @@ where
         return Err(too_many_cells);
     }
     let mut seen: u64 = 0;
-    let mut row: Option<u32> = None;
-    // One row lent to the sink at a time, its cells refilled in place for the next.
-    let mut raw = RawRow {
-        number: 0,
-        cells: Vec::new(),
-    };
-    let mut text = String::new();
+    let mut block = CellBlock::default();
     while let Some(cell) = reader.next_cell().map_err(xlsx_error)? {
         seen += 1;
         if seen > limits.max_cells {
             return Err(too_many_cells);
         }
-        let (r, c) = cell.get_position();
-        if row != Some(r) {
-            if let Some(done) = row {
-                if r < done {
-                    return Err(FileError::BadXlsx(format!(
-                        "the rows of sheet \"{sheet}\" are out of order"
-                    )));
-                }
-                raw.number = u64::from(done) + 1;
-                trim_unfilled(&mut raw.cells);
-                if sink.push(&raw)?.is_break() {
-                    return Ok(());
-                }
-                for cell in &mut raw.cells {
-                    cell.clear();
-                }
-            }
-            row = Some(r);
+        if block.filled == block.cells.len() {
+            block.cells.push((0, 0, String::new()));
         }
-        cell_text(cell.get_value(), epoch_shift, &mut text);
+        let Some((row, column, text)) = block.cells.get_mut(block.filled) else {
+            continue;
+        };
+        cell_text(cell.get_value(), epoch_shift, text);
         if text.is_empty() {
             continue;
         }
-        // Columns count from A, so cells[i] is column i whichever columns the sheet uses.
-        let column = usize::try_from(c).unwrap_or(usize::MAX);
-        if column >= limits.max_columns {
-            return Err(FileError::TooManyColumns {
-                row: u64::from(r) + 1,
-                limit: limits.max_columns,
-            });
+        (*row, *column) = cell.get_position();
+        block.filled += 1;
+        if block.filled == CELL_BLOCK {
+            if full.send(block).is_err() {
+                return Ok(());
+            }
+            block = recycled.try_recv().unwrap_or_default();
+            block.filled = 0;
         }
-        if column >= raw.cells.len() {
-            raw.cells.resize(column + 1, String::new());
+    }
+    if block.filled > 0 {
+        let _ = full.send(block);
+    }
+    Ok(())
+}
+
+/// The assembling thread: the parsed cells as rows, lent to the sink one at a time, their
+/// cells refilled in place for the next. Spent blocks go back to the parser.
+fn assemble_rows<H, R>(
+    filled: &mpsc::Receiver<CellBlock>,
+    spent: &mpsc::Sender<CellBlock>,
+    sheet: &str,
+    limits: &ReadLimits,
+    sink: &mut RowSink<H, R>,
+) -> Result<(), FileError>
+where
+    H: FnOnce(&[String]) -> Result<(), FileError>,
+    R: FnMut(&RawRow) -> ControlFlow<()>,
+{
+    let mut row: Option<u32> = None;
+    let mut raw = RawRow {
+        number: 0,
+        cells: Vec::new(),
+    };
+    for mut block in filled {
+        for (r, c, text) in block.cells.iter_mut().take(block.filled) {
+            let (r, c) = (*r, *c);
+            if row != Some(r) {
+                if let Some(done) = row {
+                    if r < done {
+                        return Err(FileError::BadXlsx(format!(
+                            "the rows of sheet \"{sheet}\" are out of order"
+                        )));
+                    }
+                    raw.number = u64::from(done) + 1;
+                    trim_unfilled(&mut raw.cells);
+                    if sink.push(&raw)?.is_break() {
+                        return Ok(());
+                    }
+                    for cell in &mut raw.cells {
+                        cell.clear();
+                    }
+                }
+                row = Some(r);
+            }
+            // Columns count from A, so cells[i] is column i whichever columns the sheet uses.
+            let column = usize::try_from(c).unwrap_or(usize::MAX);
+            if column >= limits.max_columns {
+                return Err(FileError::TooManyColumns {
+                    row: u64::from(r) + 1,
+                    limit: limits.max_columns,
+                });
+            }
+            if column >= raw.cells.len() {
+                raw.cells.resize(column + 1, String::new());
+            }
+            if let Some(slot) = raw.cells.get_mut(column) {
+                std::mem::swap(slot, text);
+            }
         }
-        if let Some(slot) = raw.cells.get_mut(column) {
-            std::mem::swap(slot, &mut text);
-        }
+        let _ = spent.send(block);
     }
     if let Some(done) = row {
         // The last row: whether the caller wants more no longer matters.
@@ -808,30 +889,49 @@ fn cell_text(value: &DataRef<'_>, epoch_shift: f64, out: &mut String) {
             out.push_str(text);
         }
         DataRef::SharedString(text) => out.push_str(text),
-        DataRef::Int(number) => out.push_str(&number.to_string()),
-        DataRef::Float(number) => out.push_str(&number_text(*number)),
+        DataRef::Int(number) => {
+            let _ = write!(out, "{number}");
+        }
+        DataRef::Float(number) => number_text(*number, out),
         DataRef::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
         DataRef::DateTime(date) if date.is_datetime() => {
-            out.push_str(&number_text(date.as_f64() + epoch_shift));
+            number_text(date.as_f64() + epoch_shift, out);
         }
-        DataRef::DateTime(duration) => out.push_str(&number_text(duration.as_f64())),
+        DataRef::DateTime(duration) => number_text(duration.as_f64(), out),
         DataRef::Error(_) | DataRef::Empty => {}
     }
 }
 
-/// A number as Excel shows it: rounded to 15 significant digits (so `0.1 + 0.2` is `0.3` and a
-/// 13-digit EAN stays exact), never an exponent, no `.0` on integers.
-fn number_text(number: f64) -> String {
+/// Appends a number as Excel shows it: rounded to 15 significant digits (so `0.1 + 0.2` is `0.3`
+/// and a 13-digit EAN stays exact), never an exponent, no `.0` on integers.
+fn number_text(number: f64, out: &mut String) {
     // Whole numbers under 15 digits (EANs, quantities, years) are shown as they are.
     if number.fract() == 0.0 && number.abs() < 1e15 {
-        return (number as i64).to_string();
+        let _ = write!(out, "{}", number as i64);
+        return;
     }
+    // The shortest text that reads back as the number (most amounts: `12.5`). At 15 significant
+    // digits or fewer it is also the number rounded to 15 digits, as a double is exact to
+    // almost 16: no need for the exact (and far slower) rounding below.
+    let start = out.len();
+    let _ = write!(out, "{number}");
+    let shortest = &out[start..];
+    let significant = shortest
+        .bytes()
+        .skip_while(|b| matches!(b, b'-' | b'0' | b'.'))
+        .filter(u8::is_ascii_digit)
+        .count();
+    if shortest.contains('.') && significant <= 15 {
+        return;
+    }
+    out.truncate(start);
     let shown: f64 = format!("{number:.14e}").parse().unwrap_or(number);
     if shown == 0.0 {
         // Also -0.0, which would print as "-0".
-        return "0".to_owned();
+        out.push('0');
+    } else {
+        let _ = write!(out, "{shown}");
     }
-    shown.to_string()
 }
 
 /// Corrupt data inside the zip surfaces as `InvalidData` or an early end: the file's fault.
@@ -1478,15 +1578,90 @@ mod tests {
     }
 
     #[test]
+    fn a_long_sheet_comes_out_whole_and_in_order_and_can_be_stopped() {
+        // GIVEN a sheet of 5,000 rows of three cells (several blocks of parsed cells), one blank
+        use rust_xlsxwriter::Workbook;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.xlsx");
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "EAN").unwrap();
+        sheet.write_string(0, 2, "Qty").unwrap();
+        for r in 1..=5000u32 {
+            if r == 2500 {
+                continue;
+            }
+            sheet.write_number(r, 0, f64::from(r)).unwrap();
+            sheet.write_string(r, 1, format!("name {r}")).unwrap();
+            sheet.write_number(r, 2, f64::from(r) + 0.25).unwrap();
+        }
+        book.save(&path).unwrap();
+        // WHEN it is read whole
+        let (header, rows, summary) = read_default(&path).unwrap();
+        // THEN every filled row comes out once, in order, with its cells in their columns
+        assert_eq!(header, strings(&["EAN", "", "Qty"]));
+        assert_eq!(summary.rows, 4999);
+        assert_eq!(rows.len(), 4999);
+        assert_eq!(rows[0], row(2, &["1", "name 1", "1.25"]));
+        assert_eq!(rows[2498], row(2500, &["2499", "name 2499", "2499.25"]));
+        assert_eq!(rows[2499], row(2502, &["2501", "name 2501", "2501.25"]));
+        assert_eq!(rows[4998], row(5001, &["5000", "name 5000", "5000.25"]));
+        // WHEN the reader is told to stop after ten rows THEN it stops there
+        let mut seen = 0;
+        let summary = read(
+            &path,
+            &ReadOptions::default(),
+            |_| Ok(()),
+            |_| {
+                seen += 1;
+                if seen == 10 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!((seen, summary.rows), (10, 10));
+    }
+
+    #[test]
     fn numbers_print_as_excel_shows_them() {
         // GIVEN floats as calamine reads them WHEN they are formatted THEN Excel's text comes out
-        assert_eq!(number_text(13.0), "13");
-        assert_eq!(number_text(4006381333931.0), "4006381333931");
-        assert_eq!(number_text(12.2_f64 + 0.1_f64), "12.3");
-        assert_eq!(number_text(-0.0), "0");
-        assert_eq!(number_text(1e20), "100000000000000000000");
-        assert_eq!(number_text(0.000001), "0.000001");
-        assert_eq!(number_text(45366.520833333336), "45366.5208333333");
+        let text = |number: f64| {
+            let mut out = String::new();
+            number_text(number, &mut out);
+            out
+        };
+        assert_eq!(text(13.0), "13");
+        assert_eq!(text(4006381333931.0), "4006381333931");
+        assert_eq!(text(12.2_f64 + 0.1_f64), "12.3");
+        assert_eq!(text(0.1_f64 + 0.2_f64), "0.3");
+        assert_eq!(text(-0.0), "0");
+        assert_eq!(text(1e20), "100000000000000000000");
+        assert_eq!(text(0.000001), "0.000001");
+        assert_eq!(text(-1234.56), "-1234.56");
+        assert_eq!(text(45366.520833333336), "45366.5208333333");
+        assert_eq!(text(0.1234567890123456), "0.123456789012346");
+    }
+
+    #[test]
+    fn shortest_numbers_are_those_rounded_to_15_digits() {
+        // GIVEN doubles of every magnitude WHEN formatted THEN the fast path agrees with rounding
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let cents = (seed % 10_000_000_000) as f64 / 100.0;
+            let scaled = cents / 10f64.powi((seed >> 40) as i32 % 12);
+            for number in [cents, scaled, -scaled] {
+                let mut fast = String::new();
+                number_text(number, &mut fast);
+                let rounded: f64 = format!("{number:.14e}").parse().unwrap();
+                assert_eq!(fast.parse::<f64>().unwrap(), rounded, "{number:?} → {fast}");
+            }
+        }
     }
 
     #[test]

@@ -374,6 +374,7 @@ impl IngestReport {
             pass(cells_per_s >= 1_000_000.0),
             self.xlsx.peak_rss_kib as f64 / 1024.0
         );
+        out += &format!("  XLSX stages (ms): {}\n", self.xlsx.stages);
         out
     }
 
