@@ -980,14 +980,19 @@ async fn upsert_dimensions(
     let (eans, names): (Vec<&str>, Vec<Option<&str>>) = products.into_iter().unzip();
     let mut resellers: Vec<&str> = summary.named.resellers.iter().map(|&id| name(id)).collect();
     resellers.sort_unstable();
+    // Known ones are filtered out by a plain index lookup first: a conflicting insert costs
+    // five times more (its defaults are built and the insert attempted before it is skipped).
     tx.execute(
         "insert into products (ean, functional_name) \
-         select * from unnest($1::text[], $2::text[]) on conflict (ean) do nothing",
+         select * from unnest($1::text[], $2::text[]) as new (ean, functional_name) \
+         where not exists (select from products p where p.ean = new.ean) \
+         on conflict (ean) do nothing",
         &[&eans, &names],
     )
     .await?;
     tx.execute(
-        "insert into resellers (name) select * from unnest($1::text[]) \
+        "insert into resellers (name) select * from unnest($1::text[]) as new (name) \
+         where not exists (select from resellers r where r.name = new.name) \
          on conflict (name) do nothing",
         &[&resellers],
     )
