@@ -23,6 +23,7 @@ use bytes::BytesMut;
 use chrono::Datelike;
 use rust_decimal::Decimal;
 use tokio::io::AsyncReadExt;
+use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 use crate::ingest::mapping::{MappedRow, Mapper, OrderRow, RowError, SelloutRow};
@@ -143,7 +144,7 @@ impl<S: SecretStore> Processor<S> {
         };
         // The object is spooled while the database is reached and the batch claimed. Nothing
         // reads it before the claim holds; a refused claim drops the download and its file.
-        let download = AbortOnDrop(tokio::spawn(spool(
+        let download = AbortOnDropHandle::new(tokio::spawn(spool(
             self.objects.clone(),
             object.key.clone(),
         )));
@@ -210,7 +211,7 @@ impl<S: SecretStore> Processor<S> {
         &self,
         db: &mut tokio_postgres::Client,
         claim: &Claim,
-        download: AbortOnDrop<Result<Spooled, AttemptError>>,
+        download: AbortOnDropHandle<Result<Spooled, AttemptError>>,
     ) -> Result<UploadLoaded, AttemptError> {
         let started = Instant::now();
         let config = load_config(db, &claim.vendor, claim.config_version).await?;
@@ -220,7 +221,9 @@ impl<S: SecretStore> Processor<S> {
             path,
             bytes,
             took: downloaded,
-        } = download.finish().await??;
+        } = download
+            .await
+            .map_err(|e| AttemptError::Transient(Box::new(e)))??;
 
         let kind = read::detect(&path)?;
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
@@ -340,24 +343,6 @@ async fn spool(objects: ObjectStore, key: String) -> Result<Spooled, AttemptErro
         bytes,
         took: started.elapsed(),
     })
-}
-
-/// A spawned task that is aborted when its handle is dropped unawaited.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> AbortOnDrop<T> {
-    /// Waits for the task; its panic is a transient failure.
-    async fn finish(mut self) -> Result<T, AttemptError> {
-        (&mut self.0)
-            .await
-            .map_err(|e| AttemptError::Transient(Box::new(e)))
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 fn ignored(reason: String) -> Outcome {
