@@ -77,6 +77,8 @@ pub const ECOMMERCE: &[Rollup] = &[Rollup {
 
 /// The most dimensions (besides the month) a rollup table is keyed by.
 const MAX_DIMENSIONS: usize = 3;
+// A group's place in key order (see `Delta::sorted`) is its month and values' ranks in 128 bits.
+const _: () = assert!(32 + 32 * MAX_DIMENSIONS <= 128);
 
 impl Target {
     /// Its rollups, smallest first.
@@ -376,13 +378,24 @@ impl Delta {
         for (place, id) in by_name.into_iter().enumerate() {
             rank[id] = place;
         }
-        let rank_of = |id: u32| rank.get(id as usize).copied().unwrap_or(0);
+        let rank_of = |id: u32| rank.get(id as usize).map_or(0, |&r| r as u128);
+        // A group's place in key order as one integer, computed once per group rather than at
+        // every comparison (300 k groups: 150 ms less with the server waiting): month (the sign
+        // bit flipped, so that the unsigned order is the signed one), then the values' ranks.
+        let place = |&(year, month, key): &Key| {
+            let month = (u128::from(year.cast_unsigned() ^ 0x8000) << 16)
+                | u128::from(month.cast_unsigned() ^ 0x8000);
+            key.iter().fold(month, |place, &id| (place << 32) | rank_of(id))
+        };
         let name_of = |id: u32| self.name(id);
-        let mut groups: Vec<(&Key, &Sums)> = self.groups.groups[i].iter().collect();
-        groups.sort_unstable_by_key(|((year, month, key), _)| (*year, *month, key.map(rank_of)));
+        let mut groups: Vec<(u128, &Key, &Sums)> = self.groups.groups[i]
+            .iter()
+            .map(|(key, sums)| (place(key), key, sums))
+            .collect();
+        groups.sort_unstable_by_key(|&(place, ..)| place);
         groups
             .into_iter()
-            .map(|(&(year, month, key), &sums)| (year, month, key.map(name_of), sums))
+            .map(|(_, &(year, month, key), &sums)| (year, month, key.map(name_of), sums))
             .collect()
     }
 }
