@@ -34,47 +34,48 @@ use serde::Serialize;
 use super::read::trimmed;
 use super::vendor::{Field, Pivot, Target, VendorConfig, date_format, header_key};
 
-/// What one data row became.
+/// What one data row became. Its texts borrow the row's cells (or the config) where they are
+/// kept as written: no allocation per row for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MappedRow {
+pub enum MappedRow<'a> {
     /// Sellout rows: one, or one per filled month column of a pivot file; none for a blank row.
-    Sellout(Vec<SelloutRow>),
+    Sellout(Vec<SelloutRow<'a>>),
     /// Ecommerce order lines: one, or none for a blank row.
-    Ecommerce(Vec<OrderRow>),
+    Ecommerce(Vec<OrderRow<'a>>),
     /// Everything wrong with the row; it yields nothing.
     Rejected(Vec<RowError>),
 }
 
 /// A month's sales of one product, as the vendor reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SelloutRow {
+pub struct SelloutRow<'a> {
     /// The row number the user sees in the file.
     pub source_row: i32,
-    pub product_ean: Option<String>,
-    pub functional_name: Option<String>,
-    pub reseller: Option<String>,
+    pub product_ean: Option<Cow<'a, str>>,
+    pub functional_name: Option<Cow<'a, str>>,
+    pub reseller: Option<Cow<'a, str>>,
     pub quantity: i32,
     /// In `currency`, with the decimals given; converted and rounded at load.
     pub amount: Option<Decimal>,
-    pub currency: String,
+    pub currency: Cow<'a, str>,
     pub month: i16,
     pub year: i16,
 }
 
 /// One ecommerce order line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OrderRow {
+pub struct OrderRow<'a> {
     pub source_row: i32,
-    pub external_order_id: Option<String>,
-    pub product_ean: Option<String>,
-    pub functional_name: Option<String>,
+    pub external_order_id: Option<Cow<'a, str>>,
+    pub product_ean: Option<Cow<'a, str>>,
+    pub functional_name: Option<Cow<'a, str>>,
     pub quantity: i32,
     /// In `currency`, with the decimals given; converted and rounded at load.
     pub amount: Option<Decimal>,
-    pub currency: String,
+    pub currency: Cow<'a, str>,
     pub order_date: NaiveDate,
-    pub country: Option<String>,
-    pub city: Option<String>,
+    pub country: Option<Cow<'a, str>>,
+    pub city: Option<Cow<'a, str>>,
 }
 
 /// One thing wrong with a row, for the person who uploaded the file.
@@ -406,7 +407,7 @@ impl Mapper {
 
     /// One data row (its 1-based number as the user sees it, and its cells) → the sales rows it
     /// yields, or all of its errors. A row whose cells are all empty yields nothing.
-    pub fn map(&self, number: u64, cells: &[String]) -> MappedRow {
+    pub fn map<'a>(&'a self, number: u64, cells: &'a [String]) -> MappedRow<'a> {
         let Some(last) = cells.iter().rposition(|c| !trimmed(c).is_empty()) else {
             return match self.target {
                 Target::Sellout => MappedRow::Sellout(Vec::new()),
@@ -438,7 +439,7 @@ impl Mapper {
 
         let c = &self.columns;
         let product_ean = row.parse(c.product_ean.as_ref(), &mut errors, |v| {
-            self.ean(v).map(str::to_owned)
+            self.ean(v).map(Cow::Borrowed)
         });
         let functional_name = row.text(c.functional_name.as_ref());
         let reseller = row.parse(c.reseller.as_ref(), &mut errors, |v| self.reseller(v));
@@ -446,11 +447,11 @@ impl Mapper {
             Some(column) => match row.get(column) {
                 Some(v) => currency(v).unwrap_or_else(|e| {
                     errors.bad(column, e, v);
-                    String::new()
+                    Cow::Borrowed("")
                 }),
-                None => self.currency.clone(),
+                None => Cow::Borrowed(self.currency.as_str()),
             },
-            None => self.currency.clone(),
+            None => Cow::Borrowed(self.currency.as_str()),
         };
         let source_row = i32::try_from(number).unwrap_or(i32::MAX);
 
@@ -529,13 +530,13 @@ impl Mapper {
     }
 
     /// A pivot row's filled month cells, one row each.
-    fn pivot_rows(
+    fn pivot_rows<'a>(
         &self,
         pivot: &PivotPlan,
-        row: &Row<'_>,
+        row: &Row<'a>,
         errors: &mut Errors,
-        make: impl Fn(i32, i16, i16) -> SelloutRow,
-    ) -> Vec<SelloutRow> {
+        make: impl Fn(i32, i16, i16) -> SelloutRow<'a>,
+    ) -> Vec<SelloutRow<'a>> {
         // The row's own year, read once; only needed when some month header has no year.
         let base_year = if pivot.months.iter().all(|m| m.year.is_some()) {
             None
@@ -718,9 +719,9 @@ impl Mapper {
     }
 
     /// The reseller as the config spells it when resellers are restricted.
-    fn reseller(&self, value: &str) -> Result<String, Problem> {
+    fn reseller<'a>(&'a self, value: &'a str) -> Result<Cow<'a, str>, Problem> {
         if self.allowed_resellers.is_empty() {
-            return Ok(value.to_owned());
+            return Ok(Cow::Borrowed(value));
         }
         // Lower-casing without allocating, so restricted resellers cost no more per row.
         let same = |allowed: &str| {
@@ -733,7 +734,7 @@ impl Mapper {
         self.allowed_resellers
             .iter()
             .find(|allowed| same(allowed))
-            .map(|allowed| allowed.trim().to_owned())
+            .map(|allowed| Cow::Borrowed(allowed.trim()))
             .ok_or_else(|| {
                 (
                     "reseller_not_allowed",
@@ -762,8 +763,8 @@ impl<'a> Row<'a> {
             .filter(|c| !c.is_empty())
     }
 
-    fn text(&self, column: Option<&Column>) -> Option<String> {
-        column.and_then(|c| self.get(c)).map(str::to_owned)
+    fn text(&self, column: Option<&Column>) -> Option<Cow<'a, str>> {
+        column.and_then(|c| self.get(c)).map(Cow::Borrowed)
     }
 
     /// The parsed value of a mapped, filled cell; a parse failure is recorded against the column.
@@ -821,7 +822,7 @@ impl Errors {
     }
 
     /// `mapped` unless the row had errors.
-    fn or(self, mapped: MappedRow) -> MappedRow {
+    fn or(self, mapped: MappedRow<'_>) -> MappedRow<'_> {
         if self.list.is_empty() {
             mapped
         } else {
@@ -831,7 +832,7 @@ impl Errors {
 
     /// A row without its quantity or period: its errors say why, and with none, the config
     /// (built without [`VendorConfig::parse`]) maps no column to them.
-    fn unmapped_or_rejected(mut self) -> MappedRow {
+    fn unmapped_or_rejected<'a>(mut self) -> MappedRow<'a> {
         if self.list.is_empty() {
             self.list.push(RowError {
                 row: self.row,
@@ -1072,9 +1073,11 @@ fn excel_serial(value: &str) -> Option<NaiveDate> {
     epoch.checked_add_signed(TimeDelta::try_days(i64::try_from(days).ok()?)?)
 }
 
-fn currency(value: &str) -> Result<String, Problem> {
-    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_alphabetic()) {
-        Ok(value.to_ascii_uppercase())
+fn currency(value: &str) -> Result<Cow<'_, str>, Problem> {
+    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(Cow::Borrowed(value))
+    } else if value.len() == 3 && value.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(Cow::Owned(value.to_ascii_uppercase()))
     } else {
         Err((
             "invalid_currency",
@@ -1088,6 +1091,40 @@ mod tests {
     use super::*;
     use crate::control_plane::seeds::DEFAULT_VENDOR_CONFIGS;
     use serde_json::{Value, json};
+
+    impl MappedRow<'_> {
+        /// The same, owning its texts (so that a test can map a row made on the fly).
+        fn into_owned(self) -> MappedRow<'static> {
+            let own = |text: Option<Cow<'_, str>>| text.map(|t| Cow::Owned(t.into_owned()));
+            match self {
+                MappedRow::Sellout(rows) => MappedRow::Sellout(
+                    rows.into_iter()
+                        .map(|r| SelloutRow {
+                            product_ean: own(r.product_ean),
+                            functional_name: own(r.functional_name),
+                            reseller: own(r.reseller),
+                            currency: Cow::Owned(r.currency.into_owned()),
+                            ..r
+                        })
+                        .collect(),
+                ),
+                MappedRow::Ecommerce(rows) => MappedRow::Ecommerce(
+                    rows.into_iter()
+                        .map(|r| OrderRow {
+                            external_order_id: own(r.external_order_id),
+                            product_ean: own(r.product_ean),
+                            functional_name: own(r.functional_name),
+                            currency: Cow::Owned(r.currency.into_owned()),
+                            country: own(r.country),
+                            city: own(r.city),
+                            ..r
+                        })
+                        .collect(),
+                ),
+                MappedRow::Rejected(errors) => MappedRow::Rejected(errors),
+            }
+        }
+    }
 
     const BOXNOX_HEADER: [&str; 7] = [
         "Product EAN",
@@ -1142,14 +1179,14 @@ mod tests {
         ]
     }
 
-    fn sellout(mapped: MappedRow) -> Vec<SelloutRow> {
+    fn sellout(mapped: MappedRow<'_>) -> Vec<SelloutRow<'_>> {
         match mapped {
             MappedRow::Sellout(rows) => rows,
             other => panic!("expected sellout rows, got {other:?}"),
         }
     }
 
-    fn rejected(mapped: MappedRow) -> Vec<RowError> {
+    fn rejected(mapped: MappedRow<'_>) -> Vec<RowError> {
         match mapped {
             MappedRow::Rejected(errors) => errors,
             other => panic!("expected errors, got {other:?}"),
@@ -1213,8 +1250,8 @@ mod tests {
         // GIVEN a row without name, amount and reseller, and a row of blanks
         let row = ["4006381333931", "", "5", " ", "", "Mar", "2024"];
         // WHEN mapped
-        let rows = sellout(boxnox().map(3, &strings(&row)));
-        let blank = boxnox().map(4, &strings(&["", " ", ""]));
+        let rows = sellout(boxnox().map(3, &strings(&row)).into_owned());
+        let blank = boxnox().map(4, &strings(&["", " ", ""])).into_owned();
         // THEN the first has no optional values and the blank row yields nothing
         assert_eq!(rows.len(), 1);
         assert_eq!(
@@ -1276,7 +1313,7 @@ mod tests {
         let quantity = |text: &'static str| {
             let mut row = good_boxnox_row();
             row[2] = text;
-            boxnox().map(7, &strings(&row))
+            boxnox().map(7, &strings(&row)).into_owned()
         };
         // WHEN/THEN whole numbers (also a spreadsheet's 12.0) are read
         for (text, expected) in [("12", 12), ("12.0", 12), ("+3", 3), ("0", 0), ("007", 7)] {
@@ -1308,7 +1345,11 @@ mod tests {
         let mut row = good_boxnox_row();
         row[2] = "-2";
         // WHEN mapped THEN the quantity is negative
-        let rows = sellout(mapper(&config, &BOXNOX_HEADER).map(7, &strings(&row)));
+        let rows = sellout(
+            mapper(&config, &BOXNOX_HEADER)
+                .map(7, &strings(&row))
+                .into_owned(),
+        );
         assert_eq!(rows[0].quantity, -2);
     }
 
@@ -1321,7 +1362,7 @@ mod tests {
             let mut row = good_boxnox_row();
             row[2] = qty;
             row[3] = amount;
-            mapper.map(7, &strings(&row))
+            mapper.map(7, &strings(&row)).into_owned()
         };
         // WHEN/THEN proper grouping is read
         let rows = sellout(map("1,234", "1,234,567.891"));
@@ -1353,7 +1394,7 @@ mod tests {
         let amount = |text: &'static str| {
             let mut row = good_boxnox_row();
             row[3] = text;
-            mapper.map(7, &strings(&row))
+            mapper.map(7, &strings(&row)).into_owned()
         };
         // WHEN/THEN "1.234,56" is 1234.56 exactly, decimals kept as given
         assert_eq!(
@@ -1387,7 +1428,11 @@ mod tests {
         let mut row = good_boxnox_row();
         row[3] = "12\u{a0}345,60";
         // WHEN mapped THEN the amount is read
-        let rows = sellout(mapper(&config, &BOXNOX_HEADER).map(7, &strings(&row)));
+        let rows = sellout(
+            mapper(&config, &BOXNOX_HEADER)
+                .map(7, &strings(&row))
+                .into_owned(),
+        );
         assert_eq!(rows[0].amount, Some(decimal("12345.60")));
     }
 
@@ -1397,7 +1442,7 @@ mod tests {
         let month = |text: &'static str| {
             let mut row = good_boxnox_row();
             row[5] = text;
-            boxnox().map(7, &strings(&row))
+            boxnox().map(7, &strings(&row)).into_owned()
         };
         // WHEN/THEN each is read
         for (text, expected) in [
@@ -1437,7 +1482,7 @@ mod tests {
         let year = |text: &'static str| {
             let mut row = good_boxnox_row();
             row[6] = text;
-            boxnox().map(7, &strings(&row))
+            boxnox().map(7, &strings(&row)).into_owned()
         };
         // WHEN/THEN years in the default range are read, others refused
         assert_eq!(sellout(year("2024.0"))[0].year, 2024);
@@ -1463,7 +1508,7 @@ mod tests {
         let ean = |text: &'static str| {
             let mut row = good_boxnox_row();
             row[0] = text;
-            boxnox().map(7, &strings(&row))
+            boxnox().map(7, &strings(&row)).into_owned()
         };
         // WHEN/THEN a spreadsheet's "….0" is dropped
         assert_eq!(
@@ -1501,7 +1546,7 @@ mod tests {
         let reseller = |text: &'static str| {
             let mut row = good_boxnox_row();
             row[4] = text;
-            mapper.map(7, &strings(&row))
+            mapper.map(7, &strings(&row)).into_owned()
         };
         // WHEN/THEN an allowed one in any case is stored as the config spells it
         assert_eq!(
@@ -1528,7 +1573,7 @@ mod tests {
         let currency = |text: &'static str| {
             let mut row = good_boxnox_row().to_vec();
             row.push(text);
-            mapper.map(7, &strings(&row))
+            mapper.map(7, &strings(&row)).into_owned()
         };
         // WHEN/THEN a code is upper-cased, an empty cell falls back, anything else is refused
         assert_eq!(sellout(currency("pln"))[0].currency, "PLN");
@@ -1550,12 +1595,14 @@ mod tests {
 
     const ORDERS_HEADER: [&str; 7] = ["Order", "EAN", "Qty", "Total", "Date", "Country", "City"];
 
-    fn order_date(text: &str) -> MappedRow {
+    fn order_date(text: &str) -> MappedRow<'static> {
         let row = ["A-1", "4006381333931", "1", "19.90", text, "DE", "Berlin"];
-        mapper(&orders_config(), &ORDERS_HEADER).map(7, &strings(&row))
+        mapper(&orders_config(), &ORDERS_HEADER)
+            .map(7, &strings(&row))
+            .into_owned()
     }
 
-    fn the_order(mapped: MappedRow) -> OrderRow {
+    fn the_order(mapped: MappedRow<'_>) -> OrderRow<'_> {
         match mapped {
             MappedRow::Ecommerce(mut rows) if rows.len() == 1 => rows.remove(0),
             other => panic!("expected one order, got {other:?}"),
@@ -1628,7 +1675,11 @@ mod tests {
         }));
         let mapper = mapper(&config, &["Barcode", "Units", "Day"]);
         // WHEN a row is mapped
-        let rows = sellout(mapper.map(9, &strings(&["6001234567890", "4", "15/11/2024"])));
+        let rows = sellout(
+            mapper
+                .map(9, &strings(&["6001234567890", "4", "15/11/2024"]))
+                .into_owned(),
+        );
         // THEN its month and year are the date's
         assert_eq!(
             (rows[0].month, rows[0].year, rows[0].quantity),
@@ -1655,7 +1706,7 @@ mod tests {
         ]);
         row.push("78");
         // WHEN a row with every month filled is mapped
-        let rows = sellout(mapper.map(5, &strings(&row)));
+        let rows = sellout(mapper.map(5, &strings(&row)).into_owned());
         // THEN there are twelve rows, month m with quantity m, and no amount
         assert_eq!(rows.len(), 12);
         for (i, r) in rows.iter().enumerate() {
@@ -1690,7 +1741,11 @@ mod tests {
         let header = ["EAN", "Year", "Dec 2023", "2024-01", "Feb-24", "Mar"];
         let mapper = mapper(&config, &header);
         // WHEN a row is mapped
-        let rows = sellout(mapper.map(3, &strings(&["4006381333931", "2025", "1", "2", "3", "4"])));
+        let rows = sellout(
+            mapper
+                .map(3, &strings(&["4006381333931", "2025", "1", "2", "3", "4"]))
+                .into_owned(),
+        );
         // THEN a header's year wins, and the column's year fills the rest
         let periods: Vec<(i16, i16)> = rows.iter().map(|r| (r.year, r.month)).collect();
         assert_eq!(periods, [(2023, 12), (2024, 1), (2024, 2), (2025, 3)]);

@@ -703,7 +703,7 @@ trait Line {
     fn add_to(&self, reading: &mut Reading, vendor: &str, sales_eur: Option<Decimal>);
 }
 
-impl Line for SelloutRow {
+impl Line for SelloutRow<'_> {
     fn period(&self) -> (i16, i16) {
         (self.year, self.month)
     }
@@ -756,7 +756,7 @@ impl Line for SelloutRow {
     }
 }
 
-impl Line for OrderRow {
+impl Line for OrderRow<'_> {
     fn period(&self) -> (i16, i16) {
         (
             i16::try_from(self.order_date.year()).unwrap_or(0),

@@ -60,6 +60,9 @@ struct Args {
     /// Data rows of the generated XLSX (7 cells each).
     #[arg(long, default_value_t = 142_857)]
     xlsx_rows: u32,
+    /// Rounds of the upload-pipeline run, each on a fresh tenant; the median round is reported.
+    #[arg(long, default_value_t = 3)]
+    ingest_rounds: usize,
     /// Raw rows of the large analytics tenant (0 skips the analytics run).
     #[arg(long, default_value_t = 10_000_000)]
     analytics_rows: u64,
@@ -120,7 +123,9 @@ async fn main() -> Result<()> {
         _ => None,
     };
     let ingested = match (&measured, args.ingest_rows) {
-        (Ok(()), n) if n > 0 => Some(ingest::run(&platform, n, args.xlsx_rows).await),
+        (Ok(()), n) if n > 0 => {
+            Some(ingest::run(&platform, n, args.xlsx_rows, args.ingest_rounds).await)
+        }
         _ => None,
     };
     let analysed = match (&measured, args.analytics_rows) {
