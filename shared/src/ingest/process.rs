@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -255,10 +256,17 @@ impl<S: SecretStore> Processor<S> {
                 read_summary.first_error.as_deref().unwrap_or("unknown")
             )));
         }
+        let ordering = {
+            let delta = Arc::clone(&read_summary.delta);
+            AbortOnDropHandle::new(tokio::task::spawn_blocking(move || delta.in_key_order()))
+        };
         copy_errors(&tx, &read_summary.error_spool).await?;
         let rollup_started = Instant::now();
         upsert_dimensions(&tx, &read_summary).await?;
-        rollup::add(&tx, &read_summary.delta).await?;
+        let ordered = ordering
+            .await
+            .map_err(|e| AttemptError::Transient(Box::new(e)))?;
+        rollup::add(&tx, &read_summary.delta, &ordered).await?;
         let rolled = rollup_started.elapsed();
         if self.fail_before_commit.load(Ordering::Relaxed) {
             return Err(AttemptError::Transient(
@@ -509,7 +517,7 @@ struct ReadSummary {
     /// The products and resellers the loaded rows name.
     named: Named,
     /// The loaded rows summed at each rollup table's grain.
-    delta: rollup::Delta,
+    delta: Arc<rollup::Delta>,
     read_ms: u64,
     /// Estimated from one row in [`MAP_SAMPLE`].
     map_ms: u64,
@@ -645,7 +653,7 @@ fn read_and_map(
         encoding: file_summary.encoding,
         error_spool: spool.to_owned(),
         named: reading.named,
-        delta: reading.sums.finish(),
+        delta: Arc::new(reading.sums.finish()),
         map_ms: map_time.as_millis() as u64,
         read_ms: (started.elapsed().saturating_sub(map_time)).as_millis() as u64,
     })

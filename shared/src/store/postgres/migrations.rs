@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "raw_rows_by_batch",
         sql: include_str!("../../../migrations/0006_raw_rows_by_batch.sql"),
     },
+    Migration {
+        version: 7,
+        name: "raw_rows_unchecked",
+        sql: include_str!("../../../migrations/0007_raw_rows_unchecked.sql"),
+    },
 ];
 
 /// The version a fully migrated tenant database is at.
