@@ -77,7 +77,7 @@ pub const ECOMMERCE: &[Rollup] = &[Rollup {
 
 /// The most dimensions (besides the month) a rollup table is keyed by.
 const MAX_DIMENSIONS: usize = 3;
-// A group's place in key order (see `Delta::sorted`) is its month and values' ranks in 128 bits.
+// A group's place in key order (see `Delta::in_key_order`) is its month and values' ranks in 128 bits.
 const _: () = assert!(32 + 32 * MAX_DIMENSIONS <= 128);
 
 impl Target {
@@ -442,20 +442,10 @@ impl Delta {
         self.values.name(id)
     }
 
-    /// Each rollup table's groups in its key order, for [`add`]. Sorting 300 k groups takes tens
-    /// of milliseconds: the loader does it on another thread while the server stores the
-    /// batch's errors and new products.
+    /// Each rollup table's groups in its key order, for [`add`]: the table's key index is then
+    /// filled page after page. Sorting 300 k groups takes tens of milliseconds: the loader does
+    /// it on another thread while the server stores the batch's errors and new products.
     pub(crate) fn in_key_order(&self) -> InKeyOrder {
-        InKeyOrder(
-            (0..self.groups.groups.len())
-                .map(|i| self.ordered(i))
-                .collect(),
-        )
-    }
-
-    /// The groups of rollup table `i` in its key order (so the table's key index is filled page
-    /// after page).
-    fn ordered(&self, i: usize) -> Vec<(Key, Sums)> {
         let names = &self.values.names;
         // Each value's place in sorted order, so that groups sort by integers.
         let mut by_name: Vec<usize> = (0..names.len()).collect();
@@ -464,35 +454,48 @@ impl Delta {
         for (place, id) in by_name.into_iter().enumerate() {
             rank[id] = place;
         }
-        let rank_of = |id: u32| rank.get(id as usize).map_or(0, |&r| r as u128);
-        // A group's place in key order as one integer, computed once per group rather than at
-        // every comparison (300 k groups: 150 ms less): month (the sign bit flipped, so that the
-        // unsigned order is the signed one), then the values' ranks.
-        let place = |&(year, month, key): &Key| {
-            let month = (u128::from(year.cast_unsigned() ^ 0x8000) << 16)
-                | u128::from(month.cast_unsigned() ^ 0x8000);
-            key.iter()
-                .fold(month, |place, &id| (place << 32) | rank_of(id))
-        };
-        let mut groups: Vec<(u128, Key, Sums)> = self.groups.groups[i]
-            .iter()
-            .map(|(key, &sums)| (place(key), *key, sums))
-            .collect();
-        groups.sort_unstable_by_key(|&(place, ..)| place);
-        groups
-            .into_iter()
-            .map(|(_, key, sums)| (key, sums))
-            .collect()
+        InKeyOrder(
+            self.groups
+                .groups
+                .iter()
+                .map(|groups| ordered(groups, &rank))
+                .collect(),
+        )
     }
 
-    /// [`Self::ordered`] with the values' names.
+    /// [`Self::in_key_order`] of rollup table `i`, with the values' names.
     #[cfg(test)]
     fn sorted(&self, i: usize) -> Vec<(i16, i16, [&str; MAX_DIMENSIONS], Sums)> {
-        self.ordered(i)
+        let InKeyOrder(mut tables) = self.in_key_order();
+        tables
+            .swap_remove(i)
             .into_iter()
             .map(|((year, month, key), sums)| (year, month, key.map(|id| self.name(id)), sums))
             .collect()
     }
+}
+
+/// One table's groups in key order, given each value's `rank` among the names.
+fn ordered(groups: &ShardedSums, rank: &[usize]) -> Vec<(Key, Sums)> {
+    let rank_of = |id: u32| rank.get(id as usize).map_or(0, |&r| r as u128);
+    // A group's place in key order as one integer, computed once per group rather than at
+    // every comparison (300 k groups: 150 ms less): month (the sign bit flipped, so that the
+    // unsigned order is the signed one), then the values' ranks.
+    let place = |&(year, month, key): &Key| {
+        let month = (u128::from(year.cast_unsigned() ^ 0x8000) << 16)
+            | u128::from(month.cast_unsigned() ^ 0x8000);
+        key.iter()
+            .fold(month, |place, &id| (place << 32) | rank_of(id))
+    };
+    let mut groups: Vec<(u128, Key, Sums)> = groups
+        .iter()
+        .map(|(key, &sums)| (place(key), *key, sums))
+        .collect();
+    groups.sort_unstable_by_key(|&(place, ..)| place);
+    groups
+        .into_iter()
+        .map(|(_, key, sums)| (key, sums))
+        .collect()
 }
 
 /// Each rollup table's groups in its key order ([`Delta::in_key_order`]).
@@ -510,8 +513,8 @@ pub(crate) async fn add(
     ordered: &InKeyOrder,
 ) -> Result<(), tokio_postgres::Error> {
     lock(tx, delta.target).await?;
-    for (i, ((rollup, _), groups)) in delta.groups.grains.iter().zip(&ordered.0).enumerate() {
-        if may_hold_groups_of(tx, delta, i).await? {
+    for ((rollup, _), groups) in delta.groups.grains.iter().zip(&ordered.0) {
+        if may_hold_groups_of(tx, delta, rollup, groups).await? {
             create_delta_table(tx, rollup).await?;
             copy_groups(tx, "rollup_delta", delta, rollup, groups).await?;
             tx.batch_execute(&statement(rollup, Change::Add)).await?;
@@ -529,20 +532,20 @@ pub(crate) async fn add(
     Ok(())
 }
 
-/// Whether rollup table `i` has a row in one of the delta's months with one of the delta's
-/// values of its first dimension: then some of the delta's groups may already be there.
+/// Whether `rollup` has a row in one of the months of `groups` (in key order) with one of their
+/// values of its first dimension: then some of them may already be there.
 async fn may_hold_groups_of(
     tx: &tokio_postgres::Transaction<'_>,
     delta: &Delta,
-    i: usize,
+    rollup: &Rollup,
+    groups: &[(Key, Sums)],
 ) -> Result<bool, tokio_postgres::Error> {
-    let (rollup, _) = &delta.groups.grains[i];
-    let mut months = foldhash::HashSet::default();
-    let mut firsts = foldhash::HashSet::default();
-    for ((year, month, key), _) in delta.groups.groups[i].iter() {
-        months.insert((*year, *month));
-        firsts.insert(key[0]);
-    }
+    // Key order is month first: each month's groups are together.
+    let mut months: Vec<(i16, i16)> = groups.iter().map(|&((y, m, _), _)| (y, m)).collect();
+    months.dedup();
+    let mut firsts: Vec<u32> = groups.iter().map(|((.., key), _)| key[0]).collect();
+    firsts.sort_unstable();
+    firsts.dedup();
     let (years, months): (Vec<i16>, Vec<i16>) = months.into_iter().unzip();
     let firsts: Vec<&str> = firsts.into_iter().map(|id| delta.name(id)).collect();
     let row = tx
