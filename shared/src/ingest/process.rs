@@ -4,8 +4,8 @@
 //! the exact layout, the tenant must exist and be active, and the batch must exist in *that*
 //! tenant's database with that object key. The batch is claimed with a lease (`pending →
 //! processing`, or a `processing` batch whose lease ran out); `completed` and `failed` are final,
-//! so a redelivered message does nothing. The object is spooled to a local file (constant
-//! memory), read and mapped on a blocking thread, and its rows stream through binary COPY into
+//! so a redelivered message does nothing. The object is read as it downloads (constant memory)
+//! and mapped on a blocking thread, and its rows stream through binary COPY into
 //! the tenant database inside one transaction that also stores the rejected rows, the new
 //! products and resellers, the rollup delta and the batch's outcome: a crash anywhere leaves the
 //! batch as it was. A bad file fails the batch with a reason a person understands (never
@@ -24,6 +24,7 @@ use bytes::BytesMut;
 use chrono::Datelike;
 use rust_decimal::Decimal;
 use tokio::io::AsyncReadExt;
+use tokio_util::io::SyncIoBridge;
 use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
@@ -143,12 +144,10 @@ impl<S: SecretStore> Processor<S> {
             }
             Err(e) => return retry(&e),
         };
-        // The object is spooled while the database is reached and the batch claimed. Nothing
-        // reads it before the claim holds; a refused claim drops the download and its file.
-        let download = AbortOnDropHandle::new(tokio::spawn(spool(
-            self.objects.clone(),
-            object.key.clone(),
-        )));
+        // The object is asked for while the database is reached and the batch claimed. Nothing
+        // reads it before the claim holds; a refused claim drops the download.
+        let download =
+            AbortOnDropHandle::new(tokio::spawn(open(self.objects.clone(), object.key.clone())));
         let mut db = match self.tenants.connect(&tenant).await {
             Ok(db) => db,
             Err(e) => return retry(&e),
@@ -212,30 +211,26 @@ impl<S: SecretStore> Processor<S> {
         &self,
         db: &mut tokio_postgres::Client,
         claim: &Claim,
-        download: AbortOnDropHandle<Result<Spooled, AttemptError>>,
+        download: AbortOnDropHandle<Result<Download, AttemptError>>,
     ) -> Result<UploadLoaded, AttemptError> {
         let started = Instant::now();
         let config = load_config(db, &claim.vendor, claim.config_version).await?;
         let rates = load_rates(db).await?;
-        let Spooled {
-            dir,
-            path,
-            bytes,
-            took: downloaded,
-        } = download
+        let object = download
             .await
             .map_err(|e| AttemptError::Transient(Box::new(e)))??;
+        // The blocking reader waits on the download through the runtime it is handed.
+        let object = SyncIoBridge::new(object);
+        let dir = tempfile::tempdir().map_err(|e| AttemptError::Transient(Box::new(e)))?;
 
-        let kind = read::detect(&path)?;
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
         let reader = {
-            let path = path.clone();
             let config = config.clone();
             let spool = dir.path().join("errors.tsv");
             let batch_id = claim.batch_id;
             let vendor = claim.vendor.clone();
             tokio::task::spawn_blocking(move || {
-                read_and_map(&path, &config, &vendor, &rates, &batch_id, &spool, &sender)
+                read_and_map(object, &config, &vendor, &rates, &batch_id, &spool, &sender)
             })
         };
 
@@ -274,12 +269,12 @@ impl<S: SecretStore> Processor<S> {
             ));
         }
         let stages = serde_json::json!({
-            "download": downloaded.as_millis() as u64,
+            "download": read_summary.file.waited.as_millis() as u64,
             "read": read_summary.read_ms,
             "map": read_summary.map_ms,
             "copy": copied.as_millis() as u64,
             "rollup": rolled.as_millis() as u64,
-            "bytes": bytes,
+            "bytes": read_summary.file.bytes,
         });
         // Only onto the batch this attempt claimed: one deleted (or taken over) meanwhile makes
         // the whole load roll back, so no raw row outlives its batch.
@@ -293,8 +288,8 @@ impl<S: SecretStore> Processor<S> {
                 &to_i32(read_summary.rows),
                 &to_i32(loaded),
                 &to_i32(read_summary.rejected),
-                &kind_name(&kind),
-                &read_summary.encoding,
+                &kind_name(&read_summary.file.kind),
+                &read_summary.file.encoding,
                 &stages,
             ],
         )
@@ -316,41 +311,23 @@ impl<S: SecretStore> Processor<S> {
         Ok(UploadLoaded {
             rows_loaded: loaded,
             rows_rejected: read_summary.rejected,
-            bytes,
+            bytes: read_summary.file.bytes,
             took: started.elapsed(),
         })
     }
 }
 
-/// An uploaded object copied to a local file: constant memory, and random access for XLSX.
-struct Spooled {
-    /// Removed, with the file, when dropped.
-    dir: tempfile::TempDir,
-    path: std::path::PathBuf,
-    bytes: u64,
-    took: Duration,
-}
+/// An uploaded object's bytes as they download.
+type Download = Box<dyn tokio::io::AsyncBufRead + Send + Unpin>;
 
-async fn spool(objects: ObjectStore, key: String) -> Result<Spooled, AttemptError> {
-    let started = Instant::now();
-    let dir = tempfile::tempdir().map_err(|e| AttemptError::Transient(Box::new(e)))?;
-    let path = dir.path().join("upload");
-    let mut file = tokio::fs::File::create(&path)
-        .await
-        .map_err(|e| AttemptError::Transient(Box::new(e)))?;
-    let bytes = match objects.download_to(&key, &mut file).await {
-        Ok(bytes) => bytes,
+async fn open(objects: ObjectStore, key: String) -> Result<Download, AttemptError> {
+    match objects.open(&key).await {
+        Ok(object) => Ok(Box::new(object)),
         Err(ObjectError::NotFound(_)) => {
-            return Err(AttemptError::BadFile("the uploaded file is gone".into()));
+            Err(AttemptError::BadFile("the uploaded file is gone".into()))
         }
-        Err(e) => return Err(AttemptError::Transient(Box::new(e))),
-    };
-    Ok(Spooled {
-        dir,
-        path,
-        bytes,
-        took: started.elapsed(),
-    })
+        Err(e) => Err(AttemptError::Transient(Box::new(e))),
+    }
 }
 
 fn ignored(reason: String) -> Outcome {
@@ -512,7 +489,8 @@ struct ReadSummary {
     rows: u64,
     rejected: u64,
     first_error: Option<String>,
-    encoding: &'static str,
+    /// What the file was, as read.
+    file: read::Summary,
     error_spool: std::path::PathBuf,
     /// The products and resellers the loaded rows name.
     named: Named,
@@ -539,7 +517,7 @@ struct Reading {
 /// Reads and maps the whole file on the calling (blocking) thread, sending the loaded rows to
 /// the loader in binary COPY format and spooling rejected rows to `spool` as COPY text lines.
 fn read_and_map(
-    path: &Path,
+    object: impl std::io::Read,
     config: &VendorConfig,
     vendor: &str,
     rates: &Rates,
@@ -575,8 +553,8 @@ fn read_and_map(
     let mut spool_failed: Option<std::io::Error> = None;
     let mut closed = false;
 
-    let file_summary = read::read(
-        path,
+    let file = read::read(
+        object,
         &options,
         |cells| {
             let mapper = Mapper::new(config, cells).map_err(|missing| missing.message(vendor));
@@ -650,12 +628,12 @@ fn read_and_map(
         rows: reading.rows,
         rejected: reading.rejected,
         first_error: reading.first_error,
-        encoding: file_summary.encoding,
         error_spool: spool.to_owned(),
         named: reading.named,
         delta: Arc::new(reading.sums.finish()),
         map_ms: map_time.as_millis() as u64,
-        read_ms: (started.elapsed().saturating_sub(map_time)).as_millis() as u64,
+        read_ms: (started.elapsed().saturating_sub(map_time + file.waited)).as_millis() as u64,
+        file,
     })
 }
 

@@ -1,6 +1,8 @@
-//! An uploaded sales file, already spooled to a local path, read as a header and rows of raw
-//! text: CSV (UTF-8, UTF-16 or Windows-1252, any common delimiter) or XLSX, told apart by their
-//! bytes. Streams with hard limits, so no file can make the reader hold more than one record.
+//! An uploaded sales file, read as it streams in, as a header and rows of raw text: CSV (UTF-8,
+//! UTF-16 or Windows-1252, any common delimiter) or XLSX, told apart by their first bytes. Reads
+//! with hard limits, so no file can make the reader hold more than one record. A CSV is parsed as
+//! its bytes arrive; an XLSX, a zip read from its end, is spooled to an unnamed temporary file
+//! first.
 //!
 //! Cells are handed over as the file has them (not trimmed); the mapper trims and converts.
 //! XLSX numbers come out as Excel shows them (at most 15 significant digits, no exponent, no
@@ -9,14 +11,14 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write as _};
 use std::ops::ControlFlow;
-use std::path::Path;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use calamine::{DataRef, Reader, SheetType, SheetVisible, Xlsx, XlsxError};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
-use encoding_rs_io::DecodeReaderBytesBuilder;
+use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
 
 /// How much of a file is looked at to tell its kind and to guess its delimiter.
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -96,6 +98,8 @@ pub struct Summary {
     pub rows: u64,
     /// Size of the file.
     pub bytes: u64,
+    /// Time spent waiting for the input's bytes: the download, when the input is a download.
+    pub waited: Duration,
 }
 
 /// Why a file could not be read. Only [`FileError::Io`] is worth a retry; every other one is the
@@ -161,30 +165,26 @@ fn size(bytes: &u64) -> String {
     format!("{bytes} bytes")
 }
 
-/// Tells CSV from XLSX by the first bytes, not the name: XLSX is a zip, CSV is anything whose
-/// start decodes to text.
-pub fn detect(path: &Path) -> Result<FileKind, FileError> {
-    let mut file = File::open(path)?;
-    let prefix = read_prefix(&mut file)?;
-    Ok(match classify(&prefix)? {
-        Detected::Xlsx => FileKind::Xlsx,
-        Detected::Text { .. } => FileKind::Csv,
-    })
-}
-
-/// Reads the file: calls `on_header` once with the header cells, then `on_row` for every data
-/// row after the header (blank rows, whose cells are all empty or whitespace, are skipped and not
-/// counted). `on_row` may return `ControlFlow::Break(())` to stop early. The row it is lent is
-/// refilled for the next one (no allocation per row).
+/// Reads the file from `input`: calls `on_header` once with the header cells, then `on_row` for
+/// every data row after the header (blank rows, whose cells are all empty or whitespace, are
+/// skipped and not counted). `on_row` may return `ControlFlow::Break(())` to stop early. The row
+/// it is lent is refilled for the next one (no allocation per row). What the file is (CSV or
+/// XLSX) is told by its first bytes, not its name.
 pub fn read(
-    path: &Path,
+    input: impl Read,
     options: &ReadOptions,
     on_header: impl FnOnce(&[String]) -> Result<(), FileError>,
     on_row: impl FnMut(&RawRow) -> ControlFlow<()>,
 ) -> Result<Summary, FileError> {
-    let mut file = File::open(path)?;
-    let bytes = file.metadata()?.len();
-    let prefix = read_prefix(&mut file)?;
+    let mut input = Metered {
+        inner: input,
+        bytes: 0,
+        waited: Duration::ZERO,
+    };
+    let mut prefix = Vec::with_capacity(SNIFF_BYTES);
+    (&mut input)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut prefix)?;
     let mut sink = RowSink {
         header_row: options.header_row,
         on_header: Some(on_header),
@@ -193,11 +193,21 @@ pub fn read(
     };
     let (kind, encoding, delimiter) = match classify(&prefix)? {
         Detected::Xlsx => {
+            let mut file = tempfile::tempfile()?;
+            file.write_all(&prefix)?;
+            io::copy(&mut input, &mut file)?;
             read_xlsx(file, options, &mut sink)?;
             (FileKind::Xlsx, UTF_8.name(), None)
         }
         Detected::Text { bom } => {
-            let (encoding, delimiter) = read_csv(file, bom, options, &mut sink)?;
+            // UTF-8 is parsed as it is, past its BOM (each field is checked as it becomes a
+            // cell); anything else is decoded to UTF-8 first.
+            let mut start = io::Cursor::new(prefix);
+            if bom == Some(UTF_8) {
+                start.set_position(3);
+            }
+            let text = Text::new(start.chain(&mut input), bom);
+            let (encoding, delimiter) = read_csv(text, options, &mut sink)?;
             (FileKind::Csv, encoding.name(), Some(delimiter))
         }
     };
@@ -206,8 +216,26 @@ pub fn read(
         encoding,
         delimiter,
         rows: sink.finish()?,
-        bytes,
+        bytes: input.bytes,
+        waited: input.waited,
     })
+}
+
+/// The input, counting its bytes and the time spent waiting for them.
+struct Metered<I> {
+    inner: I,
+    bytes: u64,
+    waited: Duration,
+}
+
+impl<I: Read> Read for Metered<I> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let started = Instant::now();
+        let n = self.inner.read(out)?;
+        self.waited += started.elapsed();
+        self.bytes += n as u64;
+        Ok(n)
+    }
 }
 
 enum Detected {
@@ -218,14 +246,6 @@ enum Detected {
     },
 }
 
-fn read_prefix(file: &mut File) -> io::Result<Vec<u8>> {
-    let mut prefix = Vec::with_capacity(SNIFF_BYTES);
-    file.by_ref()
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut prefix)?;
-    Ok(prefix)
-}
-
 fn classify(prefix: &[u8]) -> Result<Detected, FileError> {
     if prefix.is_empty() {
         return Err(FileError::Empty);
@@ -234,9 +254,11 @@ fn classify(prefix: &[u8]) -> Result<Detected, FileError> {
         return Ok(Detected::Xlsx);
     }
     let bom = Encoding::for_bom(prefix).map(|(encoding, _)| encoding);
-    let encoding = bom.unwrap_or(match first_non_ascii_is_utf8(prefix) {
-        Ok(Some(false)) => WINDOWS_1252,
-        _ => UTF_8,
+    let first_is_utf8 = first_non_ascii(prefix).and_then(|at| utf8_at(&prefix[at..]));
+    let encoding = bom.unwrap_or(if first_is_utf8 == Some(false) {
+        WINDOWS_1252
+    } else {
+        UTF_8
     });
     let (text, _) = encoding.decode_with_bom_removal(prefix);
     if looks_like_text(&text) {
@@ -263,36 +285,124 @@ fn looks_like_text(text: &str) -> bool {
     odd * 100 <= total
 }
 
-/// Whether the first non-ASCII character of `input` is valid UTF-8 (`None`: all ASCII).
+/// Where the first non-ASCII byte of `bytes` is, looked for a block at a time.
+fn first_non_ascii(bytes: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 64;
+    let block = bytes.chunks(BLOCK).position(|block| !block.is_ascii())?;
+    let at = block * BLOCK;
+    bytes[at..]
+        .iter()
+        .position(|b| !b.is_ascii())
+        .map(|i| at + i)
+}
+
+/// Whether the non-ASCII character `bytes` starts with is valid UTF-8; `None` when `bytes` ends
+/// inside it (the rest may tell).
 ///
 /// That one character decides a file's encoding: Windows-1252 text is almost never valid UTF-8
 /// (`é` is a lone `0xE9`), and a UTF-8 file with a corrupt byte further on is still UTF-8 (that
-/// byte becomes U+FFFD) rather than mojibake throughout. Reads only up to that character, so a
-/// non-ASCII file is decided at once and an all-ASCII one (the same in both) in one pass.
-fn first_non_ascii_is_utf8(mut input: impl Read) -> io::Result<Option<bool>> {
-    let mut buf = vec![0u8; SNIFF_BYTES];
-    let mut len = 0;
-    loop {
-        let n = input.read(&mut buf[len..])?;
-        let at_eof = n == 0;
-        len += n;
-        let Some(i) = buf[..len].iter().position(|b| !b.is_ascii()) else {
-            if at_eof {
-                return Ok(None);
-            }
-            len = 0;
-            continue;
+/// byte becomes U+FFFD) rather than mojibake throughout.
+fn utf8_at(bytes: &[u8]) -> Option<bool> {
+    match std::str::from_utf8(&bytes[..bytes.len().min(4)]) {
+        Ok(_) => Some(true),
+        Err(e) if e.valid_up_to() > 0 => Some(true),
+        Err(e) if e.error_len().is_none() => None,
+        Err(_) => Some(false),
+    }
+}
+
+/// A CSV's bytes as UTF-8 text, its encoding decided on the way. A byte order mark names it.
+/// Without one, the bytes are ASCII up to the first non-ASCII character, which decides (see
+/// [`utf8_at`]); ASCII is the same in UTF-8 and Windows-1252, so everything before it passes
+/// through as it is. The file is read once, as it arrives, however late its first accent.
+struct Text<S> {
+    state: TextState<S>,
+}
+
+/// Bytes taken from the source while deciding, then the rest of it.
+type Rest<S> = io::Chain<io::Cursor<Vec<u8>>, S>;
+
+enum TextState<S> {
+    /// Nothing but ASCII so far.
+    Ascii(S),
+    Utf8(Rest<S>),
+    Decoded(DecodeReaderBytes<Rest<S>, Vec<u8>>, &'static Encoding),
+    /// Only while deciding; a read failing then leaves it here, and every later read fails.
+    Deciding,
+}
+
+impl<S: Read> Text<S> {
+    fn new(source: S, bom: Option<&'static Encoding>) -> Self {
+        let rest = |source| io::Cursor::new(Vec::new()).chain(source);
+        let state = match bom {
+            None => TextState::Ascii(source),
+            Some(encoding) if encoding == UTF_8 => TextState::Utf8(rest(source)),
+            // The decoder drops the BOM it was told about.
+            Some(encoding) => TextState::Decoded(decoder(encoding).build(rest(source)), encoding),
         };
-        let candidate = &buf[i..len.min(i + 4)];
-        match std::str::from_utf8(candidate) {
-            Ok(_) => return Ok(Some(true)),
-            Err(e) if e.valid_up_to() > 0 => return Ok(Some(true)),
-            // Cut off by the buffer's end: keep its start and read the rest.
-            Err(e) if e.error_len().is_none() && !at_eof => {
-                buf.copy_within(i..len, 0);
-                len -= i;
+        Self { state }
+    }
+
+    fn encoding(&self) -> &'static Encoding {
+        match self.state {
+            TextState::Decoded(_, encoding) => encoding,
+            _ => UTF_8,
+        }
+    }
+
+    /// Decides the encoding at the first non-ASCII character, the start of `taken`.
+    fn decide(&mut self, mut taken: Vec<u8>) -> io::Result<()> {
+        let TextState::Ascii(mut source) = std::mem::replace(&mut self.state, TextState::Deciding)
+        else {
+            return Ok(());
+        };
+        let utf8 = loop {
+            if let Some(utf8) = utf8_at(&taken) {
+                break utf8;
             }
-            Err(_) => return Ok(Some(false)),
+            let mut more = [0u8; 3];
+            match source.read(&mut more)? {
+                // Cut off by the end of the file: not a UTF-8 character.
+                0 => break false,
+                n => taken.extend_from_slice(&more[..n]),
+            }
+        };
+        let rest = io::Cursor::new(taken).chain(source);
+        self.state = if utf8 {
+            TextState::Utf8(rest)
+        } else {
+            // No BOM here: the bytes are mid-file.
+            let decoded = decoder(WINDOWS_1252).bom_sniffing(false).build(rest);
+            TextState::Decoded(decoded, WINDOWS_1252)
+        };
+        Ok(())
+    }
+}
+
+fn decoder(encoding: &'static Encoding) -> DecodeReaderBytesBuilder {
+    let mut builder = DecodeReaderBytesBuilder::new();
+    builder.encoding(Some(encoding));
+    builder
+}
+
+impl<S: Read> Read for Text<S> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let TextState::Ascii(source) = &mut self.state {
+            let n = source.read(out)?;
+            let Some(at) = first_non_ascii(&out[..n]) else {
+                return Ok(n);
+            };
+            self.decide(out[at..n].to_vec())?;
+            if at > 0 {
+                return Ok(at);
+            }
+        }
+        match &mut self.state {
+            TextState::Utf8(text) => text.read(out),
+            TextState::Decoded(text, _) => text.read(out),
+            TextState::Ascii(_) | TextState::Deciding => {
+                Err(io::Error::other("the file's encoding could not be decided"))
+            }
         }
     }
 }
@@ -343,43 +453,18 @@ where
     }
 }
 
-fn read_csv<H, R>(
-    mut file: File,
-    bom: Option<&'static Encoding>,
+fn read_csv<S, H, R>(
+    mut text: Text<S>,
     options: &ReadOptions,
     sink: &mut RowSink<H, R>,
 ) -> Result<(&'static Encoding, u8), FileError>
 where
+    S: Read,
     H: FnOnce(&[String]) -> Result<(), FileError>,
     R: FnMut(&RawRow) -> ControlFlow<()>,
 {
-    let encoding = match bom {
-        Some(encoding) => encoding,
-        None => {
-            file.seek(SeekFrom::Start(0))?;
-            match first_non_ascii_is_utf8(&mut file)? {
-                Some(false) => WINDOWS_1252,
-                _ => UTF_8,
-            }
-        }
-    };
-    // UTF-8 is parsed as it is, past its BOM (each field is checked as it becomes a cell);
-    // anything else is decoded to UTF-8 first. Either way what does not decode becomes U+FFFD.
-    let mut decoded: Box<dyn Read> = if encoding == UTF_8 {
-        let bom_len = if bom.is_some() { 3 } else { 0 };
-        file.seek(SeekFrom::Start(bom_len))?;
-        Box::new(file)
-    } else {
-        file.seek(SeekFrom::Start(0))?;
-        Box::new(
-            DecodeReaderBytesBuilder::new()
-                .encoding(Some(encoding))
-                .build(file),
-        )
-    };
     let mut sample = Vec::with_capacity(SNIFF_BYTES);
-    decoded
-        .by_ref()
+    (&mut text)
         .take(SNIFF_BYTES as u64)
         .read_to_end(&mut sample)?;
     if sample.is_empty() {
@@ -390,7 +475,7 @@ where
         None => guess_delimiter(&sample, sample.len() < SNIFF_BYTES, options),
     };
     let limits = &options.limits;
-    let input = BufReader::with_capacity(SNIFF_BYTES, io::Cursor::new(sample).chain(decoded));
+    let input = BufReader::with_capacity(SNIFF_BYTES, io::Cursor::new(sample).chain(&mut text));
     let mut records = CsvRecords::new(input, delimiter, limits);
     let mut cells: u64 = 0;
     let mut row = RawRow {
@@ -410,7 +495,8 @@ where
             break;
         }
     }
-    Ok((encoding, delimiter))
+    drop(records);
+    Ok((text.encoding(), delimiter))
 }
 
 /// The delimiter that splits the most sampled rows (from the header row on, blank ones aside)
@@ -968,7 +1054,7 @@ fn xlsx_error(error: XlsxError) -> FileError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use tempfile::TempDir;
 
     fn file(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
@@ -985,7 +1071,7 @@ mod tests {
         let mut header = Vec::new();
         let mut rows = Vec::new();
         let summary = read(
-            path,
+            File::open(path)?,
             options,
             |cells| {
                 header = cells.to_vec();
@@ -1020,11 +1106,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bytes = "EAN,Name\n4006381333931,Crème brûlée \n".as_bytes();
         let path = file(&dir, "sales.csv", bytes);
-        // WHEN it is detected and read
-        let kind = detect(&path).unwrap();
+        // WHEN it is read
         let (header, rows, summary) = read_default(&path).unwrap();
         // THEN the text is intact, untrimmed, and the summary says what was read
-        assert_eq!(kind, FileKind::Csv);
+        assert_eq!(summary.kind, FileKind::Csv);
         assert_eq!(header, strings(&["EAN", "Name"]));
         assert_eq!(rows, vec![row(2, &["4006381333931", "Crème brûlée "])]);
         assert_eq!(
@@ -1035,6 +1120,7 @@ mod tests {
                 delimiter: Some(b','),
                 rows: 1,
                 bytes: bytes.len() as u64,
+                waited: summary.waited,
             }
         );
     }
@@ -1065,11 +1151,10 @@ mod tests {
             bytes.extend_from_slice(&unit.to_le_bytes());
         }
         let path = file(&dir, "sales.txt", &bytes);
-        // WHEN it is detected and read
-        let kind = detect(&path).unwrap();
+        // WHEN it is read
         let (header, rows, summary) = read_default(&path).unwrap();
         // THEN it is text, decoded, split on tabs
-        assert_eq!(kind, FileKind::Csv);
+        assert_eq!(summary.kind, FileKind::Csv);
         assert_eq!(header, strings(&["EAN", "Name"]));
         assert_eq!(rows, vec![row(2, &["1", "Äpfel €"])]);
         assert_eq!(summary.encoding, "UTF-16LE");
@@ -1104,6 +1189,90 @@ mod tests {
         // THEN the last row is decoded as Windows-1252, not replaced with U+FFFD
         assert_eq!(summary.encoding, "windows-1252");
         assert_eq!(rows.last(), Some(&row(10_002, &["Café", "2"])));
+    }
+
+    /// A download: the bytes arrive in pieces of the sizes given, over and over.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        sizes: std::iter::Cycle<std::slice::Iter<'a, usize>>,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = (*self.sizes.next().unwrap())
+                .min(out.len())
+                .min(self.bytes.len());
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_file_arriving_in_pieces_reads_as_it_does_whole() {
+        // GIVEN files whose encoding is decided late, by a character that pieces can split: a
+        // UTF-8 `€` (3 bytes), a Windows-1252 `é`, a UTF-8 lead byte cut off by the file's end,
+        // and a UTF-16 file
+        let mut ascii = b"Name;Qty\n".to_vec();
+        for _ in 0..10_000 {
+            ascii.extend_from_slice(b"Plain;1\n");
+        }
+        let with = |tail: &[u8]| [ascii.as_slice(), tail].concat();
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(
+            "Name\tQty\nCafé\t2\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        );
+        let cases = [
+            (with("Caf\u{20ac};2\n".as_bytes()), "UTF-8", "Caf\u{20ac}"),
+            (with(b"Caf\xe9;2\n"), "windows-1252", "Café"),
+            (with(b"Caf;2\n\xc3"), "windows-1252", "Ã"),
+            (utf16, "UTF-16LE", "Café"),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for (bytes, encoding, last) in cases {
+            let path = file(&dir, "sales.csv", &bytes);
+            let (header, rows, summary) = read_default(&path).unwrap();
+            assert_eq!(
+                (summary.encoding, rows.last().unwrap().cells[0].as_str()),
+                (encoding, last)
+            );
+            for sizes in [&[1][..], &[2], &[7, 1, 4093], &[65_535, 1, 2]] {
+                // WHEN it arrives in pieces
+                let mut streamed = (Vec::new(), Vec::new());
+                let input = Trickle {
+                    bytes: &bytes,
+                    sizes: sizes.iter().cycle(),
+                };
+                let summary_streamed = read(
+                    input,
+                    &ReadOptions::default(),
+                    |cells| {
+                        streamed.0 = cells.to_vec();
+                        Ok(())
+                    },
+                    |row| {
+                        streamed.1.push(row.clone());
+                        ControlFlow::Continue(())
+                    },
+                )
+                .unwrap();
+                // THEN header, rows and summary are those of the whole file
+                assert!(
+                    streamed.0 == header && streamed.1 == rows,
+                    "{encoding} in pieces of {sizes:?}: last row {:?}",
+                    streamed.1.last()
+                );
+                assert_eq!(
+                    Summary {
+                        waited: summary.waited,
+                        ..summary_streamed
+                    },
+                    summary
+                );
+            }
+        }
     }
 
     #[test]
@@ -1253,9 +1422,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = file(&dir, "empty.csv", b"");
         let bom = file(&dir, "bom.csv", b"\xEF\xBB\xBF");
-        // WHEN they are detected and read
+        // WHEN they are read
         // THEN both are Empty
-        assert!(matches!(detect(&empty), Err(FileError::Empty)));
         assert!(matches!(read_default(&empty), Err(FileError::Empty)));
         assert!(matches!(read_default(&bom), Err(FileError::Empty)));
     }
@@ -1304,9 +1472,8 @@ mod tests {
         let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
         bytes.extend(XorShift(7).bytes(2000));
         let path = file(&dir, "sales.csv", &bytes);
-        // WHEN it is detected and read
+        // WHEN it is read
         // THEN it is refused as such
-        assert!(matches!(detect(&path), Err(FileError::NotCsvOrXlsx)));
         assert!(matches!(read_default(&path), Err(FileError::NotCsvOrXlsx)));
     }
 
@@ -1388,7 +1555,7 @@ mod tests {
         // WHEN the caller breaks on the first
         let mut seen = Vec::new();
         let summary = read(
-            &path,
+            File::open(&path).unwrap(),
             &ReadOptions::default(),
             |_| Ok(()),
             |row| {
@@ -1409,7 +1576,7 @@ mod tests {
         let path = file(&dir, "sales.csv", b"a,b\n1,2\n");
         // WHEN the file is read
         let result = read(
-            &path,
+            File::open(&path).unwrap(),
             &ReadOptions::default(),
             |_| Err(FileError::NoHeader { header_row: 0 }),
             |_| panic!("no row after a refused header"),
@@ -1490,11 +1657,10 @@ mod tests {
             header_row: 2,
             ..ReadOptions::default()
         };
-        // WHEN it is detected and read
-        let kind = detect(&path).unwrap();
+        // WHEN it is read
         let (header, rows, summary) = read_all(&path, &options).unwrap();
         // THEN the numbers are exact without `.0`, the date is its serial, rows keep their numbers
-        assert_eq!(kind, FileKind::Xlsx);
+        assert_eq!(summary.kind, FileKind::Xlsx);
         assert_eq!(
             header,
             strings(&["EAN", "Product", "Qty", "Price", "Date", "Promo", "Share"])
@@ -1551,11 +1717,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let whole = std::fs::read(workbook(&dir)).unwrap();
         let path = file(&dir, "half.xlsx", &whole[..whole.len() / 2]);
-        // WHEN it is detected and read
-        let kind = detect(&path).unwrap();
+        // WHEN it is read
         let error = read_default(&path).unwrap_err();
-        // THEN it still looks like a workbook but cannot be read, and no retry will help
-        assert_eq!(kind, FileKind::Xlsx);
+        // THEN it is read as a workbook but cannot be, and no retry will help
         assert!(matches!(error, FileError::BadXlsx(_)), "{error:?}");
         assert!(
             error
@@ -1634,7 +1798,7 @@ mod tests {
         // WHEN the reader is told to stop after ten rows THEN it stops there
         let mut seen = 0;
         let summary = read(
-            &path,
+            File::open(&path).unwrap(),
             &ReadOptions::default(),
             |_| Ok(()),
             |_| {
@@ -1775,11 +1939,10 @@ mod tests {
                 }
             };
             let path = file(&dir, &format!("case-{case}"), &bytes);
-            // WHEN each is detected and read
-            let _ = detect(&path);
+            // WHEN each is read
             let mut numbers = Vec::new();
             let result = read(
-                &path,
+                File::open(&path).unwrap(),
                 &options,
                 |_| Ok(()),
                 |row| {

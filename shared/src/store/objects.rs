@@ -1,13 +1,12 @@
-//! The uploads bucket (S3): presigned PUT URLs for browsers and clients, streaming an object to a
-//! local file for the processor (constant memory whatever the object's size), and large analytics
-//! exports behind presigned GET URLs.
+//! The uploads bucket (S3): presigned PUT URLs for browsers and clients, an object as a stream
+//! for the processor (constant memory whatever the object's size), and large analytics exports
+//! behind presigned GET URLs.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Utc};
-use tokio::io::AsyncWriteExt;
 
 /// Object-store failures. `NotFound` is final; the others may pass.
 #[derive(Debug, thiserror::Error)]
@@ -81,12 +80,12 @@ impl ObjectStore {
         })
     }
 
-    /// Streams the object at `key` into `file`; the number of bytes written.
-    pub async fn download_to(
+    /// The object at `key` as a stream of bytes, read as they arrive (constant memory whatever
+    /// the object's size). A failure midway is an I/O error of the stream.
+    pub async fn open(
         &self,
         key: &str,
-        file: &mut tokio::fs::File,
-    ) -> Result<u64, ObjectError> {
+    ) -> Result<impl tokio::io::AsyncBufRead + Send + Unpin + 'static, ObjectError> {
         let out = self
             .client
             .get_object()
@@ -101,18 +100,7 @@ impl ObjectStore {
                     ObjectError::Aws("get object".into(), Box::new(e))
                 }
             })?;
-        let mut body = out.body;
-        let mut written = 0u64;
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| ObjectError::Aws("read object".into(), Box::new(e)))?
-        {
-            file.write_all(&chunk).await?;
-            written += chunk.len() as u64;
-        }
-        file.flush().await?;
-        Ok(written)
+        Ok(out.body.into_async_read())
     }
 
     /// Uploads a local file to `key`, streamed from disk and tagged [`TEMPORARY_TAG`]: the
