@@ -95,7 +95,7 @@ async fn raw_groups(
     let list = columns.join(", ");
     let sql = format!(
         "select array[{list}]::text[], sum(sales_eur)::text, sum(quantity)::bigint \
-         from sellout_entries where {filter} group by {list}"
+         from sellout_entries join upload_batches using (batch_id) where {filter} group by {list}"
     );
     db.query(&sql, &[])
         .await
@@ -192,7 +192,7 @@ async fn raw_figures(app: &TestApp, admin: &TenantAdmin, filter: &str) -> (Strin
                 "select coalesce(sum(sales_eur), 0)::numeric(16, 2)::text, \
                         coalesce(sum(quantity), 0)::bigint, count(distinct product_ean), \
                         count(distinct reseller) \
-                 from sellout_entries where {filter}"
+                 from sellout_entries join upload_batches using (batch_id) where {filter}"
             ),
             &[],
         )

@@ -492,10 +492,10 @@ async fn export_tables_returns_every_table_as_csv_with_row_counts() {
                    ('a@example.com', 'A', 'admin', 'x'), ('b@example.com', 'B', 'viewer', 'y'); \
                  insert into upload_batches (batch_id, vendor_name, file_name) values \
                    ('00000000-0000-0000-0000-000000000001', 'boxnox', 'jan.xlsx'); \
-                 insert into sellout_entries (batch_id, source_row, functional_name, vendor_name, quantity, month, year) \
+                 insert into sellout_entries (batch_id, source_row, functional_name, quantity, month, year) \
                  select '00000000-0000-0000-0000-000000000001', n, \
                         case n when 2 then e'Cream \"50ml\"\\nsecond line' else 'Serum' end, \
-                        'boxnox', n, 1, 2025 \
+                        n, 1, 2025 \
                  from generate_series(1, 3) n;",
             )
             .await

@@ -677,7 +677,7 @@ async fn rollup_mismatches(app: &TestApp, admin: &TenantAdmin) -> i64 {
             .join(", ");
         let grouped = format!(
             "select {raw_keys}, sum(quantity)::bigint, coalesce(sum(sales_eur), 0), count(*) \
-             from sellout_entries group by {raw_keys}"
+             from sellout_entries join upload_batches using (batch_id) group by {raw_keys}"
         );
         let table = format!(
             "select {keys}, quantity, sales_eur, entries from {}",

@@ -662,7 +662,7 @@ impl BatchRows<'_> {
             let (year, month) = line.period();
             match in_eur(self.rates, line.currency(), year, month, line.amount()) {
                 Ok(sales_eur) => {
-                    line.encode(chunk, self.batch_id, self.vendor, sales_eur);
+                    line.encode(chunk, self.batch_id, sales_eur);
                     in_euros.push(sales_eur);
                 }
                 Err(message) => problems.push(no_fx_rate(number, message)),
@@ -684,7 +684,7 @@ trait Line {
     fn currency(&self) -> &str;
     fn amount(&self) -> Option<Decimal>;
     /// Appends it to `buf` as a binary COPY row of its raw table (see [`copy_statement`]).
-    fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, vendor: &str, sales_eur: Option<Decimal>);
+    fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, sales_eur: Option<Decimal>);
     /// Adds it to the batch's rollup sums and notes the product and reseller it names.
     fn add_to(&self, reading: &mut Reading, vendor: &str, sales_eur: Option<Decimal>);
 }
@@ -702,21 +702,14 @@ impl Line for SelloutRow<'_> {
         self.amount
     }
 
-    fn encode(
-        &self,
-        buf: &mut BytesMut,
-        batch_id: &Uuid,
-        vendor: &str,
-        sales_eur: Option<Decimal>,
-    ) {
+    fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, sales_eur: Option<Decimal>) {
         let (amount, currency) = original(self.amount, &self.currency, sales_eur);
-        copy::row(buf, 12)
+        copy::row(buf, 11)
             .uuid(batch_id)
             .int4(self.source_row)
             .text(self.product_ean.as_deref())
             .text(self.functional_name.as_deref())
             .text(self.reseller.as_deref())
-            .text(Some(vendor))
             .int4(self.quantity)
             .numeric(sales_eur)
             .numeric(amount)
@@ -758,7 +751,7 @@ impl Line for OrderRow<'_> {
         self.amount
     }
 
-    fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, _: &str, sales_eur: Option<Decimal>) {
+    fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, sales_eur: Option<Decimal>) {
         let (amount, currency) = original(self.amount, &self.currency, sales_eur);
         copy::row(buf, 12)
             .uuid(batch_id)
@@ -931,7 +924,7 @@ fn copy_statement(target: Target) -> &'static str {
     match target {
         Target::Sellout => {
             "copy sellout_entries (batch_id, source_row, product_ean, functional_name, reseller, \
-             vendor_name, quantity, sales_eur, amount, currency, month, year) from stdin binary"
+             quantity, sales_eur, amount, currency, month, year) from stdin binary"
         }
         Target::Ecommerce => {
             "copy ecommerce_orders (batch_id, source_row, external_order_id, product_ean, \

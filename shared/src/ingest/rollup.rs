@@ -105,14 +105,16 @@ impl Target {
         }
     }
 
-    /// A rollup key as an expression over a raw row: an absent dimension is `''`.
+    /// A rollup key as an expression over a raw row `r` of batch `b`: an absent dimension is
+    /// `''`, and a sell-out row's vendor is its batch's.
     fn raw_key(self, key: &str) -> String {
         match (self, key) {
             (Self::Ecommerce, "year" | "month") => {
-                format!("extract({key} from order_date)::smallint")
+                format!("extract({key} from r.order_date)::smallint")
             }
-            (_, "year" | "month" | "vendor_name") => key.to_owned(),
-            _ => format!("coalesce({key}, '')"),
+            (_, "vendor_name") => "b.vendor_name".to_owned(),
+            (_, "year" | "month") => format!("r.{key}"),
+            _ => format!("coalesce(r.{key}, '')"),
         }
     }
 
@@ -617,9 +619,9 @@ pub(crate) async fn remove(
             .join(", ");
         tx.execute(
             &format!(
-                "insert into rollup_delta select {keys}, sum(quantity), \
-                 coalesce(sum(sales_eur), 0), count(*) from {} where batch_id = $1 \
-                 group by {keys}",
+                "insert into rollup_delta select {keys}, sum(r.quantity), \
+                 coalesce(sum(r.sales_eur), 0), count(*) from {} r, upload_batches b \
+                 where r.batch_id = $1 and b.batch_id = $1 group by {keys}",
                 target.raw_table()
             ),
             &[batch_id],
@@ -865,12 +867,13 @@ mod tests {
     fn raw_keys_read_a_raw_row_as_the_rollups_do() {
         assert_eq!(
             Target::Sellout.raw_key("reseller"),
-            "coalesce(reseller, '')"
+            "coalesce(r.reseller, '')"
         );
-        assert_eq!(Target::Sellout.raw_key("year"), "year");
+        assert_eq!(Target::Sellout.raw_key("year"), "r.year");
+        assert_eq!(Target::Sellout.raw_key("vendor_name"), "b.vendor_name");
         assert_eq!(
             Target::Ecommerce.raw_key("month"),
-            "extract(month from order_date)::smallint"
+            "extract(month from r.order_date)::smallint"
         );
     }
 }

@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "raw_rows_unchecked",
         sql: include_str!("../../../migrations/0007_raw_rows_unchecked.sql"),
     },
+    Migration {
+        version: 8,
+        name: "raw_rows_without_vendor",
+        sql: include_str!("../../../migrations/0008_raw_rows_without_vendor.sql"),
+    },
 ];
 
 /// The version a fully migrated tenant database is at.
