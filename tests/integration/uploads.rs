@@ -181,6 +181,19 @@ async fn an_uploaded_file_is_loaded_with_its_bad_rows_reported() {
         "{view}"
     );
     assert_eq!(view["uploaded_by_email"], admin.email.as_str());
+    // AND the time of each stage is there, the commit's once it is over
+    let mut stages = view["stage_ms"].clone();
+    for _ in 0..100 {
+        if stages.get("commit").is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        stages = get_batch(&app, &admin, &batch).await["stage_ms"].clone();
+    }
+    for stage in ["download", "read", "map", "copy", "rollup", "commit"] {
+        assert!(stages[stage].is_u64(), "{stage} in {stages}");
+    }
+    assert_eq!(stages["bytes"], view["size_bytes"], "{view}");
     // AND the errors name each bad row as the user sees it (header = row 1), with its column
     let errors = call(
         &app,

@@ -299,7 +299,21 @@ impl<S: SecretStore> Processor<S> {
                 "the batch was deleted or taken over during this attempt".into(),
             ));
         }
+        let committing = Instant::now();
         tx.commit().await?;
+        // The commit's own time joins the stages once it is over: not part of the load, so a
+        // failure here only loses the figure.
+        let committed = committing.elapsed().as_millis() as u64;
+        if let Err(e) = db
+            .execute(
+                "update upload_batches set stage_ms = stage_ms || jsonb_build_object('commit', $2::int8) \
+                 where batch_id = $1",
+                &[&claim.batch_id, &(committed as i64)],
+            )
+            .await
+        {
+            tracing::warn!(batch_id = %claim.batch_id, error = %e, "commit time not recorded");
+        }
         tracing::info!(
             batch_id = %claim.batch_id,
             rows = read_summary.rows,
