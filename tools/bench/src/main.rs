@@ -57,8 +57,9 @@ struct Args {
     /// skips the run).
     #[arg(long, default_value_t = 1_600_000)]
     ingest_rows: u64,
-    /// Data rows of the generated XLSX (7 cells each).
-    #[arg(long, default_value_t = 142_857)]
+    /// Data rows of the generated XLSX (7 cells each; at least one: a workbook without data rows
+    /// is a failed upload).
+    #[arg(long, default_value_t = 142_857, value_parser = clap::value_parser!(u32).range(1..))]
     xlsx_rows: u32,
     /// Rounds of the upload-pipeline run, each on a fresh tenant; the median round is reported.
     #[arg(long, default_value_t = 3)]
