@@ -202,9 +202,10 @@ pub struct BatchView {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     /// Milliseconds per processing stage: `download` (waiting for the object's bytes as they
-    /// stream in), `read` (parsing), `map` (mapping and validating), `copy` (the raw rows' COPY,
-    /// which runs alongside the three before), `rollup` (products, resellers and rollup sums) and
-    /// `commit` (added once committed); and the file's `bytes`.
+    /// stream in), `read` (parsing, and waiting for the COPY to take the rows), `map` (mapping and
+    /// validating, estimated from one row in 16), `copy` (the raw rows' COPY, which runs alongside
+    /// the three before), `rollup` (products, resellers and rollup sums) and `commit` (added once
+    /// committed); and the file's `bytes`.
     #[schema(value_type = Option<Object>)]
     pub stage_ms: Option<serde_json::Value>,
 }

@@ -36,7 +36,7 @@ use crate::ingest::vendor::{Target, VendorConfig};
 use crate::platform::metrics::{self, UploadLoaded};
 use crate::platform::telemetry::ErrorChain;
 use crate::store::objects::{ObjectError, ObjectStore};
-use crate::store::postgres::copy;
+use crate::store::postgres::{copy, migrations};
 use crate::store::secrets::SecretStore;
 use crate::tenancy::TenancyError;
 use crate::tenancy::context::TenantContext;
@@ -216,6 +216,7 @@ impl<S: SecretStore> Processor<S> {
         let started = Instant::now();
         let config = load_config(db, &claim.vendor, claim.config_version).await?;
         let rates = load_rates(db).await?;
+        let raw_vendor = raw_rows_carry_vendor(db).await?;
         let object = download
             .await
             .map_err(|e| AttemptError::Transient(Box::new(e)))??;
@@ -230,13 +231,24 @@ impl<S: SecretStore> Processor<S> {
             let batch_id = claim.batch_id;
             let vendor = claim.vendor.clone();
             tokio::task::spawn_blocking(move || {
-                read_and_map(object, &config, &vendor, &rates, &batch_id, &spool, &sender)
+                let batch = BatchRows {
+                    batch_id: &batch_id,
+                    vendor: &vendor,
+                    raw_vendor: raw_vendor.then_some(vendor.as_str()),
+                    rates: &rates,
+                };
+                read_and_map(object, &config, &batch, &spool, &sender)
             })
         };
 
         let tx = db.transaction().await?;
         let copy_started = Instant::now();
-        let loaded = copy_rows(&tx, config.target, &mut receiver).await?;
+        let loaded = copy_rows(
+            &tx,
+            copy_statement(config.target, raw_vendor),
+            &mut receiver,
+        )
+        .await?;
         let read_summary = reader
             .await
             .map_err(|e| AttemptError::Transient(Box::new(e)))??;
@@ -533,9 +545,7 @@ struct Reading {
 fn read_and_map(
     object: impl std::io::Read,
     config: &VendorConfig,
-    vendor: &str,
-    rates: &Rates,
-    batch_id: &Uuid,
+    batch: &BatchRows<'_>,
     spool: &Path,
     sender: &tokio::sync::mpsc::Sender<bytes::Bytes>,
 ) -> Result<ReadSummary, AttemptError> {
@@ -571,7 +581,8 @@ fn read_and_map(
         object,
         &options,
         |cells| {
-            let mapper = Mapper::new(config, cells).map_err(|missing| missing.message(vendor));
+            let mapper =
+                Mapper::new(config, cells).map_err(|missing| missing.message(batch.vendor));
             let _ = setup.set((cells.to_vec(), mapper));
             Ok(())
         },
@@ -579,6 +590,11 @@ fn read_and_map(
             let Some((header, Ok(mapper))) = setup.get() else {
                 return ControlFlow::Break(());
             };
+            // The load gave up (its transaction failed): reading on would only download.
+            if sender.is_closed() {
+                closed = true;
+                return ControlFlow::Break(());
+            }
             reading.rows += 1;
             let mapping = reading
                 .rows
@@ -587,11 +603,6 @@ fn read_and_map(
             // A raw row's lines go straight into the chunk, and are cut off again if any of
             // them is rejected: a row loads whole or not at all.
             let mark = chunk.len();
-            let batch = BatchRows {
-                batch_id,
-                vendor,
-                rates,
-            };
             let problems = match mapper.map(raw.number, &raw.cells) {
                 MappedRow::Sellout(rows) => {
                     batch.load(&rows, raw.number, &mut chunk, &mut in_euros, &mut reading)
@@ -612,7 +623,9 @@ fn read_and_map(
                         .first()
                         .map(|p| format!("row {}: {}", p.row, p.message));
                 }
-                if let Err(e) = spool_errors(&mut errors, batch_id, header, &raw.cells, &problems) {
+                if let Err(e) =
+                    spool_errors(&mut errors, batch.batch_id, header, &raw.cells, &problems)
+                {
                     spool_failed = Some(e);
                     return ControlFlow::Break(());
                 }
@@ -655,6 +668,8 @@ fn read_and_map(
 struct BatchRows<'a> {
     batch_id: &'a Uuid,
     vendor: &'a str,
+    /// The vendor again where the raw sell-out rows still carry it (see [`raw_rows_carry_vendor`]).
+    raw_vendor: Option<&'a str>,
     rates: &'a Rates,
 }
 
@@ -676,7 +691,7 @@ impl BatchRows<'_> {
             let (year, month) = line.period();
             match in_eur(self.rates, line.currency(), year, month, line.amount()) {
                 Ok(sales_eur) => {
-                    line.encode(chunk, self.batch_id, sales_eur);
+                    line.encode(chunk, self.batch_id, self.raw_vendor, sales_eur);
                     in_euros.push(sales_eur);
                 }
                 Err(message) => problems.push(no_fx_rate(number, message)),
@@ -698,7 +713,13 @@ trait Line {
     fn currency(&self) -> &str;
     fn amount(&self) -> Option<Decimal>;
     /// Appends it to `buf` as a binary COPY row of its raw table (see [`copy_statement`]).
-    fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, sales_eur: Option<Decimal>);
+    fn encode(
+        &self,
+        buf: &mut BytesMut,
+        batch_id: &Uuid,
+        raw_vendor: Option<&str>,
+        sales_eur: Option<Decimal>,
+    );
     /// Adds it to the batch's rollup sums and notes the product and reseller it names.
     fn add_to(&self, reading: &mut Reading, vendor: &str, sales_eur: Option<Decimal>);
 }
@@ -716,15 +737,24 @@ impl Line for SelloutRow<'_> {
         self.amount
     }
 
-    fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, sales_eur: Option<Decimal>) {
+    fn encode(
+        &self,
+        buf: &mut BytesMut,
+        batch_id: &Uuid,
+        raw_vendor: Option<&str>,
+        sales_eur: Option<Decimal>,
+    ) {
         let (amount, currency) = original(self.amount, &self.currency, sales_eur);
-        copy::row(buf, 11)
-            .uuid(batch_id)
+        let mut row = copy::row(buf, 11 + i16::from(raw_vendor.is_some()));
+        row.uuid(batch_id)
             .int4(self.source_row)
             .text(self.product_ean.as_deref())
             .text(self.functional_name.as_deref())
-            .text(self.reseller.as_deref())
-            .int4(self.quantity)
+            .text(self.reseller.as_deref());
+        if raw_vendor.is_some() {
+            row.text(raw_vendor);
+        }
+        row.int4(self.quantity)
             .numeric(sales_eur)
             .numeric(amount)
             .text(currency)
@@ -765,7 +795,13 @@ impl Line for OrderRow<'_> {
         self.amount
     }
 
-    fn encode(&self, buf: &mut BytesMut, batch_id: &Uuid, sales_eur: Option<Decimal>) {
+    fn encode(
+        &self,
+        buf: &mut BytesMut,
+        batch_id: &Uuid,
+        _: Option<&str>,
+        sales_eur: Option<Decimal>,
+    ) {
         let (amount, currency) = original(self.amount, &self.currency, sales_eur);
         copy::row(buf, 12)
             .uuid(batch_id)
@@ -933,14 +969,19 @@ fn copy_text(value: &str) -> String {
     out
 }
 
-/// The raw rows' COPY statements, in the column order [`Line::encode`] writes.
-fn copy_statement(target: Target) -> &'static str {
-    match target {
-        Target::Sellout => {
+/// The raw rows' COPY statements, in the column order [`Line::encode`] writes; `raw_vendor`: the
+/// sell-out rows still carry `vendor_name` (see [`raw_rows_carry_vendor`]).
+fn copy_statement(target: Target, raw_vendor: bool) -> &'static str {
+    match (target, raw_vendor) {
+        (Target::Sellout, false) => {
             "copy sellout_entries (batch_id, source_row, product_ean, functional_name, reseller, \
              quantity, sales_eur, amount, currency, month, year) from stdin binary"
         }
-        Target::Ecommerce => {
+        (Target::Sellout, true) => {
+            "copy sellout_entries (batch_id, source_row, product_ean, functional_name, reseller, \
+             vendor_name, quantity, sales_eur, amount, currency, month, year) from stdin binary"
+        }
+        (Target::Ecommerce, _) => {
             "copy ecommerce_orders (batch_id, source_row, external_order_id, product_ean, \
              functional_name, quantity, sales_eur, amount, currency, order_date, country, city) \
              from stdin binary"
@@ -948,14 +989,28 @@ fn copy_statement(target: Target) -> &'static str {
     }
 }
 
-/// Streams the reading thread's encoded rows into `target`'s raw table; the rows written.
+/// The schema version whose migration took `vendor_name` off the raw sell-out rows (0008).
+const RAW_ROWS_WITHOUT_VENDOR: i32 = 8;
+
+/// Whether this tenant's raw sell-out rows still carry `vendor_name`: its database is not yet
+/// at [`RAW_ROWS_WITHOUT_VENDOR`] (deployed code runs before the migration run that follows it),
+/// so uploads keep loading in between.
+async fn raw_rows_carry_vendor(db: &tokio_postgres::Client) -> Result<bool, AttemptError> {
+    let version = migrations::current_version(db)
+        .await
+        .map_err(|e| AttemptError::Transient(Box::new(e)))?;
+    Ok(version < RAW_ROWS_WITHOUT_VENDOR)
+}
+
+/// Streams the reading thread's encoded rows through the raw table's COPY `statement`; the rows
+/// written.
 async fn copy_rows(
     tx: &tokio_postgres::Transaction<'_>,
-    target: Target,
+    statement: &str,
     chunks: &mut tokio::sync::mpsc::Receiver<bytes::Bytes>,
 ) -> Result<u64, AttemptError> {
     use futures_util::SinkExt;
-    let sink = tx.copy_in(copy_statement(target)).await?;
+    let sink = tx.copy_in(statement).await?;
     let mut sink = std::pin::pin!(sink);
     sink.feed(bytes::Bytes::from_static(copy::HEADER)).await?;
     while let Some(chunk) = chunks.recv().await {

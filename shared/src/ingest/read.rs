@@ -96,14 +96,15 @@ pub struct Summary {
     pub delimiter: Option<u8>,
     /// Data rows handed over.
     pub rows: u64,
-    /// Size of the file.
+    /// Bytes read: the file's size, unless the caller stopped early.
     pub bytes: u64,
     /// Time spent waiting for the input's bytes: the download, when the input is a download.
     pub waited: Duration,
 }
 
-/// Why a file could not be read. Only [`FileError::Io`] is worth a retry; every other one is the
-/// file's fault, told in words its uploader understands.
+/// Why a file could not be read. Only [`FileError::Io`] (a local failure, or the download failing
+/// midway) is worth a retry; every other one is the file's fault, told in words its uploader
+/// understands.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("the file is empty")]
@@ -148,7 +149,8 @@ impl FileError {
         }
     }
 
-    /// Whether reading again may succeed: a local I/O failure, not a bad file.
+    /// Whether reading again may succeed: an I/O failure (local, or of the download), not a bad
+    /// file.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Io(_))
     }
@@ -361,10 +363,12 @@ impl<S: Read> Text<S> {
                 break utf8;
             }
             let mut more = [0u8; 3];
-            match source.read(&mut more)? {
+            match source.read(&mut more) {
                 // Cut off by the end of the file: not a UTF-8 character.
-                0 => break false,
-                n => taken.extend_from_slice(&more[..n]),
+                Ok(0) => break false,
+                Ok(n) => taken.extend_from_slice(&more[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         };
         let rest = io::Cursor::new(taken).chain(source);
@@ -1191,14 +1195,19 @@ mod tests {
         assert_eq!(rows.last(), Some(&row(10_002, &["Café", "2"])));
     }
 
-    /// A download: the bytes arrive in pieces of the sizes given, over and over.
+    /// A download: the bytes arrive in pieces of the sizes given, over and over; then the end,
+    /// or, if it breaks off, an error.
     struct Trickle<'a> {
         bytes: &'a [u8],
         sizes: std::iter::Cycle<std::slice::Iter<'a, usize>>,
+        breaks_off: bool,
     }
 
     impl Read for Trickle<'_> {
         fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.bytes.is_empty() && self.breaks_off {
+                return Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
+            }
             let n = (*self.sizes.next().unwrap())
                 .min(out.len())
                 .min(self.bytes.len());
@@ -1244,6 +1253,7 @@ mod tests {
                 let input = Trickle {
                     bytes: &bytes,
                     sizes: sizes.iter().cycle(),
+                    breaks_off: false,
                 };
                 let summary_streamed = read(
                     input,
@@ -1271,6 +1281,45 @@ mod tests {
                     },
                     summary
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_download_breaking_off_is_an_io_error_worth_a_retry() {
+        // GIVEN downloads breaking off in a CSV's first lines, inside the non-ASCII character that
+        // decides its encoding, after it, and in the middle of an XLSX
+        let mut csv = b"Name;Qty\n".to_vec();
+        for _ in 0..10_000 {
+            csv.extend_from_slice(b"Plain;1\n");
+        }
+        let euro = csv.len() + 3;
+        csv.extend_from_slice("Caf\u{20ac};2\nMore;3\n".as_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let xlsx = std::fs::read(workbook(&dir)).unwrap();
+        let cuts = [
+            &csv[..100],
+            &csv[..=euro],
+            &csv[..csv.len() - 3],
+            &xlsx[..xlsx.len() / 2],
+        ];
+        for cut in cuts {
+            // WHEN it is read
+            let broken_off = Trickle {
+                bytes: cut,
+                sizes: [4096].iter().cycle(),
+                breaks_off: true,
+            };
+            let result = read(
+                broken_off,
+                &ReadOptions::default(),
+                |_| Ok(()),
+                |_| ControlFlow::Continue(()),
+            );
+            // THEN it is an I/O error, worth a retry, not a bad file
+            match result {
+                Err(error @ FileError::Io(_)) => assert!(error.is_retryable()),
+                other => panic!("{} bytes: {other:?}", cut.len()),
             }
         }
     }

@@ -98,10 +98,15 @@ impl Target {
         }
     }
 
-    fn raw_table(self) -> &'static str {
+    /// The raw rows of the batch `$1` as `r`, with (for sell-out, whose vendor is the batch's)
+    /// the batch as `b`.
+    fn batch_rows(self) -> &'static str {
         match self {
-            Self::Sellout => "sellout_entries",
-            Self::Ecommerce => "ecommerce_orders",
+            Self::Sellout => {
+                "sellout_entries r join upload_batches b on b.batch_id = r.batch_id \
+                 where r.batch_id = $1"
+            }
+            Self::Ecommerce => "ecommerce_orders r where r.batch_id = $1",
         }
     }
 
@@ -620,9 +625,8 @@ pub(crate) async fn remove(
         tx.execute(
             &format!(
                 "insert into rollup_delta select {keys}, sum(r.quantity), \
-                 coalesce(sum(r.sales_eur), 0), count(*) from {} r, upload_batches b \
-                 where r.batch_id = $1 and b.batch_id = $1 group by {keys}",
-                target.raw_table()
+                 coalesce(sum(r.sales_eur), 0), count(*) from {} group by {keys}",
+                target.batch_rows()
             ),
             &[batch_id],
         )

@@ -15,8 +15,6 @@ pub enum ObjectError {
     NotFound(String),
     #[error("object store request failed: {0}")]
     Aws(String, #[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("writing the local copy failed")]
-    Local(#[from] std::io::Error),
 }
 
 /// The tag of objects the bucket's lifecycle rule expires after a day (see the template).

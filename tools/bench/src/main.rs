@@ -57,9 +57,10 @@ struct Args {
     /// skips the run).
     #[arg(long, default_value_t = 1_600_000)]
     ingest_rows: u64,
-    /// Data rows of the generated XLSX (7 cells each; at least one: a workbook without data rows
-    /// is a failed upload).
-    #[arg(long, default_value_t = 142_857, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Data rows of the generated XLSX (7 cells each; at least one, since a workbook without data
+    /// rows is a failed upload, and at most what a sheet holds below its header).
+    #[arg(long, default_value_t = 142_857,
+          value_parser = clap::value_parser!(u32).range(1..=1_048_575))]
     xlsx_rows: u32,
     /// Rounds of the upload-pipeline run, each on a fresh tenant; the median round is reported.
     #[arg(long, default_value_t = 3)]
