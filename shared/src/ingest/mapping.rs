@@ -1074,10 +1074,13 @@ fn excel_serial(value: &str) -> Option<NaiveDate> {
 }
 
 fn currency(value: &str) -> Result<Cow<'_, str>, Problem> {
-    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(Cow::Borrowed(value))
-    } else if value.len() == 3 && value.bytes().all(|b| b.is_ascii_alphabetic()) {
-        Ok(Cow::Owned(value.to_ascii_uppercase()))
+    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_alphabetic()) {
+        // Borrowed when already upper-case, as nearly every file writes it.
+        Ok(if value.bytes().all(|b| b.is_ascii_uppercase()) {
+            Cow::Borrowed(value)
+        } else {
+            Cow::Owned(value.to_ascii_uppercase())
+        })
     } else {
         Err((
             "invalid_currency",

@@ -214,9 +214,15 @@ impl<S: SecretStore> Processor<S> {
         download: AbortOnDropHandle<Result<Download, AttemptError>>,
     ) -> Result<UploadLoaded, AttemptError> {
         let started = Instant::now();
-        let config = load_config(db, &claim.vendor, claim.config_version).await?;
-        let rates = load_rates(db).await?;
-        let raw_vendor = raw_rows_carry_vendor(db).await?;
+        // Three questions pipelined on the one connection: one wait, not three.
+        let (config, rates, raw_vendor) = {
+            let db: &tokio_postgres::Client = db;
+            tokio::try_join!(
+                load_config(db, &claim.vendor, claim.config_version),
+                load_rates(db),
+                raw_rows_carry_vendor(db),
+            )?
+        };
         let object = download
             .await
             .map_err(|e| AttemptError::Transient(Box::new(e)))??;

@@ -317,14 +317,7 @@ fn utf8_at(bytes: &[u8]) -> Option<bool> {
 /// Without one, the bytes are ASCII up to the first non-ASCII character, which decides (see
 /// [`utf8_at`]); ASCII is the same in UTF-8 and Windows-1252, so everything before it passes
 /// through as it is. The file is read once, as it arrives, however late its first accent.
-struct Text<S> {
-    state: TextState<S>,
-}
-
-/// Bytes taken from the source while deciding, then the rest of it.
-type Rest<S> = io::Chain<io::Cursor<Vec<u8>>, S>;
-
-enum TextState<S> {
+enum Text<S> {
     /// Nothing but ASCII so far.
     Ascii(S),
     Utf8(Rest<S>),
@@ -333,29 +326,30 @@ enum TextState<S> {
     Deciding,
 }
 
+/// Bytes taken from the source while deciding, then the rest of it.
+type Rest<S> = io::Chain<io::Cursor<Vec<u8>>, S>;
+
 impl<S: Read> Text<S> {
     fn new(source: S, bom: Option<&'static Encoding>) -> Self {
         let rest = |source| io::Cursor::new(Vec::new()).chain(source);
-        let state = match bom {
-            None => TextState::Ascii(source),
-            Some(encoding) if encoding == UTF_8 => TextState::Utf8(rest(source)),
+        match bom {
+            None => Self::Ascii(source),
+            Some(encoding) if encoding == UTF_8 => Self::Utf8(rest(source)),
             // The decoder drops the BOM it was told about.
-            Some(encoding) => TextState::Decoded(decoder(encoding).build(rest(source)), encoding),
-        };
-        Self { state }
+            Some(encoding) => Self::Decoded(decoder(encoding).build(rest(source)), encoding),
+        }
     }
 
     fn encoding(&self) -> &'static Encoding {
-        match self.state {
-            TextState::Decoded(_, encoding) => encoding,
+        match *self {
+            Self::Decoded(_, encoding) => encoding,
             _ => UTF_8,
         }
     }
 
     /// Decides the encoding at the first non-ASCII character, the start of `taken`.
     fn decide(&mut self, mut taken: Vec<u8>) -> io::Result<()> {
-        let TextState::Ascii(mut source) = std::mem::replace(&mut self.state, TextState::Deciding)
-        else {
+        let Self::Ascii(mut source) = std::mem::replace(self, Self::Deciding) else {
             return Ok(());
         };
         let utf8 = loop {
@@ -372,12 +366,12 @@ impl<S: Read> Text<S> {
             }
         };
         let rest = io::Cursor::new(taken).chain(source);
-        self.state = if utf8 {
-            TextState::Utf8(rest)
+        *self = if utf8 {
+            Self::Utf8(rest)
         } else {
             // No BOM here: the bytes are mid-file.
             let decoded = decoder(WINDOWS_1252).bom_sniffing(false).build(rest);
-            TextState::Decoded(decoded, WINDOWS_1252)
+            Self::Decoded(decoded, WINDOWS_1252)
         };
         Ok(())
     }
@@ -391,7 +385,7 @@ fn decoder(encoding: &'static Encoding) -> DecodeReaderBytesBuilder {
 
 impl<S: Read> Read for Text<S> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if let TextState::Ascii(source) = &mut self.state {
+        if let Self::Ascii(source) = self {
             let n = source.read(out)?;
             let Some(at) = first_non_ascii(&out[..n]) else {
                 return Ok(n);
@@ -401,10 +395,10 @@ impl<S: Read> Read for Text<S> {
                 return Ok(at);
             }
         }
-        match &mut self.state {
-            TextState::Utf8(text) => text.read(out),
-            TextState::Decoded(text, _) => text.read(out),
-            TextState::Ascii(_) | TextState::Deciding => {
+        match self {
+            Self::Utf8(text) => text.read(out),
+            Self::Decoded(text, _) => text.read(out),
+            Self::Ascii(_) | Self::Deciding => {
                 Err(io::Error::other("the file's encoding could not be decided"))
             }
         }
